@@ -1,0 +1,173 @@
+"""SQLite (WAL) through sqlite-utils: explicit schema, numbered migrations, short transactions.
+
+Writes run inside `transaction(db)` (BEGIN IMMEDIATE), with raw SQL: sqlite-utils' write
+helpers commit on their own (`with conn:`), which would end our transaction early.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import sqlite_utils
+
+BUSY_TIMEOUT_S = 60
+
+
+def utcnow() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def connect(path: Path | str) -> sqlite_utils.Database:
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                           check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_S * 1000}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    # FULL: a committed item survives power loss, not only a process crash.
+    conn.execute("PRAGMA synchronous=FULL")
+    return sqlite_utils.Database(conn)
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One short write transaction; BEGIN IMMEDIATE so concurrent writers queue, never deadlock."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    else:
+        db.execute("COMMIT")
+
+
+def insert(db: sqlite_utils.Database, table: str, row: dict) -> int:
+    """INSERT one row with raw SQL (safe inside `transaction`); returns rowid."""
+    cols = ", ".join(f'"{c}"' for c in row)
+    marks = ", ".join("?" for _ in row)
+    cur = db.execute(f'INSERT INTO "{table}" ({cols}) VALUES ({marks})', list(row.values()))
+    return cur.lastrowid
+
+
+def run_script(db: sqlite_utils.Database, sql: str) -> None:
+    """Run several statements inside the current transaction (executescript would COMMIT first)."""
+    for statement in sql.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def _m1_core(db: sqlite_utils.Database) -> None:
+    run_script(db, """
+    CREATE TABLE maps (
+        id INTEGER PRIMARY KEY,
+        map_id TEXT NOT NULL,
+        edition TEXT NOT NULL,
+        yaml TEXT NOT NULL,
+        source_path TEXT,
+        loaded_at TEXT NOT NULL,
+        loaded_by TEXT
+    );
+    CREATE TABLE files (
+        sha256 TEXT PRIMARY KEY,
+        size INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        stored_at TEXT NOT NULL
+    );
+    CREATE TABLE items (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL REFERENCES files(sha256),
+        kind TEXT NOT NULL,              -- pdf docx xlsx xls csv jpeg png
+        material_type TEXT NOT NULL,     -- 规范文件 情况说明 实景图片 统计表格 工作台账
+        title TEXT NOT NULL,
+        original_name TEXT NOT NULL,     -- verbatim, Chinese kept
+        unit TEXT,
+        date TEXT,                       -- effective date YYYY-MM-DD (given, else EXIF)
+        date_source TEXT,                -- 'given' | 'exif' | NULL
+        size INTEGER NOT NULL,
+        text TEXT NOT NULL DEFAULT '',   -- extracted text, as extracted
+        meta TEXT NOT NULL DEFAULT '{}', -- JSON: exif, gps, pages, sheets ...
+        ocr_status TEXT NOT NULL DEFAULT 'none',   -- none | pending | done | failed
+        review_state TEXT NOT NULL DEFAULT 'pending',  -- pending | approved | rejected
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        updated_at TEXT NOT NULL,
+        deleted_at TEXT,
+        deleted_by TEXT
+    );
+    CREATE UNIQUE INDEX items_sha256 ON items(sha256);
+    CREATE INDEX items_unit ON items(unit);
+    CREATE INDEX items_date ON items(date);
+    CREATE TABLE item_codes (
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        code TEXT NOT NULL,              -- exactly as the map writes it
+        added_at TEXT NOT NULL,
+        added_by TEXT,
+        PRIMARY KEY (item_id, code)
+    );
+    CREATE INDEX item_codes_code ON item_codes(code);
+    CREATE TABLE versions (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        sha256 TEXT NOT NULL REFERENCES files(sha256),
+        original_name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        created_by TEXT
+    );
+    CREATE INDEX versions_item ON versions(item_id);
+    CREATE TABLE reviews (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES items(id),
+        decision TEXT NOT NULL,          -- approved | rejected
+        comment TEXT,
+        reviewer TEXT,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX reviews_item ON reviews(item_id);
+    CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,              -- clerk | reviewer | auditor | admin
+        unit TEXT,
+        password_hash TEXT NOT NULL,
+        api_token_hash TEXT,
+        disabled INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT,
+        ip TEXT,
+        action TEXT NOT NULL,
+        target TEXT,
+        detail TEXT
+    );
+    CREATE INDEX audit_at ON audit(at);
+    """)
+
+
+# Append only; never edit a migration that has shipped.
+MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
+    ("core", _m1_core),
+]
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; returns the names applied."""
+    db.execute("CREATE TABLE IF NOT EXISTS migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
+    applied = {r[0] for r in db.execute("SELECT version FROM migrations").fetchall()}
+    done = []
+    for version, (name, fn) in enumerate(MIGRATIONS, start=1):
+        if version in applied:
+            continue
+        with transaction(db):
+            fn(db)
+            db.execute("INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                       [version, name, utcnow()])
+        done.append(name)
+    return done

@@ -1,0 +1,1 @@
+"""Extraction: one module per kind behind one interface (placeholder until the extract work lands)."""

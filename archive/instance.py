@@ -1,0 +1,66 @@
+"""An instance: the folder that holds everything one archive owns (CONTRACT.md "Instance")."""
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from . import db as dbmod
+from .config import DEFAULT_LIMITS, Limits
+from .errors import UsageError
+from .store import FileStore
+
+
+class Instance:
+    def __init__(self, root: os.PathLike | str, limits: Limits = DEFAULT_LIMITS):
+        self.root = Path(root)
+        self.limits = limits
+        self.db_path = self.root / "archive.db"
+        self.files_dir = self.root / "files"
+        self.thumbs_dir = self.root / "thumbs"
+        self.exports_dir = self.root / "exports"
+        self._map_cache: tuple[int, object] | None = None
+
+    # -- lifecycle -------------------------------------------------------
+    def exists(self) -> bool:
+        return self.db_path.is_file()
+
+    def create(self) -> list[str]:
+        """Make the folders and the DB; idempotent. Returns migrations applied."""
+        for d in (self.root, self.files_dir, self.thumbs_dir, self.exports_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        return dbmod.migrate(self.db)
+
+    @classmethod
+    def open(cls, root: os.PathLike | str, limits: Limits = DEFAULT_LIMITS) -> "Instance":
+        inst = cls(root, limits)
+        if not inst.exists():
+            raise UsageError("instance not initialised",
+                             f"实例目录 {inst.root} 尚未初始化，请先运行 evidence init")
+        dbmod.migrate(inst.db)
+        return inst
+
+    @cached_property
+    def db(self):
+        return dbmod.connect(self.db_path)
+
+    @cached_property
+    def store(self) -> FileStore:
+        return FileStore(self.files_dir)
+
+    def close(self) -> None:
+        if "db" in self.__dict__:
+            self.db.conn.close()
+            del self.__dict__["db"]
+
+    # -- the indicator map ------------------------------------------------
+    def indicator_map(self):
+        """The map loaded last (cached until another is loaded)."""
+        from .indicators import parse_map
+
+        row = self.db.execute("SELECT id, yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
+        if row is None:
+            raise UsageError("no indicator map", "尚未载入指标体系，请运行 evidence map load PATH")
+        if self._map_cache is None or self._map_cache[0] != row[0]:
+            self._map_cache = (row[0], parse_map(row[1], source=row[2] or "indicator_map.yaml"))
+        return self._map_cache[1]

@@ -1,0 +1,35 @@
+# Shared by ./run and ./test: idempotent setup. Sourced, not executed.
+
+# Debian packages the tests use: chromium + driver (browser tests), poppler-utils (pdftotext in
+# bench, pdftoppm for PDF previews), p7zip-full (7-Zip listing of package names),
+# fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots).
+SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-noto-cjk zip unzip"
+
+setup_system_packages() {
+  local missing=()
+  for p in $SYSTEM_PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "正在安装系统软件包 (installing): ${missing[*]}" >&2
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  else
+    echo "缺少系统软件包，相关测试将跳过 (missing, not root): ${missing[*]}" >&2
+  fi
+}
+
+setup_venv() {
+  local extras="$1"
+  if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+  fi
+  # Reinstall only when pyproject.toml changed since the last install.
+  local stamp=".venv/.installed${extras//[^a-z]/}"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+    .venv/bin/python -m pip install -q -e ".${extras}"
+    touch "$stamp"
+  fi
+}
