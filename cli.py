@@ -42,6 +42,198 @@ def cli(ctx, instance_dir):
 # ---- end section: map ----------------------------------------------------------
 
 # ---- section: ingest / items ------------------------------------------------------
+
+
+def progress_bar(label: str, total: int):
+    """A progress bar on stderr when it is a terminal; silent otherwise (scripts, CI)."""
+    if not sys.stderr.isatty() or total == 0:
+        return None, None
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+    bar.__enter__()
+
+    def update(done, total_, message):
+        bar.update(1)
+    return bar, update
+
+
+def print_batch(result, as_json: bool) -> None:
+    for r in result.refused:
+        click.echo(f"refused: {r['path']}: {r['reason']}", err=True)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    for a in result.added:
+        click.echo(f"已入库 #{a['id']}  {a['path']}  → {'、'.join(a['codes'])}")
+    for d in result.duplicates:
+        extra = f"（新增指标 {'、'.join(d['codes_added'])}）" if d.get("codes_added") else ""
+        click.echo(f"重复文件 #{d['id']}  {d['path']}  已存在，未重复保存{extra}")
+    click.echo(f"共 {len(result.added) + len(result.duplicates) + len(result.refused)} 个文件："
+               f"入库 {len(result.added)}，重复 {len(result.duplicates)}，拒收 {len(result.refused)}",
+               err=True)
+
+
+def run_batch(inst, requests, label, as_json, pre_refused=()):
+    from archive.ingest import BatchResult, ingest_files
+
+    bar, update = progress_bar(label, len(requests))
+    try:
+        result = ingest_files(inst, requests, user=current_os_user(), progress=update)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    if pre_refused:
+        result = BatchResult(result.added, result.duplicates, list(pre_refused) + result.refused)
+    print_batch(result, as_json)
+    sys.exit(0 if result.ok else 1)
+
+
+def current_os_user() -> str:
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+@cli.command("add")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--code", "codes", multiple=True, required=True, help="指标代码（可多次给出，如 Ⅲ-1）")
+@click.option("--type", "material_type", required=True, help="材料类型：规范文件/情况说明/实景图片/统计表格/工作台账")
+@click.option("--date", help="材料日期 YYYY-MM-DD（照片不填则取 EXIF 拍摄日期）")
+@click.option("--unit", help="责任单位")
+@click.option("--title", help="标题（默认取文件名）")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
+@click.pass_context
+def add_cmd(ctx, files, codes, material_type, date, unit, title, as_json):
+    """把文件入库并归入指标。坏文件逐个拒收，其余照常入库。"""
+    from archive.ingest import IngestRequest
+
+    inst = open_instance(ctx)
+    try:
+        inst.indicator_map()
+    except ArchiveError as e:
+        fail_usage(e)
+    requests = [IngestRequest(path=f, codes=list(codes), material_type=material_type, date=date,
+                              unit=unit, title=title, display=str(f)) for f in files]
+    run_batch(inst, requests, "入库", as_json)
+
+
+@cli.command("import")
+@click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
+@click.pass_context
+def import_cmd(ctx, manifest, as_json):
+    """按清单批量入库。清单 CSV 列：path,code,type,date,unit,title（code 可用 ; 分隔多个）。"""
+    from archive.ingest import read_manifest
+
+    inst = open_instance(ctx)
+    try:
+        inst.indicator_map()
+        requests, refused = read_manifest(manifest)
+    except ArchiveError as e:
+        fail_usage(e)
+    run_batch(inst, requests, "批量入库", as_json, pre_refused=refused)
+
+
+@cli.command("show")
+@click.argument("item_id", type=int)
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+def show_cmd(ctx, item_id, as_json):
+    """查看一件材料：元数据、指标、审核状态、EXIF、版本与操作记录。"""
+    from archive.items import item_detail
+
+    inst = open_instance(ctx)
+    try:
+        item = item_detail(inst, item_id)
+    except ArchiveError as e:
+        fail_usage(e)
+    if as_json:
+        emit_json(item)
+        return
+    state = {"pending": "待审核", "approved": "已通过", "rejected": "已退回"}[item["review_state"]]
+    lines = [
+        f"#{item['id']}  {item['title']}" + ("  [已删除]" if item["deleted"] else ""),
+        f"  指标：{'；'.join(c['code'] + ' ' + (c['name'] or '(不在当前指标体系)') for c in item['codes'])}",
+        f"  类型：{item['type']}    单位：{item['unit'] or '-'}    日期：{item['date'] or '-'}"
+        + ("（取自 EXIF）" if item["date_source"] == "exif" else ""),
+        f"  原文件名：{item['original_name']}    大小：{item['size']} 字节    SHA-256：{item['sha256']}",
+        f"  审核：{state}",
+    ]
+    if item["exif"]:
+        lines.append("  EXIF：" + "，".join(f"{k}={v}" for k, v in item["exif"].items()))
+    for r in item["reviews"]:
+        lines.append(f"  审核记录：{r['at']} {r['reviewer'] or '-'} {r['decision']} {r['comment'] or ''}")
+    for v in item["versions"]:
+        lines.append(f"  版本：{v['at']} {v['original_name']} {v['sha256'][:12]}")
+    for h in item["history"]:
+        lines.append(f"  记录：{h['at']} {h['user'] or '-'} {h['action']}")
+    click.echo("\n".join(lines))
+
+
+@cli.command("review")
+@click.argument("item_id", type=int)
+@click.option("--approve", "decision", flag_value="approved", help="审核通过")
+@click.option("--reject", "decision", flag_value="rejected", help="退回")
+@click.option("--comment", help="审核意见")
+@click.option("--by", "by", help="审核人（默认当前系统用户）")
+@click.pass_context
+def review_cmd(ctx, item_id, decision, comment, by):
+    """审核一件材料：--approve 通过，--reject 退回（可附 --comment 意见）。"""
+    from archive.review import review_item
+
+    if decision is None:
+        fail_usage("请给出 --approve 或 --reject (missing decision)")
+    inst = open_instance(ctx)
+    try:
+        r = review_item(inst, item_id, decision, comment, by or current_os_user())
+    except ArchiveError as e:
+        fail_usage(e)
+    click.echo(f"#{item_id} {'已通过' if decision == 'approved' else '已退回'}"
+               + (f"：{r['comment']}" if r["comment"] else ""))
+
+
+@cli.command("fsck")
+@click.option("--quick", is_flag=True, help="不重新计算文件哈希，只核对存在与大小")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+def fsck_cmd(ctx, quick, as_json):
+    """核对数据库、文件库与全文索引是否一致。发现问题时退出码为 1。"""
+    from archive.maintenance import fsck
+
+    inst = open_instance(ctx)
+    report = fsck(inst, verify_hashes=not quick)
+    if as_json:
+        emit_json(report)
+    else:
+        for p in report["problems"]:
+            where = " ".join(f"{k}={v}" for k, v in p.items() if k not in ("key", "message"))
+            click.echo(f"problem: {where}: {p['message']} ({p['key']})", err=True)
+        for w in report["warnings"]:
+            where = " ".join(f"{k}={v}" for k, v in w.items() if k not in ("key", "message"))
+            click.echo(f"warning: {where}: {w['message']} ({w['key']})", err=True)
+        c = report["checked"]
+        click.echo(f"已检查 {c['items']} 件材料、{c['files']} 个文件：问题 {len(report['problems'])}，"
+                   f"提示 {len(report['warnings'])}")
+    sys.exit(1 if report["problems"] else 0)
+
+
+@cli.command("backup")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.pass_context
+def backup_cmd(ctx, out):
+    """在线备份到目录 OUT（数据库快照 + 文件库），OUT 本身即是可用的实例目录。"""
+    from archive.maintenance import backup
+
+    inst = open_instance(ctx)
+    try:
+        r = backup(inst, out)
+    except ArchiveError as e:
+        fail_usage(e)
+    click.echo(f"已备份 {r['files']} 个文件（{r['bytes']} 字节）到 {r['path']}；"
+               f"恢复：evidence --instance {r['path']} fsck 后即可使用")
+
+
 # ---- end section: ingest / items --------------------------------------------------
 
 # ---- section: search ---------------------------------------------------------------

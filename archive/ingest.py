@@ -1,0 +1,234 @@
+"""The one ingest pipeline (CLI `add`/`import` and web upload):
+check metadata → sniff by magic bytes → hash → dedup → validate and extract → store → record + index.
+
+Every file either lands whole (store, item, codes, version, FTS row and audit row in one
+transaction) or is refused with its reason; a refusal never stops the batch.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from . import audit, search
+from .dates import parse_date
+from .db import insert, transaction, utcnow
+from .errors import Refusal, UsageError
+from .extract import extract, sniff_kind
+from .store import sha256_file
+
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class IngestRequest:
+    path: Path
+    codes: list[str]
+    material_type: str
+    date: str | None = None
+    unit: str | None = None
+    title: str | None = None
+    original_name: str | None = None   # the clerk's file name (web uploads arrive as temp files)
+    display: str | None = None         # how reports name the file (CLI: the path as given)
+
+    @property
+    def label(self) -> str:
+        return self.display or self.original_name or str(self.path)
+
+
+@dataclass
+class BatchResult:
+    added: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+    refused: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused
+
+    def as_json(self) -> dict:
+        return {"added": self.added, "duplicates": self.duplicates,
+                "refused": [{"path": r["path"], "reason": r["reason"]} for r in self.refused]}
+
+
+def ingest_files(instance, requests: Iterable[IngestRequest], user: str | None = None,
+                 ip: str | None = None, progress: Progress | None = None) -> BatchResult:
+    requests = list(requests)
+    result = BatchResult()
+    for n, req in enumerate(requests, start=1):
+        try:
+            outcome, row = ingest_one(instance, req, user=user, ip=ip)
+        except Refusal as e:
+            result.refused.append({"path": req.label, "reason": e.reason, "key": e.key})
+        else:
+            (result.added if outcome == "added" else result.duplicates).append(row)
+        if progress:
+            progress(n, len(requests), req.label)
+    return result
+
+
+def resolve_codes(imap, codes: list[str]) -> list[str]:
+    """Lenient codes → the map's own leaf codes, in the order given, without repeats."""
+    if not codes:
+        raise Refusal("no code", "未指定指标代码")
+    resolved: list[str] = []
+    for raw in codes:
+        node = imap.find(raw)
+        if node is None:
+            raise Refusal("unknown code", f"未知的指标代码「{raw}」")
+        if not node.is_leaf:
+            raise Refusal("code is not a leaf",
+                          f"「{node.code} {node.name}」不是测评内容（末级指标），材料只能归入末级")
+        if node.code not in resolved:
+            resolved.append(node.code)
+    return resolved
+
+
+def check_material_type(imap, material_type: str) -> str:
+    material_type = (material_type or "").strip()
+    if material_type not in imap.material_types:
+        raise Refusal("unknown material type",
+                      f"未知的材料类型「{material_type}」，可选：{'、'.join(imap.material_types)}")
+    return material_type
+
+
+def ingest_one(instance, req: IngestRequest, user: str | None = None,
+               ip: str | None = None) -> tuple[str, dict]:
+    """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal."""
+    imap = instance.indicator_map()
+    codes = resolve_codes(imap, req.codes)
+    material_type = check_material_type(imap, req.material_type)
+    given_date = parse_date(req.date)
+    path = Path(req.path)
+    original_name = req.original_name or path.name
+    if not path.is_file():
+        raise Refusal("file not found", "找不到文件")
+
+    kind = sniff_kind(path, original_name, instance.limits)
+    sha = sha256_file(path)
+    existing = _find_by_sha(instance.db, sha)
+    if existing is not None:
+        return "duplicate", _add_codes_to_duplicate(instance, existing, codes, req, user, ip)
+
+    extraction = extract(path, kind, instance.limits)
+    stored_sha, size = instance.store.put(path)
+    if stored_sha != sha:  # the file changed under us between hashing and copying
+        raise Refusal("file changed while reading", "读取过程中文件被修改，请重新上传")
+
+    meta = extraction.meta or {}
+    if given_date is not None:
+        item_date, date_source = given_date.isoformat(), "given"
+    elif meta.get("exif_date"):
+        item_date, date_source = meta["exif_date"], "exif"
+    else:
+        item_date, date_source = None, None
+    title = (req.title or "").strip() or Path(original_name).stem
+    now = utcnow()
+    db = instance.db
+    with transaction(db):
+        raced = _find_by_sha(db, sha)   # a concurrent upload of the same bytes won the race
+        if raced is not None:
+            return "duplicate", _add_codes(db, raced, codes, req, user, ip, now)
+        db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
+                   [sha, size, kind, now])
+        item_id = insert(db, "items", {
+            "sha256": sha, "kind": kind, "material_type": material_type, "title": title,
+            "original_name": original_name, "unit": (req.unit or "").strip() or None,
+            "date": item_date, "date_source": date_source, "size": size,
+            "text": extraction.text or "",
+            "meta": json.dumps(meta, ensure_ascii=False, default=str),
+            "ocr_status": "pending" if extraction.ocr_pages else "none",
+            "review_state": "pending", "created_at": now, "created_by": user, "updated_at": now,
+        })
+        for code in codes:
+            insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+        insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
+                                "kind": kind, "size": size, "created_at": now, "created_by": user})
+        search.index_item(db, item_id)
+        audit.log(db, user, "item.add", f"item:{item_id}",
+                  {"path": req.label, "sha256": sha, "codes": codes, "type": material_type}, ip)
+    return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": codes}
+
+
+def _find_by_sha(db, sha: str) -> int | None:
+    row = db.execute("SELECT id FROM items WHERE sha256 = ?", [sha]).fetchone()
+    if row is None:  # an older version of some item: still the same bytes, still a duplicate
+        row = db.execute("SELECT item_id FROM versions WHERE sha256 = ? ORDER BY id DESC LIMIT 1",
+                         [sha]).fetchone()
+    return row[0] if row else None
+
+
+def _add_codes_to_duplicate(instance, item_id, codes, req, user, ip) -> dict:
+    with transaction(instance.db):
+        return _add_codes(instance.db, item_id, codes, req, user, ip, utcnow())
+
+
+def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now) -> dict:
+    """A byte-identical file: no second copy; codes not yet on the item are added."""
+    have = {r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ?", [item_id])}
+    new = [c for c in codes if c not in have]
+    for code in new:
+        insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+    restored = db.execute("SELECT deleted_at FROM items WHERE id = ?", [item_id]).fetchone()[0] is not None
+    if restored:  # the clerk brings back a file that had been deleted: restore it
+        db.execute("UPDATE items SET deleted_at = NULL, deleted_by = NULL, updated_at = ? WHERE id = ?",
+                   [now, item_id])
+    if new or restored:
+        db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [now, item_id])
+        search.index_item(db, item_id)
+    audit.log(db, user, "item.duplicate", f"item:{item_id}",
+              {"path": req.label, "codes_added": new, "restored": restored}, ip)
+    row = {"path": req.label, "id": item_id}
+    if new:
+        row["codes_added"] = new
+    return row
+
+
+# -- manifests ---------------------------------------------------------------------
+
+MANIFEST_COLUMNS = ("path", "code", "type", "date", "unit", "title")
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (BOM ok) or GBK/GB18030, as Chinese Excel writes CSV."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UsageError("bad manifest encoding", "清单文件编码无法识别（应为 UTF-8 或 GBK）")
+
+
+def read_manifest(manifest: Path) -> tuple[list[IngestRequest], list[dict]]:
+    """MANIFEST.csv → requests (paths relative to the CSV) and row-level refusals."""
+    manifest = Path(manifest)
+    try:
+        text = decode_text(manifest.read_bytes())
+    except OSError as e:
+        raise UsageError("cannot read manifest", f"无法读取清单文件 {manifest}: {e.strerror}") from e
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in ("path", "code", "type") if c not in header]
+    if missing:
+        raise UsageError("bad manifest header",
+                         f"清单缺少列 {', '.join(missing)}（应为 {','.join(MANIFEST_COLUMNS)}）")
+    reader.fieldnames = header
+    base = manifest.parent
+    requests, refused = [], []
+    for line_no, row in enumerate(reader, start=2):
+        row = {k: (v or "").strip() for k, v in row.items() if k}
+        rel = row.get("path", "")
+        if not rel:
+            refused.append({"path": f"{manifest.name}:{line_no}", "reason": "清单行缺少 path (missing path)",
+                            "key": "missing path"})
+            continue
+        codes = [c.strip() for c in row.get("code", "").replace("；", ";").split(";") if c.strip()]
+        requests.append(IngestRequest(
+            path=base / rel, codes=codes, material_type=row.get("type", ""),
+            date=row.get("date") or None, unit=row.get("unit") or None,
+            title=row.get("title") or None, original_name=Path(rel).name, display=rel))
+    return requests, refused

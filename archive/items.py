@@ -1,0 +1,194 @@
+"""Reading and editing items: detail, codes, soft delete/restore, new versions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from . import audit, search
+from .db import insert, transaction, utcnow
+from .errors import NotFound, Refusal
+from .extract import extract, sniff_kind
+from .ingest import resolve_codes
+from .store import sha256_file
+
+ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
+                "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
+                "updated_at", "deleted_at", "deleted_by")
+
+
+def get_item(db, item_id: int) -> dict:
+    cols = ", ".join(ITEM_COLUMNS)
+    row = db.execute(f"SELECT {cols}, meta FROM items WHERE id = ?", [item_id]).fetchone()
+    if row is None:
+        raise NotFound("no such item", f"找不到材料 #{item_id}")
+    item = dict(zip(ITEM_COLUMNS + ("meta",), row))
+    item["meta"] = json.loads(item["meta"] or "{}")
+    item["codes"] = item_codes(db, item_id)
+    return item
+
+
+def item_codes(db, item_id: int) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT code FROM item_codes WHERE item_id = ? ORDER BY rowid", [item_id])]
+
+
+def item_text(db, item_id: int) -> str:
+    row = db.execute("SELECT text FROM items WHERE id = ?", [item_id]).fetchone()
+    return row[0] if row else ""
+
+
+def item_detail(instance, item_id: int) -> dict:
+    """Everything `show --json` and the item page show."""
+    db = instance.db
+    item = get_item(db, item_id)
+    imap = instance.indicator_map()
+    item["codes"] = [{"code": c, "name": (imap.find(c).name if imap.find(c) else None)}
+                     for c in item["codes"]]
+    item["type"] = item.pop("material_type")
+    meta = item.pop("meta")
+    item["exif"] = {k: meta[k] for k in ("exif_date", "exif_datetime", "gps", "orientation",
+                                         "width", "height", "camera") if k in meta}
+    item["meta"] = meta
+    item["deleted"] = item["deleted_at"] is not None
+    item["reviews"] = [dict(zip(("decision", "comment", "reviewer", "at"), r)) for r in db.execute(
+        "SELECT decision, comment, reviewer, created_at FROM reviews WHERE item_id = ? ORDER BY id",
+        [item_id])]
+    item["versions"] = [dict(zip(("sha256", "original_name", "kind", "size", "at", "by"), r)) for r in db.execute(
+        "SELECT sha256, original_name, kind, size, created_at, created_by FROM versions "
+        "WHERE item_id = ? ORDER BY id", [item_id])]
+    item["history"] = [dict(zip(("at", "user", "action", "detail", "ip"), r)) for r in db.execute(
+        "SELECT at, user, action, detail, ip FROM audit WHERE target = ? ORDER BY id",
+        [f"item:{item_id}"])]
+    for h in item["history"]:
+        h["detail"] = json.loads(h["detail"]) if h["detail"] else None
+    return item
+
+
+def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> list[str]:
+    """Replace an item's codes (lenient input, the map's codes stored)."""
+    resolved = resolve_codes(instance.indicator_map(), codes)
+    db = instance.db
+    get_item(db, item_id)
+    now = utcnow()
+    with transaction(db):
+        old = item_codes(db, item_id)
+        db.execute("DELETE FROM item_codes WHERE item_id = ?", [item_id])
+        for code in resolved:
+            insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+        db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [now, item_id])
+        search.index_item(db, item_id)
+        audit.log(db, user, "item.codes", f"item:{item_id}", {"old": old, "new": resolved}, ip)
+    return resolved
+
+
+def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None, material_type=None,
+                    user=None, ip=None) -> dict:
+    """Edit title/unit/date/type; unchanged fields stay as they are."""
+    from .dates import parse_date
+    from .ingest import check_material_type
+
+    db = instance.db
+    item = get_item(db, item_id)
+    changes = {}
+    if title is not None and title.strip() and title.strip() != item["title"]:
+        changes["title"] = title.strip()
+    if unit is not None and (unit.strip() or None) != item["unit"]:
+        changes["unit"] = unit.strip() or None
+    if date is not None:
+        parsed = parse_date(date)
+        if parsed is not None and parsed.isoformat() != item["date"]:
+            changes["date"] = parsed.isoformat()
+            changes["date_source"] = "given"
+    if material_type is not None and material_type != item["material_type"]:
+        changes["material_type"] = check_material_type(instance.indicator_map(), material_type)
+    if not changes:
+        return changes
+    now = utcnow()
+    with transaction(db):
+        sets = ", ".join(f"{k} = ?" for k in changes)
+        db.execute(f"UPDATE items SET {sets}, updated_at = ? WHERE id = ?", [*changes.values(), now, item_id])
+        search.index_item(db, item_id)
+        audit.log(db, user, "item.edit", f"item:{item_id}", changes, ip)
+    return changes
+
+
+def soft_delete(instance, item_id: int, user=None, ip=None) -> None:
+    _set_deleted(instance, item_id, deleted=True, user=user, ip=ip)
+
+
+def restore(instance, item_id: int, user=None, ip=None) -> None:
+    _set_deleted(instance, item_id, deleted=False, user=user, ip=ip)
+
+
+def _set_deleted(instance, item_id, deleted, user, ip):
+    db = instance.db
+    get_item(db, item_id)
+    now = utcnow()
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = ?, deleted_by = ?, updated_at = ? WHERE id = ?",
+                   [now if deleted else None, user if deleted else None, now, item_id])
+        search.index_item(db, item_id)
+        audit.log(db, user, "item.delete" if deleted else "item.restore", f"item:{item_id}", None, ip)
+
+
+def replace_file(instance, item_id: int, path: Path, original_name: str | None = None,
+                 user=None, ip=None) -> dict:
+    """A new version of an item's file; the old one stays in the store and in `versions`."""
+    db = instance.db
+    item = get_item(db, item_id)
+    path = Path(path)
+    original_name = original_name or path.name
+    kind = sniff_kind(path, original_name, instance.limits)
+    sha = sha256_file(path)
+    if sha == item["sha256"]:
+        raise Refusal("same file", "新文件与当前版本完全相同")
+    other = db.execute("SELECT id FROM items WHERE sha256 = ? AND id != ?", [sha, item_id]).fetchone()
+    if other:
+        raise Refusal("duplicate of another item", f"该文件已作为材料 #{other[0]} 入库")
+    extraction = extract(path, kind, instance.limits)
+    stored_sha, size = instance.store.put(path)
+    meta = extraction.meta or {}
+    now = utcnow()
+    with transaction(db):
+        db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
+                   [sha, size, kind, now])
+        updates = {"sha256": sha, "kind": kind, "original_name": original_name, "size": size,
+                   "text": extraction.text or "", "meta": json.dumps(meta, ensure_ascii=False, default=str),
+                   "ocr_status": "pending" if extraction.ocr_pages else "none",
+                   "review_state": "pending", "updated_at": now}
+        if item["date_source"] != "given":
+            updates["date"] = meta.get("exif_date")
+            updates["date_source"] = "exif" if meta.get("exif_date") else None
+        sets = ", ".join(f"{k} = ?" for k in updates)
+        db.execute(f"UPDATE items SET {sets} WHERE id = ?", [*updates.values(), item_id])
+        insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
+                                "kind": kind, "size": size, "created_at": now, "created_by": user})
+        search.index_item(db, item_id)
+        audit.log(db, user, "item.replace", f"item:{item_id}",
+                  {"old_sha256": item["sha256"], "sha256": sha, "name": original_name}, ip)
+    return {"id": item_id, "sha256": stored_sha}
+
+
+def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,
+               review_state: str | None = None, include_deleted=False, limit=100, offset=0) -> list[dict]:
+    where, params = [], []
+    if not include_deleted:
+        where.append("i.deleted_at IS NULL")
+    if code_in is not None:
+        if not code_in:
+            return []
+        where.append(f"i.id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
+        params += code_in
+    if unit:
+        where.append("i.unit = ?")
+        params.append(unit)
+    if review_state:
+        where.append("i.review_state = ?")
+        params.append(review_state)
+    sql = (f"SELECT {', '.join('i.' + c for c in ITEM_COLUMNS)} FROM items i "
+           f"{'WHERE ' + ' AND '.join(where) if where else ''} "
+           "ORDER BY i.date DESC, i.id DESC LIMIT ? OFFSET ?")
+    rows = [dict(zip(ITEM_COLUMNS, r)) for r in db.execute(sql, [*params, limit, offset])]
+    for r in rows:
+        r["codes"] = item_codes(db, r["id"])
+    return rows
