@@ -243,6 +243,62 @@ def backup_cmd(ctx, out):
 # ---- end section: coverage / export / verify / package ------------------------------
 
 # ---- section: users / serve ------------------------------------------------------------
+@cli.group("user")
+def user_group():
+    """账号管理：资料员 clerk、审核员 reviewer、审计员 auditor、管理员 admin。"""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["clerk", "reviewer", "auditor", "admin"]),
+              help="角色：clerk 资料员 / reviewer 审核员 / auditor 审计员 / admin 管理员")
+@click.option("--unit", default=None, help="所属单位（资料员必填）")
+@click.option("--password-stdin", is_flag=True, help="从标准输入读取密码（一行），不提示")
+@click.pass_context
+def user_add(ctx, name, role, unit, password_stdin):
+    """新建账号；密码提示输入两次（或 --password-stdin）。"""
+    from archive import users
+
+    inst = open_instance(ctx)
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    try:
+        user = users.create_user(inst.db, name, role, unit, password, by="cli")
+    except ArchiveError as e:
+        fail_usage(e)
+    click.echo(f"已创建账号 {user.name}（{user.role_label}{'，' + user.unit if user.unit else ''}）")
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
+@click.option("--port", default=5000, show_default=True, type=int, help="端口")
+@click.option("--threads", default=16, show_default=True, type=click.IntRange(8, 256),
+              help="waitress 工作线程数 (≥ 8)")
+@click.pass_context
+def serve(ctx, host, port, threads):
+    """启动网页服务（waitress）。首次运行且无账号时创建 admin 并在终端打印一次性密码。"""
+    import waitress
+
+    from archive import users
+    from archive.web import create_app
+
+    inst = open_instance(ctx)
+    password = users.ensure_first_admin(inst.db)
+    inst.close()
+    if password:
+        click.echo("=" * 60)
+        click.echo("首次运行：已创建管理员账号 admin")
+        click.echo(f"一次性密码：{password}")
+        click.echo("请立即登录并在“修改密码”中更改；此密码不会再次显示。")
+        click.echo("=" * 60)
+    app = create_app({"INSTANCE": str(ctx.obj["instance_dir"])})
+    click.echo(f"创文资料档案 正在 http://{host}:{port}/ 提供服务（Ctrl+C 停止）")
+    # One file per request, up to Limits.max_request_bytes; waitress must not cap it lower.
+    waitress.serve(app, host=host, port=port, threads=threads,
+                   max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
+                   ident="evidence-archive")
 # ---- end section: users / serve --------------------------------------------------------
 
 

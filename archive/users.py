@@ -1,0 +1,270 @@
+"""Accounts: roles, hashed passwords, API tokens, login throttling.
+
+Every change writes an audit row in the same transaction. Passwords are hashed with
+werkzeug (scrypt); API tokens are random 256-bit strings of which only the SHA-256 is
+stored (they are high-entropy, so a fast hash is enough and allows lookup by hash).
+Failed logins are audit rows too; the throttle counts them, so it survives restarts
+and works across waitress threads without shared memory.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import audit
+from .db import insert, transaction, utcnow
+from .errors import NotFound, UsageError
+
+ROLES: dict[str, str] = {
+    "clerk": "资料员",
+    "reviewer": "审核员",
+    "auditor": "审计员",
+    "admin": "管理员",
+}
+MIN_PASSWORD_LEN = 8
+NAME_MAX_LEN = 64
+
+# Login throttle: this many failures for one (IP, name) inside the window lock that pair
+# until the oldest of them leaves the window; a wider cap per IP stops password spraying.
+LOGIN_MAX_FAILURES = 5
+LOGIN_MAX_FAILURES_PER_IP = 30
+LOGIN_WINDOW = timedelta(minutes=10)
+
+# A fixed hash to check against when the name is unknown, so timing does not reveal
+# which names exist.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(16))
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    name: str
+    role: str
+    unit: str | None
+    disabled: bool
+    created_at: str
+    has_token: bool = False
+
+    @property
+    def role_label(self) -> str:
+        return ROLES.get(self.role, self.role)
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "role": self.role, "role_label": self.role_label,
+                "unit": self.unit, "disabled": self.disabled, "created_at": self.created_at}
+
+
+_COLS = "id, name, role, unit, disabled, created_at, api_token_hash IS NOT NULL"
+
+
+def _row_to_user(row) -> User | None:
+    if row is None:
+        return None
+    return User(id=row[0], name=row[1], role=row[2], unit=row[3], disabled=bool(row[4]),
+                created_at=row[5], has_token=bool(row[6]))
+
+
+def _check_password(password: str) -> None:
+    if password is None or len(password) < MIN_PASSWORD_LEN:
+        raise UsageError("password too short", f"密码至少需要 {MIN_PASSWORD_LEN} 个字符")
+
+
+def validate_new_user(name: str, role: str, unit: str | None, password: str) -> tuple[str, str | None]:
+    """Checks a new account's fields; returns the cleaned (name, unit) or raises UsageError."""
+    name = (name or "").strip()
+    unit = (unit or "").strip() or None
+    if not name:
+        raise UsageError("empty user name", "用户名不能为空")
+    if len(name) > NAME_MAX_LEN or any(c.isspace() or ord(c) < 32 for c in name) or "/" in name:
+        raise UsageError("bad user name", f"用户名不能含空格或斜杠，且不超过 {NAME_MAX_LEN} 个字符")
+    if role not in ROLES:
+        raise UsageError("unknown role", f"未知角色 {role}，可选：" +
+                         "、".join(f"{k}（{v}）" for k, v in ROLES.items()))
+    if role == "clerk" and not unit:
+        raise UsageError("clerk needs a unit", "资料员必须指定所属单位（--unit）")
+    _check_password(password)
+    return name, unit
+
+
+def create_user(db, name: str, role: str, unit: str | None, password: str,
+                by: str | None = None, ip: str | None = None) -> User:
+    """Creates an account. Raises UsageError for a bad field or a name already taken."""
+    name, unit = validate_new_user(name, role, unit, password)
+    password_hash = generate_password_hash(password)
+    with transaction(db):
+        if db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
+            raise UsageError("user exists", f"用户名“{name}”已存在，请换一个名字")
+        uid = insert(db, "users", {"name": name, "role": role, "unit": unit,
+                                   "password_hash": password_hash, "created_at": utcnow()})
+        audit.log(db, by, "user.create", target=name,
+                  detail={"role": role, "unit": unit}, ip=ip)
+    return get_user(db, uid)
+
+
+def get_user(db, user_id: int) -> User | None:
+    return _row_to_user(db.execute(f"SELECT {_COLS} FROM users WHERE id = ?", [user_id]).fetchone())
+
+
+def get_user_by_name(db, name: str) -> User | None:
+    return _row_to_user(db.execute(f"SELECT {_COLS} FROM users WHERE name = ?", [name]).fetchone())
+
+
+def list_users(db) -> list[User]:
+    return [_row_to_user(r) for r in db.execute(f"SELECT {_COLS} FROM users ORDER BY role, name").fetchall()]
+
+
+def count_users(db) -> int:
+    return db.execute("SELECT count(*) FROM users").fetchone()[0]
+
+
+def _require(db, user_id: int) -> User:
+    user = get_user(db, user_id)
+    if user is None:
+        raise NotFound("no such user", f"用户 {user_id} 不存在")
+    return user
+
+
+def authenticate(db, name: str, password: str) -> User | None:
+    """The user for these credentials, or None (unknown name, wrong password, disabled)."""
+    row = db.execute("SELECT id, password_hash, disabled FROM users WHERE name = ?",
+                     [(name or "").strip()]).fetchone()
+    if row is None:
+        check_password_hash(_DUMMY_HASH, password or "")
+        return None
+    if not check_password_hash(row[1], password or "") or row[2]:
+        return None
+    return get_user(db, row[0])
+
+
+def set_password(db, user_id: int, password: str, by: str | None = None, ip: str | None = None) -> None:
+    _check_password(password)
+    user = _require(db, user_id)
+    password_hash = generate_password_hash(password)
+    with transaction(db):
+        db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+        audit.log(db, by, "user.password", target=user.name, ip=ip)
+
+
+def disable(db, user_id: int, by: str | None = None, ip: str | None = None) -> None:
+    """Disables an account and revokes its API token. Accounts are never deleted (audit)."""
+    user = _require(db, user_id)
+    with transaction(db):
+        db.execute("UPDATE users SET disabled = 1, api_token_hash = NULL WHERE id = ?", [user_id])
+        audit.log(db, by, "user.disable", target=user.name, ip=ip)
+
+
+def enable(db, user_id: int, by: str | None = None, ip: str | None = None) -> None:
+    user = _require(db, user_id)
+    with transaction(db):
+        db.execute("UPDATE users SET disabled = 0 WHERE id = ?", [user_id])
+        audit.log(db, by, "user.enable", target=user.name, ip=ip)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def issue_token(db, user_id: int, by: str | None = None, ip: str | None = None) -> str:
+    """A new API token for the user (replacing any old one). Shown once; only its hash is kept."""
+    user = _require(db, user_id)
+    if user.disabled:
+        raise UsageError("user disabled", f"用户“{user.name}”已停用，不能签发令牌")
+    token = "ea_" + secrets.token_urlsafe(32)
+    with transaction(db):
+        db.execute("UPDATE users SET api_token_hash = ? WHERE id = ?", [_token_hash(token), user_id])
+        audit.log(db, by, "user.token", target=user.name, ip=ip)
+    return token
+
+
+def revoke_token(db, user_id: int, by: str | None = None, ip: str | None = None) -> None:
+    user = _require(db, user_id)
+    with transaction(db):
+        db.execute("UPDATE users SET api_token_hash = NULL WHERE id = ?", [user_id])
+        audit.log(db, by, "user.token_revoke", target=user.name, ip=ip)
+
+
+def user_for_token(db, token: str | None) -> User | None:
+    """The enabled user holding this API token, or None."""
+    if not token or len(token) > 200:
+        return None
+    wanted = _token_hash(token)
+    row = db.execute(f"SELECT {_COLS}, api_token_hash FROM users WHERE api_token_hash = ?",
+                     [wanted]).fetchone()
+    if row is None or not hmac.compare_digest(row[7], wanted) or row[4]:
+        return None
+    return _row_to_user(row[:7])
+
+
+# -- login throttling ------------------------------------------------------------------
+
+def _ts(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_ts(s: str) -> datetime:
+    return datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+
+
+def login_locked_until(db, name: str, ip: str | None, now: datetime | None = None) -> datetime | None:
+    """When (IP, name) may try again, or None if it may try now.
+
+    Counts `login.failed` audit rows in the last LOGIN_WINDOW since that pair's last
+    successful login; the lock lifts when enough of them have aged out of the window.
+    """
+    now = now or datetime.now(timezone.utc)
+    since = _ts(now - LOGIN_WINDOW)
+    name = (name or "").strip()
+    last_ok = db.execute(
+        "SELECT max(at) FROM audit WHERE action = 'login' AND user = ? AND ip IS ?",
+        [name, ip]).fetchone()[0] or ""
+    fails = [r[0] for r in db.execute(
+        "SELECT at FROM audit WHERE action = 'login.failed' AND at >= ? AND at > ? "
+        "AND user = ? AND ip IS ? ORDER BY at DESC LIMIT ?",
+        [since, last_ok, name, ip, LOGIN_MAX_FAILURES]).fetchall()]
+    if len(fails) >= LOGIN_MAX_FAILURES:
+        return _parse_ts(fails[-1]) + LOGIN_WINDOW
+    ip_fails = [r[0] for r in db.execute(
+        "SELECT at FROM audit WHERE action = 'login.failed' AND at >= ? AND ip IS ? "
+        "ORDER BY at DESC LIMIT ?", [since, ip, LOGIN_MAX_FAILURES_PER_IP]).fetchall()]
+    if len(ip_fails) >= LOGIN_MAX_FAILURES_PER_IP:
+        return _parse_ts(ip_fails[-1]) + LOGIN_WINDOW
+    return None
+
+
+def login(db, name: str, password: str, ip: str | None = None) -> User:
+    """Authenticates with throttling and audit. Raises UsageError with a Chinese message."""
+    name = (name or "").strip()
+    locked = login_locked_until(db, name, ip)
+    if locked is not None:
+        minutes = max(1, int((locked - datetime.now(timezone.utc)).total_seconds() // 60) + 1)
+        with transaction(db):
+            audit.log(db, name, "login.locked", ip=ip)
+        raise UsageError("login locked",
+                         f"登录失败次数过多，请约 {minutes} 分钟后再试")
+    user = authenticate(db, name, password)
+    with transaction(db):
+        if user is None:
+            audit.log(db, name, "login.failed", ip=ip)
+        else:
+            audit.log(db, user.name, "login", ip=ip)
+    if user is None:
+        raise UsageError("bad credentials", "用户名或密码错误，或账号已停用")
+    return user
+
+
+def ensure_first_admin(db) -> str | None:
+    """On a fresh archive with no accounts, creates `admin` with a random one-time password
+    and returns it (the caller prints it once); otherwise None. Never a default password."""
+    if count_users(db):
+        return None
+    password = secrets.token_urlsafe(12)
+    try:
+        create_user(db, "admin", "admin", None, password, by="system")
+    except UsageError:
+        return None  # another process created it first
+    return password
