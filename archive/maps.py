@@ -14,9 +14,11 @@ from .db import transaction, utcnow
 from .indicators import IndicatorMap, MapError, diff_maps, parse_map, read_map_text
 
 
-def current_map_text(instance) -> str | None:
-    row = instance.db.execute("SELECT yaml FROM maps ORDER BY id DESC LIMIT 1").fetchone()
-    return row[0] if row else None
+def current_map_row(instance) -> dict | None:
+    """The latest `maps` row as a dict (yaml, source_path, loaded_at ...), or None."""
+    cur = instance.db.execute("SELECT * FROM maps ORDER BY id DESC LIMIT 1")
+    row = cur.fetchone()
+    return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
 def _code_usage(db) -> dict[str, tuple[int, int]]:
@@ -44,7 +46,8 @@ def load_map_into(instance, path: Path | str, user: str | None, ip: str | None =
     text = read_map_text(p)
     new = parse_map(text, source=p.name)
     db = instance.db
-    report: dict = {"map_id": new.id, "edition": new.edition, "source": str(p),
+    source = str(p.resolve())
+    report: dict = {"map_id": new.id, "edition": new.edition, "source": source,
                     "counts": new.level_counts(), "changed": False, "vanished": [],
                     "respelled": [], "not_leaf": [], "diff": None}
     with transaction(db):
@@ -70,10 +73,10 @@ def load_map_into(instance, path: Path | str, user: str | None, ip: str | None =
         db.execute(
             "INSERT INTO maps (map_id, edition, yaml, source_path, loaded_at, loaded_by) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [new.id, new.edition, text, str(p), utcnow(), user])
+            [new.id, new.edition, text, source, utcnow(), user])
         report["changed"] = True
         audit.log(db, user, "map.load", target=new.id, ip=ip, detail={
-            "edition": new.edition, "source": str(p),
+            "edition": new.edition, "source": source,
             "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest(),
             "counts": new.level_counts(),
             "vanished": [v["code"] for v in report["vanished"]],
