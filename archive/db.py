@@ -151,9 +151,25 @@ def _m1_core(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m_search_fts(db: sqlite_utils.Database) -> None:
+    # Full-text index (archive/search/index.py explains the layout); SQL frozen here on purpose.
+    run_script(db, """
+    CREATE VIRTUAL TABLE items_fts USING fts5(
+        text, title, name, unit,
+        content='', tokenize='unicode61 remove_diacritics 0'
+    );
+    CREATE TABLE items_fts_docs (
+        item_id INTEGER PRIMARY KEY,
+        analyzer INTEGER NOT NULL,
+        tokens BLOB NOT NULL
+    )
+    """)
+
+
 # Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core", _m1_core),
+    ("search_fts", _m_search_fts),
 ]
 
 

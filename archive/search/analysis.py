@@ -1,0 +1,115 @@
+"""Chinese analysis shared by indexing, querying, verification and snippets.
+
+Normalisation: NFKC, whitespace between CJK characters removed (a phrase broken across a PDF
+line is whole again), lowercase. Tokens, written space-separated into FTS5 columns:
+
+- a CJK run c1..cn gives its overlapping bigrams c1c2 … c(n-1)cn and then one terminal
+  unigram cn. Every character of a run starts exactly one token (a bigram, or the terminal),
+  so a 1-character term is the prefix query `c*`; and the terminal sits between two runs, so a
+  bigram phrase can never chain across a punctuation mark.
+- a run of other letters/digits (Latin, digits, …) is one lowercased token (TZ20051 → tz20051),
+  found by prefix.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Bump when tokens change: reindex rewrites every row whose analyzer is older.
+ANALYZER_VERSION = 1
+
+_CJK = ("\u3005\u3007\u3021-\u3029\u3038-\u303b\u3040-\u309f\u30a0-\u30ff\u3400-\u4dbf"
+        "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
+CJK_CHAR = re.compile(f"[{_CJK}]")
+_TOKEN_RE = re.compile(f"(?P<c>[{_CJK}]+)|(?P<w>[^\\W_{_CJK}]+)")
+_CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+_WORD_CHAR = re.compile(f"[^\\W_{_CJK}]")
+
+
+def normalise(s: str | None) -> str:
+    """NFKC, whitespace between CJK characters removed, lowercase."""
+    if not s:
+        return ""
+    return _CJK_WS.sub("", unicodedata.normalize("NFKC", s)).lower()
+
+
+def is_word_char(ch: str) -> bool:
+    return bool(_WORD_CHAR.match(ch))
+
+
+def tokens(norm: str) -> str:
+    """The FTS5 token string of an already normalised field."""
+    out: list[str] = []
+    append = out.append
+    for m in _TOKEN_RE.finditer(norm):
+        run = m.group("c")
+        if run is None:
+            append(m.group("w"))
+            continue
+        for i in range(len(run) - 1):
+            append(run[i:i + 2])
+        append(run[-1])
+    return " ".join(out)
+
+
+def field_tokens(value: str | None) -> str:
+    return tokens(normalise(value))
+
+
+@dataclass(frozen=True)
+class TermPlan:
+    """How one query term is matched.
+
+    `match` is an FTS5 expression (a phrase) that finds every item containing the term. When
+    `exact` is False it may also find items that do not (the term mixes scripts, holds
+    punctuation or spaces): those candidates are checked with `contains()`.
+    """
+    text: str          # the normalised term
+    match: str
+    exact: bool
+
+
+def _q(tok: str) -> str:
+    return '"' + tok.replace('"', '""') + '"'
+
+
+def plan_term(raw: str) -> TermPlan | None:
+    """Plan a term; None when it holds no letter, digit or CJK character."""
+    t = normalise(raw).strip()
+    segs = list(_TOKEN_RE.finditer(t))
+    if not segs:
+        return None
+    parts: list[str] = []  # FTS5 phrase pieces joined by " + "
+    n = len(t)
+    for m in segs:
+        at_start, at_end = m.start() == 0, m.end() == n
+        run = m.group("c")
+        if run is None:
+            w = m.group("w")
+            parts.append(_q(w) + (" *" if at_end else ""))
+            continue
+        bigrams = [run[i:i + 2] for i in range(len(run) - 1)]
+        parts.extend(_q(b) for b in bigrams)
+        if not at_end:
+            parts.append(_q(run[-1]))           # the run ends here: its terminal follows
+        elif not bigrams:
+            parts.append(_q(run) + " *")        # 1 character: a bigram starting with it, or a terminal
+    exact = len(segs) == 1 and segs[0].start() == 0 and segs[0].end() == n
+    return TermPlan(t, " + ".join(parts), exact)
+
+
+def contains(norm_field: str, term: str) -> bool:
+    """The exact rule every hit obeys: `term` (normalised) occurs in the normalised field; a term
+    starting with a letter/digit must start a word there (prefix match: TZ2005 finds TZ20051,
+    0051 does not)."""
+    if not term:
+        return False
+    if not is_word_char(term[0]):
+        return term in norm_field
+    i = norm_field.find(term)
+    while i >= 0:
+        if i == 0 or not is_word_char(norm_field[i - 1]):
+            return True
+        i = norm_field.find(term, i + 1)
+    return False
