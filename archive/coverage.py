@@ -1,0 +1,236 @@
+"""Readiness per leaf for an evaluation date (CONTRACT.md "Coverage").
+
+For every leaf of the loaded map: the material types it requires, which of them are
+present (an in-window, not rejected, not deleted item of that type is mapped to the
+leaf), which are missing, and counts of the leaf's evidence.
+
+Decisions (also in docs/package.md):
+- An item's date is `items.date` (the clerk's date, else the photo's EXIF date). An item
+  with no date cannot be shown to be in the window: it counts as out of window.
+- Each material type has its own window (`IndicatorMap.window(date, type)`, e.g. 统计表格
+  24 months); the report's top-level `window` is the map's default one.
+- Pending items count as present (the package may be built before review ends);
+  `export --approved-only` is the stricter view.
+- `status` measures the required types only:
+  `complete` every required type present; `partial` some but not all; `empty` none of them
+  (even if material of other types is there). A leaf that requires nothing (e.g. 实地考察
+  or 听取汇报 only) needs nothing in the package and is `complete`; its `required` is [].
+- `--unit U` keeps the leaves whose map `units` include U; the summary counts those only.
+
+Besides the contract's keys each leaf carries `units`, `path` (its ancestors "code name"),
+`approved`, `reviewers` and `comments` (latest review comment per item), used by the
+测评材料审核记录表.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+from pathlib import Path
+
+from .dates import parse_date
+from .errors import UsageError
+
+STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
+
+
+def as_date(value) -> date:
+    """ISO string or date → date; UsageError for anything else."""
+    try:
+        d = parse_date(value)
+    except Exception:
+        d = None
+    if d is None:
+        raise UsageError("bad evaluation date", f"测评日期「{value}」无效，应为 YYYY-MM-DD")
+    return d
+
+
+def _d(value) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def type_windows(imap, evaluation_date: date) -> tuple[tuple[date, date], dict[str, tuple[date, date]]]:
+    """The default window and one per material type of the map."""
+    default = tuple(_d(x) for x in imap.window(evaluation_date))
+    per_type = {}
+    for t in map_material_types(imap):
+        per_type[t] = tuple(_d(x) for x in imap.window(evaluation_date, t))
+    return default, per_type
+
+
+def map_material_types(imap) -> list[str]:
+    types = getattr(imap, "material_types", None)
+    if types:
+        return list(types)
+    from .config import MATERIAL_TYPES_DEFAULT
+    return list(MATERIAL_TYPES_DEFAULT)
+
+
+def in_window(item_date, material_type: str, default, per_type) -> bool:
+    if not item_date:
+        return False
+    lo, hi = per_type.get(material_type, default)
+    d = _d(item_date)
+    return lo <= d <= hi
+
+
+def resolve_leaf(imap, code: str, cache: dict):
+    """The leaf a stored code names in the loaded map (lenient), or None."""
+    if code not in cache:
+        node = imap.nodes.get(code) if hasattr(imap, "nodes") else None
+        if node is None:
+            node = imap.find(code)
+        cache[code] = node if node is not None and node.is_leaf else None
+    return cache[code]
+
+
+def load_items(db) -> list[dict]:
+    """Every item with its codes and latest review (one read; call inside a snapshot)."""
+    rows = db.execute(
+        "SELECT id, sha256, kind, material_type, title, original_name, unit, date, date_source, "
+        "size, review_state, deleted_at FROM items ORDER BY id").fetchall()
+    cols = ["id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
+            "date_source", "size", "review_state", "deleted_at"]
+    items = {r[0]: dict(zip(cols, r), codes=[], reviewer=None, comment=None) for r in rows}
+    for item_id, code in db.execute("SELECT item_id, code FROM item_codes ORDER BY item_id, rowid"):
+        if item_id in items:
+            items[item_id]["codes"].append(code)
+    # latest review per item
+    for item_id, reviewer, comment in db.execute(
+            "SELECT item_id, reviewer, comment FROM reviews r WHERE id = "
+            "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id)"):
+        if item_id in items:
+            items[item_id]["reviewer"] = reviewer
+            items[item_id]["comment"] = comment
+    return list(items.values())
+
+
+class snapshot:
+    """A read transaction: every SELECT inside sees one committed state (WAL snapshot)."""
+
+    def __init__(self, db):
+        self.db = db
+        self.mine = False
+
+    def __enter__(self):
+        if not self.db.conn.in_transaction:
+            self.db.execute("BEGIN")
+            self.mine = True
+        return self.db
+
+    def __exit__(self, *exc):
+        if self.mine:
+            self.db.execute("COMMIT")
+
+
+def node_path(node) -> list[str]:
+    """The leaf's ancestors, root first, as "code name"."""
+    out, p = [], node.parent
+    while p is not None:
+        out.append(f"{p.code} {p.name}")
+        p = p.parent
+    return out[::-1]
+
+
+def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = None,
+            approved_only: bool = False) -> dict:
+    """Coverage from already loaded items (shared with the package builder).
+
+    `approved_only`: only approved items make a type present (the view of
+    `export --approved-only`); the counts still cover every item."""
+    default, per_type = type_windows(imap, evaluation_date)
+    types_order = map_material_types(imap)
+    order = {t: i for i, t in enumerate(types_order)}
+    cache: dict = {}
+    by_leaf: dict[str, list[dict]] = defaultdict(list)
+    for it in items:
+        if it["deleted_at"]:
+            continue
+        seen = set()
+        for code in it["codes"]:
+            leaf = resolve_leaf(imap, code, cache)
+            if leaf is not None and leaf.code not in seen:
+                seen.add(leaf.code)
+                by_leaf[leaf.code].append(it)
+
+    rows = []
+    summary = {"leaves": 0, "complete": 0, "partial": 0, "empty": 0}
+    for leaf in imap.leaves():
+        units = list(getattr(leaf, "units", None) or [])
+        if unit is not None and unit not in units:
+            continue
+        required = list(leaf.requires or [])
+        its = by_leaf.get(leaf.code, [])
+        present_set = set()
+        out_of_window = pending = rejected = approved = 0
+        reviewers, comments = set(), []
+        for it in its:
+            ok_window = in_window(it["date"], it["material_type"], default, per_type)
+            if not ok_window:
+                out_of_window += 1
+            state = it["review_state"]
+            if state == "pending":
+                pending += 1
+            elif state == "rejected":
+                rejected += 1
+            elif state == "approved":
+                approved += 1
+            if ok_window and state != "rejected" and (state == "approved" or not approved_only):
+                present_set.add(it["material_type"])
+            if it.get("reviewer"):
+                reviewers.add(it["reviewer"])
+            if it.get("comment"):
+                comments.append(f"#{it['id']} {it['comment']}")
+        present = sorted(present_set, key=lambda t: (order.get(t, len(order)), t))
+        missing = [t for t in required if t not in present_set]
+        if not missing:
+            status = "complete"
+        elif len(missing) < len(required):
+            status = "partial"
+        else:
+            status = "empty"
+        summary["leaves"] += 1
+        summary[status] += 1
+        rows.append({
+            "code": leaf.code, "name": leaf.name, "methods": list(leaf.methods or []),
+            "required": required, "present": present, "missing": missing,
+            "evidence": len(its), "out_of_window": out_of_window, "pending": pending,
+            "rejected": rejected, "status": status,
+            "units": units, "path": node_path(leaf), "approved": approved,
+            "reviewers": sorted(reviewers), "comments": comments,
+        })
+    report = {
+        "evaluation_date": evaluation_date.isoformat(),
+        "window": {"from": default[0].isoformat(), "to": default[1].isoformat()},
+        "windows": {t: {"from": w[0].isoformat(), "to": w[1].isoformat()} for t, w in per_type.items()},
+        "summary": summary,
+        "indicators": rows,
+    }
+    edition = getattr(imap, "edition", None)
+    if edition:
+        report["edition"] = edition
+    if unit is not None:
+        report["unit"] = unit
+    return report
+
+
+def coverage(instance, evaluation_date, unit: str | None = None) -> dict:
+    """Readiness per leaf (CONTRACT.md "Coverage" JSON) for `evaluation_date` (date or ISO)."""
+    d = as_date(evaluation_date)
+    imap = instance.indicator_map()
+    with snapshot(instance.db) as db:
+        items = load_items(db)
+    return compute(imap, items, d, unit)
+
+
+def coverage_xlsx(report: dict, out) -> Path:
+    """Write the 测评材料审核记录表 for `report` (a `coverage()` result) to `out`; stable bytes."""
+    from .package_xlsx import review_sheet_bytes
+
+    out = Path(out)
+    data = review_sheet_bytes(report)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(out)
+    return out

@@ -1,0 +1,172 @@
+"""The two spreadsheets of a declaration package, written with stable bytes.
+
+- 测评材料审核记录表 (one row per leaf): also what `coverage --xlsx` writes.
+- 目录 (one row per file in the package).
+
+openpyxl stamps "now" into docProps/core.xml and into every zip entry's time; `stable_xlsx`
+rewrites both to a fixed instant (the evaluation date, 00:00) so the same state gives the
+same bytes.
+"""
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from datetime import date, datetime
+
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+
+STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
+STATUS_FILL = {"complete": "C6EFCE", "partial": "FFEB9C", "empty": "FFC7CE"}
+STATUS_FONT = {"complete": "006100", "partial": "9C5700", "empty": "9C0006"}
+THIN = Side(style="thin", color="999999")
+BORDER = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
+HEADER_FILL = PatternFill("solid", fgColor="D9E1F2")
+FONT_NAME = "宋体"
+
+
+def display_width(text) -> int:
+    """Columns a string needs: CJK / full-width characters count double."""
+    w = 0
+    for ch in str(text):
+        w += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+    return w
+
+
+def fixed_instant(d: date | str) -> datetime:
+    if isinstance(d, str):
+        d = date.fromisoformat(d[:10])
+    return datetime(max(d.year, 1980), d.month, d.day)
+
+
+def stable_xlsx(wb: Workbook, when: datetime) -> bytes:
+    """Save `wb` and rewrite it so the bytes depend only on its content and `when`."""
+    wb.properties.creator = "创文资料档案 Evidence Archive"
+    wb.properties.lastModifiedBy = None
+    wb.properties.created = when
+    wb.properties.modified = when
+    raw = io.BytesIO()
+    wb.save(raw)
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                text = data.decode("utf-8")
+                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: m.group(1) + stamp + m.group(3), text)
+                data = text.encode("utf-8")
+            zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.create_system = 3
+            zi.external_attr = 0o644 << 16
+            dst.writestr(zi, data)
+    return out.getvalue()
+
+
+def _sheet(wb: Workbook, title: str, subtitle: str, headers: list[str], rows: list[list],
+           max_widths: dict[int, int] | None = None, status_col: int | None = None):
+    ws = wb.active
+    ws.title = title[:31]
+    ncol = len(headers)
+    ws.cell(row=1, column=1, value=title).font = Font(name=FONT_NAME, size=16, bold=True)
+    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
+    ws.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
+    ws.row_dimensions[1].height = 28
+    ws.cell(row=2, column=1, value=subtitle).font = Font(name=FONT_NAME, size=10)
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
+    wrap = Alignment(wrap_text=True, vertical="top")
+    for c, h in enumerate(headers, start=1):
+        cell = ws.cell(row=3, column=c, value=h)
+        cell.font = Font(name=FONT_NAME, bold=True)
+        cell.fill = HEADER_FILL
+        cell.border = BORDER
+        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    widths = [display_width(h) for h in headers]
+    for r, row in enumerate(rows, start=4):
+        for c, value in enumerate(row, start=1):
+            cell = ws.cell(row=r, column=c, value=value)
+            cell.font = Font(name=FONT_NAME, size=10)
+            cell.alignment = wrap
+            cell.border = BORDER
+            longest = max((display_width(x) for x in str(value if value is not None else "").split("\n")), default=0)
+            widths[c - 1] = max(widths[c - 1], longest)
+        if status_col is not None:
+            status = row[status_col - 1]
+            key = {v: k for k, v in STATUS_ZH.items()}.get(status)
+            if key:
+                cell = ws.cell(row=r, column=status_col)
+                cell.fill = PatternFill("solid", fgColor=STATUS_FILL[key])
+                cell.font = Font(name=FONT_NAME, size=10, bold=True, color=STATUS_FONT[key])
+                cell.alignment = Alignment(horizontal="center", vertical="top")
+    max_widths = max_widths or {}
+    for c, w in enumerate(widths, start=1):
+        cap = max_widths.get(c, 40)
+        ws.column_dimensions[get_column_letter(c)].width = min(max(w, 4) + 2, cap + 2)
+    ws.freeze_panes = "A4"
+    ws.print_title_rows = "3:3"
+    if rows:
+        ws.auto_filter.ref = f"A3:{get_column_letter(ncol)}{len(rows) + 3}"
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_options.horizontalCentered = True
+    ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
+    return ws
+
+
+REVIEW_HEADERS = ["序号", "测评项目 / 测评指标", "编码", "测评内容", "测评方法", "必备材料", "已有材料",
+                  "缺少材料", "材料数", "窗口外", "待审核", "已通过", "已退回", "状态", "审核人",
+                  "审核意见", "责任单位"]
+
+
+def review_sheet_bytes(report: dict) -> bytes:
+    """测评材料审核记录表 for a coverage report: one row per leaf."""
+    rows = []
+    for i, ind in enumerate(report["indicators"], start=1):
+        rows.append([
+            i, "\n".join(ind.get("path", [])), ind["code"], ind["name"], "、".join(ind["methods"]),
+            "、".join(ind["required"]) or "（无需材料）", "、".join(ind["present"]),
+            "、".join(ind["missing"]), ind["evidence"], ind["out_of_window"], ind["pending"],
+            ind.get("approved", 0), ind["rejected"], STATUS_ZH[ind["status"]],
+            "、".join(ind.get("reviewers", [])), "\n".join(ind.get("comments", [])),
+            "、".join(ind.get("units", [])),
+        ])
+    s = report["summary"]
+    parts = []
+    if report.get("edition"):
+        parts.append(report["edition"])
+    parts.append(f"测评日期 {report['evaluation_date']}")
+    parts.append(f"材料时间窗口 {report['window']['from']} 至 {report['window']['to']}")
+    if report.get("unit"):
+        parts.append(f"责任单位 {report['unit']}")
+    parts.append(f"共 {s['leaves']} 项：齐全 {s['complete']}，不全 {s['partial']}，缺失 {s['empty']}")
+    wb = Workbook()
+    _sheet(wb, "测评材料审核记录表", "　".join(parts), REVIEW_HEADERS, rows,
+           max_widths={2: 30, 4: 30, 16: 40, 17: 24}, status_col=14)
+    return stable_xlsx(wb, fixed_instant(report["evaluation_date"]))
+
+
+CATALOGUE_HEADERS = ["序号", "指标编码", "测评内容", "材料类型", "标题", "责任单位", "日期", "路径",
+                     "SHA-256", "材料编号", "审核状态"]
+REVIEW_STATE_ZH = {"approved": "已通过", "pending": "待审核", "rejected": "已退回"}
+
+
+def catalogue_bytes(files: list[dict], subtitle: str, evaluation_date: str) -> bytes:
+    """00_目录.xlsx: one row per evidence file in the package, in package order."""
+    rows = []
+    for i, f in enumerate(files, start=1):
+        rows.append([i, "；".join(f["codes"]), f["leaf_name"], f["type"], f["title"], f["unit"] or "",
+                     f["date"] or "", f["path"], f["sha256"], f["item_id"],
+                     REVIEW_STATE_ZH.get(f["review_state"], f["review_state"])])
+    wb = Workbook()
+    _sheet(wb, "目录", subtitle, CATALOGUE_HEADERS, rows,
+           max_widths={3: 24, 5: 40, 8: 60, 9: 66})
+    return stable_xlsx(wb, fixed_instant(evaluation_date))
