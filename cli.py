@@ -455,6 +455,173 @@ def backup_cmd(ctx, out):
 # ---- end section: search -------------------------------------------------------------
 
 # ---- section: coverage / export / verify / package ----------------------------------
+STATUS_TEXT = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
+
+
+def _tty_progress(label: str):
+    """(bar, callback) drawing a progress bar on stderr when it is a terminal, else (None, None)."""
+    if not sys.stderr.isatty():
+        return None, None
+    state = {}
+
+    def update(done, total, message):
+        if "bar" not in state:
+            state["bar"] = click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True)
+            state["bar"].__enter__()
+        state["bar"].update(1)
+    return state, update
+
+
+def _close_progress(state) -> None:
+    if state and "bar" in state:
+        state["bar"].__exit__(None, None, None)
+
+
+@cli.command("coverage")
+@click.option("--evaluation-date", "evaluation_date", required=True, help="测评日期 YYYY-MM-DD（决定材料时间窗口）")
+@click.option("--unit", help="只看某责任单位的测评内容（指标体系中的 units）")
+@click.option("--xlsx", "xlsx_out", type=click.Path(dir_okay=False, path_type=Path),
+              help="另存为《测评材料审核记录表》xlsx")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+def coverage_cmd(ctx, evaluation_date, unit, xlsx_out, as_json):
+    """各测评内容的材料完整度：必备材料、时间窗口内已有、缺少、待审核、已退回。"""
+    from archive.coverage import coverage, coverage_xlsx
+
+    inst = open_instance(ctx)
+    try:
+        report = coverage(inst, evaluation_date, unit=unit)
+        if xlsx_out:
+            coverage_xlsx(report, xlsx_out)
+    except ArchiveError as e:
+        fail_usage(e)
+    if as_json:
+        emit_json(report)
+    else:
+        w = report["window"]
+        click.echo(f"测评日期 {report['evaluation_date']}，材料时间窗口 {w['from']} 至 {w['to']}"
+                   + (f"，责任单位 {unit}" if unit else ""))
+        for r in report["indicators"]:
+            need = "、".join(r["required"]) or "无需材料"
+            line = f"[{STATUS_TEXT[r['status']]}] {r['code']} {r['name']}  必备：{need}"
+            if r["missing"]:
+                line += f"  缺：{'、'.join(r['missing'])}"
+            line += (f"  （材料 {r['evidence']}，窗口外 {r['out_of_window']}，待审核 {r['pending']}，"
+                     f"已退回 {r['rejected']}）")
+            click.echo(line)
+        s = report["summary"]
+        click.echo(f"共 {s['leaves']} 项：齐全 {s['complete']}，不全 {s['partial']}，缺失 {s['empty']}")
+    if xlsx_out:
+        click.echo(f"审核记录表已写入 {xlsx_out}", err=True)
+
+
+def _print_export_report(report: dict) -> None:
+    for x in report["excluded"]:
+        click.echo(f"未收入 #{x['id']} {x['title']}：{x['reason']}")
+    for g in report["gaps"]:
+        click.echo(f"缺少材料 {g['code']} {g['name']}：{'、'.join(g['missing'])}")
+    if report.get("path"):
+        click.echo(f"材料包已生成：{report['path']}")
+        click.echo(f"收入材料 {report['included']} 件，文件 {report['files']} 个，共 {report['bytes']} 字节；"
+                   f"未收入 {len(report['excluded'])} 件；缺少材料的测评内容 {len(report['gaps'])} 项")
+
+
+@cli.command("export")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--evaluation-date", "evaluation_date", required=True, help="测评日期 YYYY-MM-DD")
+@click.option("--format", "fmt", type=click.Choice(["zip", "dir", "bagit"]), default="zip", show_default=True,
+              help="zip 文件；dir 在 OUT 下生成材料包文件夹；bagit 在 OUT 生成 BagIt 包")
+@click.option("--approved-only", is_flag=True, help="只收入审核通过的材料（默认也收入待审核的）")
+@click.option("--include-out-of-window", is_flag=True, help="也收入时间窗口外（或无日期）的材料")
+@click.option("--strict", is_flag=True, help="有测评内容缺少必备材料时不生成，退出码 1")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出报告")
+@click.pass_context
+def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_window, strict, as_json):
+    """生成网上申报材料包：按指标体系分卷宗，附目录、审核记录表、manifest.json、SHA256SUMS。"""
+    from archive.package import PackageRefused, export_package
+
+    inst = open_instance(ctx)
+    state, update = _tty_progress("生成材料包")
+    try:
+        report = export_package(inst, out, evaluation_date, fmt=fmt, approved_only=approved_only,
+                                include_out_of_window=include_out_of_window, strict=strict,
+                                progress=update, user=_cli_user())
+    except PackageRefused as e:
+        _close_progress(state)
+        if as_json:
+            emit_json(dict(e.report, refused=e.reason))
+        else:
+            _print_export_report(e.report)
+        click.echo(f"refused: {out}: {e.reason}", err=True)
+        sys.exit(1)
+    except UsageError as e:
+        _close_progress(state)
+        fail_usage(e)
+    except ArchiveError as e:
+        _close_progress(state)
+        click.echo(f"错误: {out}: {e}", err=True)
+        sys.exit(1)
+    _close_progress(state)
+    if as_json:
+        emit_json(report)
+    else:
+        _print_export_report(report)
+
+
+@cli.command("verify")
+@click.argument("package", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题列表")
+def verify_cmd(package, as_json):
+    """按材料包自带的 SHA256SUMS 与 manifest.json 校验材料包（zip、文件夹或 BagIt 包）。"""
+    from archive.package import verify_package
+
+    try:
+        problems = verify_package(package)
+    except ArchiveError as e:
+        fail_usage(e)
+    if as_json:
+        emit_json({"package": str(package), "ok": not problems, "problems": problems})
+    else:
+        for p in problems:
+            click.echo(p["message"])
+        click.echo(f"校验未通过：{len(problems)} 处问题" if problems else "校验通过：材料包与其清单一致", err=True)
+    sys.exit(1 if problems else 0)
+
+
+@cli.group("package")
+def package_group():
+    """材料包的比较。"""
+
+
+@package_group.command("diff")
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+def package_diff_cmd(old, new, as_json):
+    """比较两个材料包：新增、移除、替换（同一材料换了文件）、移到别的测评内容。"""
+    from archive.package import diff_packages
+
+    try:
+        d = diff_packages(old, new)
+    except ArchiveError as e:
+        fail_usage(e)
+    if as_json:
+        emit_json(d)
+        return
+    for a in d["added"]:
+        click.echo(f"+ 新增 #{a['id']} {a['leaf']} {a['path']}")
+    for r in d["removed"]:
+        click.echo(f"- 移除 #{r['id']} {r['leaf']} {r['path']}")
+    for r in d["replaced"]:
+        click.echo(f"~ 替换 #{r['id']} {r['leaf']} {r['new_path']}（{r['old_sha256'][:12]} → {r['new_sha256'][:12]}）")
+    for m in d["moved"]:
+        click.echo(f"> 移动 #{m['id']} {m['from']} → {m['to']} {m['new_path']}")
+    for g in d["gaps_closed"]:
+        click.echo(f"✓ 已补齐 {g['code']} {g['name']}")
+    for g in d["gaps_opened"]:
+        click.echo(f"! 新缺 {g['code']} {g['name']}：{'、'.join(g['missing'])}")
+    click.echo(f"新增 {len(d['added'])}，移除 {len(d['removed'])}，替换 {len(d['replaced'])}，"
+               f"移动 {len(d['moved'])}，未变 {d['unchanged']}")
 # ---- end section: coverage / export / verify / package ------------------------------
 
 # ---- section: users / serve ------------------------------------------------------------

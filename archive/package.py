@@ -259,7 +259,7 @@ class _Copier:
                 dst.write(chunk)
                 self.bytes += len(chunk)
         if h.hexdigest() != f["sha256"]:
-            raise UsageError("store damaged", f"库存文件已损坏：材料 #{f['item_id']} ({f['sha256'][:12]}…)，请运行 evidence fsck")
+            raise Refusal("store damaged", f"库存文件已损坏：材料 #{f['item_id']} ({f['sha256'][:12]}…)，请运行 evidence fsck")
 
 
 def _zipinfo(name: str, when: tuple, is_dir: bool = False, size: int = 0) -> zipfile.ZipInfo:
