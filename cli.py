@@ -93,18 +93,21 @@ def init_cmd(ctx, map_path):
     path = map_path or Path("indicator_map.yaml")
     existed = inst.exists()
     try:
-        current = current_map_row(inst) if existed else None
-        if not given and current is not None:
-            # Already has a map: reload ./indicator_map.yaml only when that same file was
-            # edited; a map loaded from elsewhere with `map load` is left as it is.
-            same_source = path.exists() and current["source_path"] == str(path.resolve())
-            if not same_source:
-                inst.create()
-                click.echo(f"实例 {inst.root} 已初始化，指标体系（{current['edition']}）保持不变")
-                return
+        if existed:
+            inst.create()   # applies pending migrations only
+            current = current_map_row(inst)
+            if not given and current is not None:
+                # Already has a map: reload ./indicator_map.yaml only when that same file was
+                # edited; a map loaded from elsewhere with `map load` is left as it is.
+                if not (path.exists() and current["source_path"] == str(path.resolve())):
+                    click.echo(f"实例 {inst.root} 已初始化，指标体系（{current['edition']}）保持不变")
+                    return
         imap = load_map(path)   # validate before creating anything
-        inst.create()
-        click.echo(f"实例 {inst.root} 已初始化，未重复创建" if existed else f"已创建实例 {inst.root}")
+        if existed:
+            click.echo(f"实例 {inst.root} 已初始化，未重复创建")
+        else:
+            inst.create()
+            click.echo(f"已创建实例 {inst.root}")
         report = load_map_into(inst, path, user=_cli_user())
     except ArchiveError as e:
         _fail_map(e, shown_as=str(path))

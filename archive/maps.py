@@ -43,10 +43,15 @@ def load_map_into(instance, path: Path | str, user: str | None, ip: str | None =
     is already current changes nothing (`changed` false).
     """
     p = Path(path)
-    text = read_map_text(p)
-    new = parse_map(text, source=p.name)
+    return load_map_text_into(instance, read_map_text(p), str(p.resolve()), user, ip=ip)
+
+
+def load_map_text_into(instance, text: str, source: str, user: str | None,
+                       ip: str | None = None) -> dict:
+    """`load_map_into` for a map given as text (e.g. uploaded on the web admin page);
+    `source` is recorded as the map's origin (a path or a label such as an upload name)."""
+    new = parse_map(text, source=Path(source).name or "indicator_map.yaml")
     db = instance.db
-    source = str(p.resolve())
     report: dict = {"map_id": new.id, "edition": new.edition, "source": source,
                     "counts": new.level_counts(), "changed": False, "vanished": [],
                     "respelled": [], "not_leaf": [], "diff": None}

@@ -357,3 +357,18 @@ def test_every_command_has_chinese_help(runner):
         for param in cmd.params:
             if isinstance(param, click.Option) and not param.hidden:
                 assert param.help, (path, param.name)
+
+
+def test_load_map_text_into(instance):
+    from archive.maps import load_map_text_into
+
+    text = MINI_MAP.read_text(encoding="utf-8").replace("id: mini-test", "id: uploaded")
+    report = load_map_text_into(instance, text, "上传的体系.yaml", user="admin", ip="10.0.0.9")
+    assert report["changed"] and report["map_id"] == "uploaded"
+    assert instance.indicator_map().id == "uploaded"
+    row = instance.db.execute("SELECT source_path, loaded_by FROM maps ORDER BY id DESC").fetchone()
+    assert row == ("上传的体系.yaml", "admin")
+    assert instance.db.execute("SELECT ip FROM audit ORDER BY id DESC").fetchone() == ("10.0.0.9",)
+    with pytest.raises(MapError) as exc:
+        load_map_text_into(instance, text.replace("months: 12", "months: 0"), "坏.yaml", user="admin")
+    assert exc.value.lines() == ["坏.yaml:6: window.months 必须是 1 到 600 之间的整数（月数），而不是 0 (bad window)"]
