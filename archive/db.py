@@ -166,10 +166,16 @@ def _m_search_fts(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m_search_src_hash(db: sqlite_utils.Database) -> None:
+    # Digest of the fields each FTS row was built from: check_index finds drift cheaply.
+    db.execute("ALTER TABLE items_fts_docs ADD COLUMN src_hash TEXT")
+
+
 # Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core", _m1_core),
     ("search_fts", _m_search_fts),
+    ("search_src_hash", _m_search_src_hash),
 ]
 
 

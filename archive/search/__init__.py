@@ -1,14 +1,11 @@
 """Exact Chinese full-text search: FTS5 bigram index in the archive's DB, whoosh query language.
 
 Public: `index_item`, `unindex_item` (inside the item's transaction), `search`, `reindex`,
-`check_index`. See docs/search.md.
+`check_index`. The why and the figures: docs/search.md.
 """
 from __future__ import annotations
 
+from .engine import check_index, reindex, search
 from .index import index_item, unindex_item
 
 __all__ = ["index_item", "unindex_item", "search", "reindex", "check_index"]
-
-
-def check_index(db) -> list[dict]:
-    return []

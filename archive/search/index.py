@@ -7,6 +7,7 @@ always rewritten exactly, whatever the analyzer version was when it was indexed.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import zlib
 
@@ -24,6 +25,16 @@ _DELETE = ("INSERT INTO items_fts (items_fts, rowid, text, title, name, unit) "
 def item_tokens(row) -> list[str]:
     """Token strings for (text, title, original_name, unit)."""
     return [field_tokens(v) for v in row]
+
+
+def source_hash(text, title, name, unit) -> str:
+    """Digest of the fields an FTS row is built from: check_index finds rows that drifted."""
+    h = hashlib.blake2b(digest_size=16)
+    for v in (text, title, name, unit):
+        b = (v or "").encode("utf-8", "surrogatepass")
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return h.hexdigest()
 
 
 def _pack(toks: list[str]) -> bytes:
@@ -54,8 +65,8 @@ def index_item(db, item_id: int) -> None:
         return
     toks = item_tokens(row[:4])
     db.execute(_INSERT, [item_id, *toks])
-    db.execute("INSERT INTO items_fts_docs (item_id, analyzer, tokens) VALUES (?, ?, ?)",
-               [item_id, ANALYZER_VERSION, _pack(toks)])
+    db.execute("INSERT INTO items_fts_docs (item_id, analyzer, tokens, src_hash) VALUES (?, ?, ?, ?)",
+               [item_id, ANALYZER_VERSION, _pack(toks), source_hash(*row[:4])])
 
 
 def unindex_item(db, item_id: int) -> None:

@@ -1,0 +1,193 @@
+"""search / reindex / check_index: the query path and index maintenance."""
+from __future__ import annotations
+
+import sqlite3
+from typing import Callable
+
+from ..db import transaction
+from ..errors import UsageError
+from .analysis import ANALYZER_VERSION, contains, normalise
+from .index import index_item, source_hash, unindex_item
+from .query import AllN, FilterN, and_all, code_filter, compile_tree, date_filter, parse
+from .snippets import make_snippet
+
+MAX_LIMIT = 1000
+BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher
+
+
+def _ea_contains(term, *fields):
+    return any(contains(normalise(f), term) for f in fields if f)
+
+
+def _ea_name_contains(term, name):
+    return bool(name) and normalise(term) in normalise(name)
+
+
+def _register(conn: sqlite3.Connection) -> None:
+    conn.create_function("ea_contains", 5, _ea_contains, deterministic=True)
+    conn.create_function("ea_name_contains", 2, _ea_name_contains, deterministic=True)
+
+
+def _resolver(instance):
+    """code: → the node's code and its subtree's leaves (lenient spelling)."""
+    def resolve(code: str) -> list[str]:
+        try:
+            imap = instance.indicator_map()
+        except UsageError:
+            imap = None
+        node = imap.find(code) if imap is not None else None
+        if node is not None:
+            return [node.code] + [leaf.code for leaf in imap.subtree_leaves(node.code)]
+        if instance.db.execute("SELECT 1 FROM item_codes WHERE code = ? LIMIT 1", [code]).fetchone():
+            return [code]  # a code of an older edition, still on some items
+        raise UsageError("unknown code", f"指标代码 {code} 不在当前指标体系中")
+    return resolve
+
+
+def search(instance, query: str | None, code=None, type=None, unit=None, date_from=None,
+           date_to=None, limit: int = 20, offset: int = 0) -> dict:
+    """Run a query (CONTRACT.md "Search") → {"total": N, "hits": [...]}; hits ordered by bm25,
+    then date (newest first), then id. Each hit also carries `snippet_html` (escaped, terms in
+    <mark>) and `highlights` ([start, end] offsets of the terms in `snippet`).
+    Raises UsageError (Chinese message) for a malformed query or filter."""
+    if not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
+        raise UsageError("bad limit", f"--limit 应为 0 到 {MAX_LIMIT} 之间的整数")
+    if not isinstance(offset, int) or offset < 0:
+        raise UsageError("bad offset", "offset 不能为负数")
+    resolve = _resolver(instance)
+    filters = []
+    if code:
+        filters.append(code_filter(code, resolve))
+    if type:
+        filters.append(FilterN("items.material_type = ?", [type]))
+    if unit:
+        filters.append(FilterN("items.unit = ?", [unit]))
+    if date_from or date_to:
+        filters.append(date_filter(date_from, date_to))
+    if query is None or not query.strip():
+        if not filters:
+            raise UsageError("empty query", "检索式为空，请输入检索词")
+        tree = AllN()
+    else:
+        tree = parse(query, resolve)
+    compiled = compile_tree(and_all(tree, *filters))
+
+    db = instance.db
+    _register(db.conn)
+    if compiled.match:
+        w = ", ".join(str(x) for x in BM25_WEIGHTS)
+        base = ("FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid "
+                f"WHERE items_fts MATCH ? AND {compiled.where}")
+        params = [compiled.match, *compiled.params]
+        score = f"bm25(items_fts, {w})"
+    else:
+        base, params, score = f"FROM items WHERE {compiled.where}", list(compiled.params), "0.0"
+    try:
+        total = db.execute(f"SELECT count(*) {base}", params).fetchone()[0]
+        rows = db.execute(f"SELECT items.id, {score} AS s {base} "
+                          "ORDER BY s, items.date DESC, items.id LIMIT ? OFFSET ?",
+                          [*params, limit, offset]).fetchall()
+    except sqlite3.OperationalError as e:
+        if "fts5" in str(e).lower():  # should not happen: every term is quoted
+            raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
+        raise
+    return {"total": total, "hits": _hits(db, rows, compiled.terms)}
+
+
+def _hits(db, rows, terms) -> list[dict]:
+    if not rows:
+        return []
+    ids = [r[0] for r in rows]
+    marks = ", ".join("?" for _ in ids)
+    items = {r[0]: r for r in db.execute(
+        "SELECT id, title, material_type, date, unit, original_name, sha256, text "
+        f"FROM items WHERE id IN ({marks})", ids)}
+    codes: dict[int, list[str]] = {i: [] for i in ids}
+    for item_id, code in db.execute(
+            f"SELECT item_id, code FROM item_codes WHERE item_id IN ({marks}) ORDER BY rowid", ids):
+        codes[item_id].append(code)
+    hits = []
+    for item_id, s in rows:
+        r = items[item_id]
+        snip = make_snippet(r[7], terms)
+        hits.append({"id": item_id, "title": r[1], "codes": codes[item_id], "type": r[2],
+                     "date": r[3], "unit": r[4], "original_name": r[5], "sha256": r[6],
+                     "snippet": snip["snippet"], "score": round(-s, 4) if s else 0.0,
+                     "snippet_html": snip["snippet_html"], "highlights": snip["highlights"]})
+    return hits
+
+
+# ---- maintenance -------------------------------------------------------------------------
+Progress = Callable[[int, int], None]
+REINDEX_BATCH = 200
+
+
+def reindex(instance, progress: Progress | None = None) -> dict:
+    """Rewrite every item's FTS row from its items row, in short transactions of
+    REINDEX_BATCH items: each item switches from its old row to its new one atomically, so
+    search stays up and concurrent writers only wait for one batch. Rows of deleted or
+    vanished items are removed. Returns {"indexed", "removed"}."""
+    db = instance.db
+    ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
+    stale = [r[0] for r in db.execute(
+        "SELECT item_id FROM items_fts_docs WHERE item_id NOT IN "
+        "(SELECT id FROM items WHERE deleted_at IS NULL)")]
+    total = len(ids) + len(stale)
+    done = 0
+    for start in range(0, len(stale), REINDEX_BATCH):
+        with transaction(db):
+            for item_id in stale[start:start + REINDEX_BATCH]:
+                unindex_item(db, item_id)
+        done += len(stale[start:start + REINDEX_BATCH])
+        if progress:
+            progress(done, total)
+    for start in range(0, len(ids), REINDEX_BATCH):
+        batch = ids[start:start + REINDEX_BATCH]
+        with transaction(db):
+            for item_id in batch:
+                index_item(db, item_id)   # re-reads the row: a concurrent edit is never lost
+        done += len(batch)
+        if progress:
+            progress(done, total)
+    return {"indexed": len(ids), "removed": len(stale)}
+
+
+def check_index(db) -> list[dict]:
+    """Problems between the FTS index and the items (each {"key", "message", ...}); [] = clean.
+    Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others,
+    rows built from the item's current text (source hash) by the current analyzer."""
+    problems: list[dict] = []
+    try:
+        db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 0)")
+    except sqlite3.DatabaseError as e:
+        problems.append({"key": "fts corrupt", "message": f"全文索引内部不一致，请运行 evidence reindex（{e}）"})
+    for (item_id,) in db.execute(
+            "SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN "
+            "(SELECT item_id FROM items_fts_docs) ORDER BY id"):
+        problems.append({"key": "item not indexed", "message": "资料未进入全文索引", "item_id": item_id})
+    for (item_id,) in db.execute(
+            "SELECT item_id FROM items_fts_docs WHERE item_id NOT IN "
+            "(SELECT id FROM items WHERE deleted_at IS NULL) ORDER BY item_id"):
+        problems.append({"key": "stale index row", "message": "已删除或不存在的资料仍在全文索引中",
+                         "item_id": item_id})
+    n_docs = db.execute("SELECT count(*) FROM items_fts_docs").fetchone()[0]
+    n_fts = db.execute("SELECT count(*) FROM items_fts_docsize").fetchone()[0]
+    if n_docs != n_fts:
+        problems.append({"key": "fts row count", "message": f"全文索引行数 {n_fts} 与登记数 {n_docs} 不符",
+                         "fts_rows": n_fts, "registered": n_docs})
+    for (item_id,) in db.execute(
+            "SELECT id FROM items_fts_docsize WHERE id NOT IN (SELECT item_id FROM items_fts_docs)"):
+        problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
+    conn = db.conn
+    conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
+    for item_id, analyzer, same in db.execute(
+            "SELECT d.item_id, d.analyzer, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit) "
+            "FROM items_fts_docs d JOIN items i ON i.id = d.item_id WHERE i.deleted_at IS NULL "
+            "ORDER BY d.item_id"):
+        if analyzer != ANALYZER_VERSION:
+            problems.append({"key": "index outdated", "item_id": item_id,
+                             "message": "全文索引由旧版分析器生成，请运行 evidence reindex"})
+        elif not same:
+            problems.append({"key": "index drift", "item_id": item_id,
+                             "message": "资料文本已改动但全文索引未更新，请运行 evidence reindex"})
+    return problems

@@ -1,0 +1,395 @@
+"""The query language: whoosh.qparser parses what the user typed, this module compiles the tree
+to one FTS5 MATCH expression (the driver, ranked by bm25) plus SQL conditions on `items`.
+
+Whoosh is lenient (an unclosed quote becomes part of a word), so a small lexer checks the raw
+query first and refuses what the user surely did not mean, with a Chinese message.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date as _date
+
+from whoosh import fields as wfields
+from whoosh import qparser
+from whoosh import query as wq
+
+from ..errors import UsageError
+from .analysis import TermPlan, plan_term
+
+FIELD_NAMES = ("code", "type", "unit", "date", "name")
+_OPS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
+
+
+def _usage(key: str, msg: str) -> UsageError:
+    return UsageError(key, msg)
+
+
+# ---- the tree we compile ----------------------------------------------------------
+@dataclass
+class TermN:
+    plan: TermPlan
+
+
+@dataclass
+class FilterN:
+    sql: str
+    params: list = field(default_factory=list)
+
+
+@dataclass
+class AndN:
+    items: list
+
+
+@dataclass
+class OrN:
+    items: list
+
+
+@dataclass
+class NotN:
+    item: object
+
+
+@dataclass
+class AllN:
+    pass
+
+
+# ---- raw-text checks ------------------------------------------------------------------
+def _lex(q: str) -> list[str]:
+    """Split outside quotes into words, '(' and ')' (quoted runs kept as one word)."""
+    out, buf, i = [], "", 0
+    while i < len(q):
+        ch = q[i]
+        if ch == '"':
+            j = q.find('"', i + 1)
+            if j < 0:
+                raise _usage("unbalanced quote", "检索式中的双引号不成对，请补上另一个 \"")
+            buf += q[i:j + 1]
+            i = j + 1
+            continue
+        if ch in "[{" and buf.endswith(":"):
+            m = re.compile(r"[^\]}]*[\]}]").match(q, i)
+            if not m:
+                raise _usage("bad range", "范围缺少右括号 ]，写法如 date:[2025-07-01 TO 2026-06-30]")
+            buf += m.group(0)
+            i = m.end()
+            continue
+        if ch in "()":
+            if buf:
+                out.append(buf)
+                buf = ""
+            out.append(ch)
+        elif ch.isspace():
+            if buf:
+                out.append(buf)
+                buf = ""
+        else:
+            buf += ch
+        i += 1
+    if buf:
+        out.append(buf)
+    return out
+
+
+def check_syntax(q: str) -> None:
+    if not q.strip():
+        raise _usage("empty query", "检索式为空，请输入检索词")
+    words = _lex(q)
+    depth = 0
+    prev = None  # None = start, '(' , 'op', 'NOT', 'term'
+    for w in words:
+        if w == "(":
+            if prev == "term":
+                pass  # implicit AND
+            depth += 1
+            prev = "("
+        elif w == ")":
+            depth -= 1
+            if depth < 0:
+                raise _usage("unbalanced parenthesis", "检索式中的括号不成对：多了一个 )")
+            if prev == "(":
+                raise _usage("empty group", "检索式中有空括号 ()")
+            if prev in ("op", "NOT"):
+                raise _usage("dangling operator", "运算符 AND/OR/NOT 后缺少检索词")
+            prev = "term"
+        elif w in _OPS:
+            if w == "NOT":
+                prev = "NOT"
+                continue
+            if prev in (None, "(", "op", "NOT"):
+                raise _usage("dangling operator", f"运算符 {w} 前缺少检索词")
+            prev = "op"
+        else:
+            _check_word(w)
+            prev = "term"
+    if depth > 0:
+        raise _usage("unbalanced parenthesis", "检索式中的括号不成对：缺少 )")
+    if prev in ("op", "NOT"):
+        raise _usage("dangling operator", "检索式以运算符结尾，运算符后缺少检索词")
+
+
+_FIELD_RE = re.compile(r"^([A-Za-z_]+):(.*)$", re.S)
+
+
+def _check_word(w: str) -> None:
+    m = _FIELD_RE.match(w)
+    if not m:
+        return
+    name, rest = m.group(1), m.group(2)
+    if name not in FIELD_NAMES:
+        if rest.startswith("//"):
+            return  # a URL, searched as text
+        raise _usage("unknown field",
+                      f"未知的检索字段 {name}:（可用: code: type: unit: date: name:）")
+    if not rest:
+        raise _usage("empty field", f"字段 {name}: 后缺少值")
+    if rest[0] in "[{" and not re.fullmatch(r"[\[{][^\]}]*\bTO\b[^\]}]*[\]}]", rest):
+        raise _usage("bad range", f"{name}: 的范围写法有误，应写成 date:[2025-07-01 TO 2026-06-30]")
+
+
+# ---- whoosh ---------------------------------------------------------------------------
+def _parser() -> qparser.QueryParser:
+    # ID fields: whoosh keeps each term verbatim (no lowercasing, no splitting of CJK);
+    # our own analysis runs later on each term.
+    schema = wfields.Schema(text=wfields.ID, **{f: wfields.ID for f in FIELD_NAMES})
+    p = qparser.QueryParser("text", schema)
+    p.remove_plugin_class(qparser.BoostPlugin)
+    return p
+
+
+_PARSER = None
+
+
+def parse(q: str, resolve_code=None) -> object:
+    """The user's query → our tree. `resolve_code(code)` lists the codes code: matches."""
+    global _PARSER
+    check_syntax(q)
+    if _PARSER is None:
+        _PARSER = _parser()
+    try:
+        wtree = _PARSER.parse(q)
+    except Exception as e:  # whoosh rarely raises; never show its traceback
+        raise _usage("malformed query", f"无法解析检索式：{e}") from None
+    return _convert(wtree, resolve_code)
+
+
+def _convert(n, resolve_code):
+    if isinstance(n, wq.And):
+        return AndN([_convert(c, resolve_code) for c in n.subqueries])
+    if isinstance(n, wq.Or):
+        return OrN([_convert(c, resolve_code) for c in n.subqueries])
+    if isinstance(n, wq.Not):
+        return NotN(_convert(n.query, resolve_code))
+    if isinstance(n, wq.AndNot):
+        return AndN([_convert(n.a, resolve_code), NotN(_convert(n.b, resolve_code))])
+    if isinstance(n, wq.AndMaybe):
+        return _convert(n.a, resolve_code)
+    if isinstance(n, wq.Every):
+        return AllN()
+    if n is wq.NullQuery or isinstance(n, type(wq.NullQuery)):
+        raise _usage("empty query", "检索式为空，请输入检索词")
+    if isinstance(n, wq.TermRange):
+        if n.fieldname != "date":
+            raise _usage("bad range", f"只有 date: 支持范围检索（收到 {n.fieldname}:）")
+        return date_filter(n.start, n.end, n.startexcl, n.endexcl)
+    if isinstance(n, wq.Prefix):
+        return _field_term(n.fieldname, n.text, resolve_code)
+    if isinstance(n, wq.Wildcard):
+        # no wildcards in an exact search: `?` and inner `*` are literal characters
+        return _field_term(n.fieldname, n.text, resolve_code)
+    if isinstance(n, wq.Term):
+        return _field_term(n.fieldname, n.text, resolve_code)
+    raise _usage("unsupported query", f"不支持的检索写法：{n}")
+
+
+def _field_term(fname: str, text: str, resolve_code):
+    text = text.strip()
+    if fname == "text":
+        plan = plan_term(text)
+        if plan is None:
+            raise _usage("no searchable characters",
+                         f"检索词“{text}”不含汉字、字母或数字，无法检索")
+        return TermN(plan)
+    if fname == "code":
+        return code_filter(text, resolve_code)
+    if fname == "type":
+        return FilterN("items.material_type = ?", [text])
+    if fname == "unit":
+        return FilterN("items.unit = ?", [text])
+    if fname == "name":
+        return FilterN("ea_name_contains(?, items.original_name)", [text])
+    if fname == "date":
+        return date_filter(*_date_span(text), False, False)
+    raise _usage("unknown field", f"未知的检索字段 {fname}:")
+
+
+def _parse_date(s: str, what: str) -> str:
+    try:
+        return _date.fromisoformat(s.strip()).isoformat()
+    except ValueError:
+        raise _usage("bad date", f"{what}“{s}”不是有效日期，应写成 2025-07-01") from None
+
+
+def _date_span(s: str) -> tuple[str, str]:
+    """date:2025 / date:2025-07 / date:2025-07-01 → inclusive ISO range."""
+    s = s.strip()
+    if re.fullmatch(r"\d{4}", s):
+        return f"{s}-01-01", f"{s}-12-31"
+    m = re.fullmatch(r"(\d{4})-(\d{1,2})", s)
+    if m:
+        y, mo = int(m.group(1)), int(m.group(2))
+        if not 1 <= mo <= 12:
+            raise _usage("bad date", f"日期“{s}”的月份无效")
+        nxt = _date(y + (mo == 12), mo % 12 + 1, 1)
+        return f"{y:04d}-{mo:02d}-01", _date.fromordinal(nxt.toordinal() - 1).isoformat()
+    d = _parse_date(s, "日期")
+    return d, d
+
+
+def date_filter(start, end, startexcl=False, endexcl=False) -> FilterN:
+    conds, params = [], []
+    if start:
+        conds.append("items.date >" + ("" if startexcl else "=") + " ?")
+        params.append(_parse_date(start, "起始日期"))
+    if end:
+        conds.append("items.date <" + ("" if endexcl else "=") + " ?")
+        params.append(_parse_date(end, "截止日期"))
+    if not conds:
+        return FilterN("1", [])
+    return FilterN(" AND ".join(conds), params)
+
+
+def code_filter(code: str, resolve_code) -> FilterN:
+    """`resolve_code(code)` → the codes an item may carry to match (the node and its subtree)."""
+    codes = list(dict.fromkeys(resolve_code(code)))
+    marks = ", ".join("?" for _ in codes)
+    return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes)
+
+
+def and_all(*nodes) -> object:
+    items = [n for n in nodes if n is not None]
+    if not items:
+        return AllN()
+    return items[0] if len(items) == 1 else AndN(items)
+
+
+# ---- compile ---------------------------------------------------------------------------
+@dataclass
+class Compiled:
+    match: str | None          # FTS5 expression driving the query (ranked), or None
+    where: str                 # SQL over `items` (always includes deleted_at IS NULL)
+    params: list
+    terms: list[str]           # normalised positive terms, for snippets
+
+
+_SUB = "items.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)"
+_VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
+
+
+def _flatten_and(n) -> list:
+    if isinstance(n, AndN):
+        out = []
+        for c in n.items:
+            out.extend(_flatten_and(c))
+        return out
+    return [n]
+
+
+def _fts(n) -> str | None:
+    """An exact FTS5 expression for n, or None when n needs SQL (filters, inexact terms)."""
+    if isinstance(n, TermN):
+        return n.plan.match if n.plan.exact else None
+    if isinstance(n, OrN):
+        parts = [_fts(c) for c in n.items]
+        return None if any(p is None for p in parts) else "(" + " OR ".join(parts) + ")"
+    if isinstance(n, AndN):
+        pos, neg = [], []
+        for c in _flatten_and(n):
+            if isinstance(c, NotN):
+                e = _fts(c.item)
+                if e is None:
+                    return None
+                neg.append(e)
+            else:
+                e = _fts(c)
+                if e is None:
+                    return None
+                pos.append(e)
+        if not pos:
+            return None
+        expr = "(" + " AND ".join(pos) + ")"
+        for e in neg:
+            expr = f"({expr} NOT {e})"
+        return expr
+    return None
+
+
+def _sql(n, params: list) -> str:
+    """A SQL condition over `items` equivalent to n (exact)."""
+    if isinstance(n, TermN):
+        params.append(n.plan.match)
+        if n.plan.exact:
+            return _SUB
+        params.append(n.plan.text)
+        return f"({_SUB} AND {_VERIFY})"
+    if isinstance(n, FilterN):
+        params.extend(n.params)
+        return f"({n.sql})"
+    if isinstance(n, AllN):
+        return "1"
+    if isinstance(n, NotN):
+        return f"(NOT {_sql(n.item, params)})"
+    e = _fts(n)
+    if e is not None:
+        params.append(e)
+        return _SUB
+    joiner = " AND " if isinstance(n, AndN) else " OR "
+    return "(" + joiner.join(_sql(c, params) for c in n.items) + ")"
+
+
+def _positive_terms(n, out: list[str], negated=False) -> None:
+    if isinstance(n, TermN):
+        if not negated:
+            out.append(n.plan.text)
+    elif isinstance(n, NotN):
+        _positive_terms(n.item, out, not negated)
+    elif isinstance(n, (AndN, OrN)):
+        for c in n.items:
+            _positive_terms(c, out, negated)
+
+
+def compile_tree(tree) -> Compiled:
+    pos, neg, where, params = [], [], ["items.deleted_at IS NULL"], []
+    for c in _flatten_and(tree):
+        if isinstance(c, AllN):
+            continue
+        if isinstance(c, TermN) and not c.plan.exact:
+            pos.append(c.plan.match)               # a superset drives the query ...
+            where.append(_VERIFY)                  # ... and each candidate is checked
+            params.append(c.plan.text)
+            continue
+        if isinstance(c, NotN):
+            e = _fts(c.item)
+            if e is not None:
+                neg.append((e, c))
+                continue
+        else:
+            e = _fts(c)
+            if e is not None:
+                pos.append(e)
+                continue
+        where.append(_sql(c, params))
+    match = None
+    if pos:
+        match = "(" + " AND ".join(pos) + ")" if len(pos) > 1 else pos[0]
+        for e, _ in neg:
+            match = f"({match} NOT {e})"
+    else:
+        for _, c in neg:
+            where.append(_sql(c, params))
+    terms: list[str] = []
+    _positive_terms(tree, terms)
+    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)))
