@@ -1,0 +1,107 @@
+"""What every blueprint shares: the per-request instance and DB, the client's IP, the map,
+the `roles_required` decorator, and clerk scoping."""
+from __future__ import annotations
+
+import functools
+import threading
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+
+from ..instance import Instance
+from ..users import ROLES
+
+ALL_ROLES = tuple(ROLES)
+EDIT_ROLES = ("clerk", "reviewer", "admin")      # auditors are read-only everywhere
+REVIEW_ROLES = ("reviewer", "admin")
+
+_map_lock = threading.Lock()
+
+
+def get_instance() -> Instance:
+    if "instance" not in g:
+        g.instance = Instance(current_app.config["INSTANCE"], current_app.extensions["archive_limits"])
+    return g.instance
+
+
+def get_db():
+    return get_instance().db
+
+
+def current_map():
+    """The loaded indicator map, parsed once per process per loaded edition (not per request)."""
+    inst = get_instance()
+    row = inst.db.execute("SELECT id FROM maps ORDER BY id DESC LIMIT 1").fetchone()
+    cache = current_app.extensions.setdefault("archive_map_cache", {})
+    if row is not None and row[0] in cache:
+        inst._map_cache = (row[0], cache[row[0]])  # share the parsed map with domain calls
+        return cache[row[0]]
+    with _map_lock:
+        m = inst.indicator_map()
+        if row is not None:
+            cache.clear()
+            cache[row[0]] = m
+        return m
+
+
+def client_ip() -> str | None:
+    # waitress sets REMOTE_ADDR to the peer; behind a proxy, configure trusted_proxy in waitress.
+    return request.remote_addr
+
+
+def user_name() -> str | None:
+    return current_user.name if current_user.is_authenticated else None
+
+
+def roles_required(*roles: str):
+    """Login plus one of `roles`, enforced on the server. Every view except login uses it;
+    tests/web checks that no route is left without it."""
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise ValueError(f"bad roles: {roles}")
+
+    def deco(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.roles = tuple(roles)
+        return wrapped
+
+    return deco
+
+
+def public(view):
+    """Marks a view that needs no login (the login page, static files)."""
+    view.public = True
+    return view
+
+
+def can_edit_unit(unit: str | None) -> bool:
+    """Clerks edit only their own unit's items; reviewers and admins any; auditors none."""
+    if not current_user.is_authenticated or current_user.role not in EDIT_ROLES:
+        return False
+    if current_user.role == "clerk":
+        return bool(current_user.unit) and unit == current_user.unit
+    return True
+
+
+def require_edit_unit(unit: str | None) -> None:
+    if not can_edit_unit(unit):
+        abort(403)
+
+
+def init_app(app) -> None:
+    @app.teardown_appcontext
+    def close_instance(exc):
+        inst = g.pop("instance", None)
+        if inst is not None:
+            inst.close()
+
+    @app.context_processor
+    def inject():
+        return {"ROLES": ROLES, "can_edit_unit": can_edit_unit}

@@ -1,0 +1,314 @@
+"""Evidence pages: the indicator tree, indicator pages, upload, item pages, download, previews.
+
+Thin: reads and writes go through archive.items / archive.ingest; this module only checks
+roles and the clerk's unit, parses forms and renders.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
+                   url_for)
+from flask_login import current_user
+
+from .. import items as items_mod
+from ..errors import ArchiveError, NotFound
+from ..indicators import normalise_code
+from .common import (ALL_ROLES, EDIT_ROLES, can_edit_unit, client_ip, current_map, get_db,
+                     get_instance, require_edit_unit, roles_required)
+from .previews import ledger_rows, preview_kind, thumbnail
+
+bp = Blueprint("evidence", __name__)
+
+
+# -- helpers ----------------------------------------------------------------------------
+
+def code_counts(db) -> Counter:
+    """Live (not deleted) items per leaf code."""
+    return Counter(dict(db.execute(
+        "SELECT c.code, count(*) FROM item_codes c JOIN items i ON i.id = c.item_id "
+        "WHERE i.deleted_at IS NULL GROUP BY c.code").fetchall()))
+
+
+def subtree_counts(imap, leaf_counts: Counter) -> dict[str, int]:
+    out = {}
+    for code, node in imap.nodes.items():
+        out[code] = sum(leaf_counts.get(leaf.code, 0) for leaf in node.leaves())
+    return out
+
+
+def types_present(db, codes: list[str]) -> Counter:
+    """Material types of live items mapped to these codes.
+    TODO: switch to archive.coverage for window-aware present/missing on the dashboard."""
+    if not codes:
+        return Counter()
+    marks = ",".join("?" * len(codes))
+    return Counter(dict(db.execute(
+        f"SELECT i.material_type, count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
+        f"WHERE i.deleted_at IS NULL AND c.code IN ({marks}) GROUP BY i.material_type", codes).fetchall()))
+
+
+def load_item(item_id: int) -> dict:
+    try:
+        return items_mod.item_detail(get_instance(), item_id)
+    except NotFound:
+        abort(404)
+
+
+def leaf_json(node) -> dict:
+    return {"code": node.code, "name": node.name,
+            "path": [f"{a.code} {a.name}" for a in node.ancestors()],
+            "requires": list(node.requires), "methods": list(node.methods), "units": list(node.units)}
+
+
+def search_leaves(imap, q: str, limit: int = 50) -> list[dict]:
+    """Leaves whose code (lenient) or Chinese name (or an ancestor's) contains q."""
+    q = (q or "").strip()
+    leaves = imap.leaves()
+    if not q:
+        return [leaf_json(n) for n in leaves[:limit]]
+    key = normalise_code(q)
+    exact, code_hits, name_hits, path_hits = [], [], [], []
+    for n in leaves:
+        if n.key == key:
+            exact.append(n)
+        elif n.key.startswith(key):
+            code_hits.append(n)
+        elif q in n.name or (n.standard and q in n.standard):
+            name_hits.append(n)
+        elif any(q in a.name or a.key == key for a in n.ancestors()):
+            path_hits.append(n)
+    return [leaf_json(n) for n in (exact + code_hits + name_hits + path_hits)[:limit]]
+
+
+def save_upload(storage) -> tuple[Path, str]:
+    """Writes an uploaded file to a private temp file; returns (path, original name).
+    The client's name is kept verbatim as metadata (Chinese included), minus any folders."""
+    name = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "未命名文件"
+    suffix = Path(name).suffix[:16] if Path(name).suffix.isascii() else ""
+    fd, tmp = tempfile.mkstemp(prefix="evidence-upload-", suffix=suffix)
+    with os.fdopen(fd, "wb") as out:
+        storage.save(out)
+    return Path(tmp), name
+
+
+def form_codes(form) -> list[str]:
+    codes = []
+    for raw in form.getlist("code") + form.getlist("codes"):
+        for part in raw.replace("；", ";").replace(",", ";").replace("，", ";").split(";"):
+            if part.strip():
+                codes.append(part.strip())
+    return codes
+
+
+# -- pages ------------------------------------------------------------------------------
+
+@bp.route("/")
+@roles_required(*ALL_ROLES)
+def home():
+    """The indicator tree with evidence counts. (The dashboard replaces this page later.)"""
+    db = get_db()
+    try:
+        imap = current_map()
+    except ArchiveError as e:
+        return render_template("tree.html", imap=None, error=e.message_zh)
+    counts = subtree_counts(imap, code_counts(db))
+    return render_template("tree.html", imap=imap, counts=counts, error=None)
+
+
+@bp.route("/indicators/<code>")
+@roles_required(*ALL_ROLES)
+def indicator(code):
+    imap = current_map()
+    node = imap.find(code)
+    if node is None:
+        abort(404)
+    if node.code != code:
+        return redirect(url_for("evidence.indicator", code=node.code))
+    db = get_db()
+    leaf_codes = [n.code for n in node.leaves()]
+    present = types_present(db, leaf_codes)
+    required = list(node.requires) if node.is_leaf else []
+    missing = [t for t in required if not present.get(t)]
+    show_deleted = request.args.get("deleted") == "1"
+    rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted, limit=500)
+    counts = subtree_counts(imap, code_counts(db))
+    return render_template("indicator.html", node=node, present=present, required=required,
+                           missing=missing, items=rows, counts=counts, show_deleted=show_deleted)
+
+
+@bp.route("/upload")
+@roles_required(*EDIT_ROLES)
+def upload():
+    imap = current_map()
+    preset = [imap.find(c) for c in request.args.getlist("code")]
+    preset = [leaf_json(n) for n in preset if n is not None and n.is_leaf]
+    units = sorted({u for n in imap.leaves() for u in n.units})
+    return render_template("upload.html", material_types=imap.material_types, preset=preset,
+                           units=units, limits=get_instance().limits)
+
+
+@bp.route("/items/<int:item_id>")
+@roles_required(*ALL_ROLES)
+def item(item_id):
+    detail = load_item(item_id)
+    pk = preview_kind(detail["kind"])
+    table = ledger_rows(items_mod.item_text(get_db(), item_id)) if pk == "ledger" else None
+    text_excerpt = None
+    if pk not in ("ledger",):
+        text_excerpt = (items_mod.item_text(get_db(), item_id) or "")[:1500]
+    imap = current_map()
+    return render_template("item.html", item=detail, preview=pk, table=table, text_excerpt=text_excerpt,
+                           editable=can_edit_unit(detail["unit"]),
+                           material_types=imap.material_types)
+
+
+def _send_stored(sha256: str, name: str, kind: str):
+    inst = get_instance()
+    try:
+        path = inst.store.path(sha256)      # derived from the DB's sha256, never from the request
+    except ValueError:
+        abort(404)
+    if not path.is_file():
+        abort(404)
+    resp = send_file(path, as_attachment=True, download_name=name, max_age=0, conditional=True,
+                     mimetype=None if Path(name).suffix else "application/octet-stream")
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+def _version(detail: dict, version: int | None) -> dict:
+    """The current file (version None) or the n-th version (1-based, oldest first)."""
+    if version is None:
+        return {"sha256": detail["sha256"], "original_name": detail["original_name"], "kind": detail["kind"]}
+    if not 1 <= version <= len(detail["versions"]):
+        abort(404)
+    return detail["versions"][version - 1]
+
+
+@bp.route("/items/<int:item_id>/download")
+@roles_required(*ALL_ROLES)
+def download(item_id):
+    detail = load_item(item_id)
+    v = _version(detail, request.args.get("version", type=int))
+    from ..db import transaction
+    from .. import audit
+    db = get_db()
+    with transaction(db):
+        audit.log(db, current_user.name, "item.download", f"item:{item_id}",
+                  {"sha256": v["sha256"]}, client_ip())
+    return _send_stored(v["sha256"], v["original_name"], v["kind"])
+
+
+@bp.route("/items/<int:item_id>/thumb")
+@roles_required(*ALL_ROLES)
+def thumb(item_id):
+    detail = load_item(item_id)
+    v = _version(detail, request.args.get("version", type=int))
+    path = thumbnail(get_instance(), v["sha256"], v["kind"])
+    if path is None:
+        abort(404)
+    resp = send_file(path, mimetype="image/jpeg", max_age=0, conditional=True)
+    resp.headers["Cache-Control"] = "private, max-age=3600"
+    return resp
+
+
+# -- edits (clerks: own unit only; auditors never) --------------------------------------
+
+def _editable_item(item_id: int) -> dict:
+    try:
+        item = items_mod.get_item(get_db(), item_id)
+    except NotFound:
+        abort(404)
+    require_edit_unit(item["unit"])
+    return item
+
+
+@bp.route("/items/<int:item_id>/codes", methods=["POST"])
+@roles_required(*EDIT_ROLES)
+def edit_codes(item_id):
+    _editable_item(item_id)
+    codes = form_codes(request.form)
+    if not codes:
+        flash("至少保留一个指标编号", "error")
+    else:
+        try:
+            saved = items_mod.set_codes(get_instance(), item_id, codes, user=current_user.name, ip=client_ip())
+        except ArchiveError as e:
+            flash(e.message_zh, "error")
+        else:
+            flash("指标编号已更新：" + "、".join(saved), "success")
+    return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/meta", methods=["POST"])
+@roles_required(*EDIT_ROLES)
+def edit_meta(item_id):
+    _editable_item(item_id)
+    unit = request.form.get("unit")
+    if current_user.role == "clerk":
+        unit = None  # a clerk cannot move an item to another unit
+    try:
+        changes = items_mod.update_metadata(
+            get_instance(), item_id, title=request.form.get("title"), unit=unit,
+            date=request.form.get("date"), material_type=request.form.get("type") or None,
+            user=current_user.name, ip=client_ip())
+    except ArchiveError as e:
+        flash(e.message_zh, "error")
+    else:
+        flash("信息已保存" if changes else "没有改动", "success" if changes else "info")
+    return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/replace", methods=["POST"])
+@roles_required(*EDIT_ROLES)
+def replace(item_id):
+    _editable_item(item_id)
+    storage = request.files.get("file")
+    if storage is None or not storage.filename:
+        flash("请选择要替换的新文件", "error")
+        return redirect(url_for("evidence.item", item_id=item_id))
+    path, name = save_upload(storage)
+    try:
+        items_mod.replace_file(get_instance(), item_id, path, original_name=name,
+                               user=current_user.name, ip=client_ip())
+    except ArchiveError as e:
+        flash(f"未替换：{e.reason}", "error")
+    else:
+        flash("已上传新版本，旧版本仍保留在“版本”中", "success")
+    finally:
+        path.unlink(missing_ok=True)
+    return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/delete", methods=["POST"])
+@roles_required(*EDIT_ROLES)
+def delete(item_id):
+    _editable_item(item_id)
+    items_mod.soft_delete(get_instance(), item_id, user=current_user.name, ip=client_ip())
+    flash("材料已删除（可恢复）", "success")
+    return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.route("/items/<int:item_id>/restore", methods=["POST"])
+@roles_required(*EDIT_ROLES)
+def restore(item_id):
+    _editable_item(item_id)
+    items_mod.restore(get_instance(), item_id, user=current_user.name, ip=client_ip())
+    flash("材料已恢复", "success")
+    return redirect(url_for("evidence.item", item_id=item_id))
+
+
+# -- the tree picker --------------------------------------------------------------------
+
+@bp.route("/api/indicators")
+@roles_required(*ALL_ROLES)
+def api_indicators():
+    """Leaves matching ?q= (code, lenient, or Chinese name); ?limit= (≤ 1000)."""
+    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 1000)
+    imap = current_map()
+    return jsonify({"edition": imap.edition,
+                    "leaves": search_leaves(imap, request.args.get("q", ""), limit)})

@@ -1,0 +1,21 @@
+/* Shared behaviour, no inline script (CSP): confirmations, image fallbacks, CSRF for fetch. */
+(function () {
+  "use strict";
+  window.csrfToken = function () {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.getAttribute("content") : "";
+  };
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    var msg = form.getAttribute("data-confirm");
+    if (msg && !window.confirm(msg)) { ev.preventDefault(); }
+  }, true);
+  document.querySelectorAll("img[data-fallback]").forEach(function (img) {
+    img.addEventListener("error", function () {
+      var p = document.createElement("p");
+      p.className = "muted";
+      p.textContent = img.getAttribute("data-fallback");
+      img.replaceWith(p);
+    });
+  });
+})();
