@@ -38,6 +38,9 @@ EXPORT_FIELDS: dict[str, dict[str, object]] = {
              "name": "健全学习制度", "date": "2026-01-01", "unit": "市文明办", "item_id": 1,
              "sha256": "0" * 64},
 }
+# Published editions have a few hundred nodes; far more means a mistake or alias abuse
+# (YAML aliases can make a small file expand exponentially).
+MAX_NODES = 10_000
 LEVEL_NAMES = ("测评项目", "测评指标", "测评内容")
 TOP_KEYS = ("edition", "id", "material_types", "window", "export", "indicators")
 NODE_KEYS = ("code", "name", "methods", "requires", "units", "standard", "children", "note")
@@ -269,6 +272,7 @@ class _Checker:
         self.problems: list[Problem] = []
         self.material_types: list[str] = list(DEFAULT_MATERIAL_TYPES)
         self.seen_codes: dict[str, tuple[str, int]] = {}   # key → (code, line)
+        self.node_count = 0
 
     def problem(self, line: int, key: str, message_zh: str) -> None:
         self.problems.append(Problem(line, key, message_zh))
@@ -433,6 +437,11 @@ class _Checker:
     # -- the tree ----------------------------------------------------------------
     def node(self, ynode: yaml.Node, parent: Node | None) -> Node | None:
         line = _line(ynode)
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            if self.node_count == MAX_NODES + 1:
+                self.problem(line, "too many nodes", f"指标节点超过 {MAX_NODES} 个，已停止检查")
+            return None
         if not isinstance(ynode, yaml.MappingNode):
             self.problem(line, "node not a mapping",
                          "指标节点必须是映射（code: …, name: …），而不是"

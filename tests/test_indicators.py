@@ -513,3 +513,13 @@ def test_diff_maps():
 def test_diff_identical_is_empty(mini):
     assert diff_maps(mini, load_map(MINI_MAP)) == {
         "added": [], "removed": [], "renamed": [], "requirements_changed": []}
+
+
+def test_alias_bomb_is_stopped():
+    # Each level repeats the previous one four times: 4**11 nodes from a dozen lines.
+    text = HEAD + "indicators:\n  - &n0 {code: A, name: 甲}\n"
+    for i in range(1, 12):
+        text += f"  - &n{i} {{code: B{i}, name: 乙, children: [*n{i - 1}, *n{i - 1}, *n{i - 1}, *n{i - 1}]}}\n"
+    found = check_map_text(text)
+    assert [p.key for p in found].count("too many nodes") == 1
+    assert len(found) <= 10_001
