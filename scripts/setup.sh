@@ -2,8 +2,9 @@
 
 # Debian packages the tests use: chromium + driver (browser tests), poppler-utils (pdftotext in
 # bench, pdftoppm for PDF previews), p7zip-full (7-Zip listing of package names),
-# fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots).
-SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-noto-cjk zip unzip"
+# fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots), fonts-dejavu-core
+# (its Latin letters and digits, which the Droid fallback font lacks).
+SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip"
 
 setup_system_packages() {
   local missing=()

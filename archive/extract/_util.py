@@ -1,0 +1,64 @@
+"""Helpers shared by the extractors."""
+from __future__ import annotations
+
+import contextlib
+import warnings
+from datetime import date, datetime, time
+
+from ..errors import Refusal
+
+MiB = 1024 * 1024
+
+
+def corrupt(label: str) -> Refusal:
+    return Refusal(f"corrupt {label}", "文件已损坏")
+
+
+@contextlib.contextmanager
+def quiet():
+    """Parsers warn about odd input (Pillow's EXIF, openpyxl's styles); for an upload the
+    answer is accept or refuse, never a warning, and pytest runs with -W error.
+    (catch_warnings swaps process-wide filters; a rare overlap between threads only
+    mutes or shows a parser warning, it never changes a result.)"""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def cell_text(value) -> str:
+    """One ledger cell as searchable text: integral floats without `.0`, dates in ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return "%.15g" % value
+    if isinstance(value, datetime):
+        if value.time() == time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, (date, time)):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def rows_text(rows) -> tuple[str, int]:
+    """Cells joined by tabs, rows by newlines; empty rows and trailing empty cells dropped."""
+    lines = []
+    for row in rows:
+        cells = [cell_text(v) for v in row]
+        while cells and not cells[-1]:
+            cells.pop()
+        if cells:
+            lines.append("\t".join(c.replace("\t", " ").replace("\r\n", "\n") for c in cells))
+    return "\n".join(lines), len(lines)
+
+
+def iso(value) -> str | None:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return None

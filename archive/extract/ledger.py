@@ -1,0 +1,93 @@
+"""Ledgers and statistics tables: XLSX (openpyxl), XLS (python-calamine), CSV (UTF-8/BOM/GBK).
+
+Text is every cell: tabs between cells, newlines between rows, each sheet headed by its name,
+so any cell value is searchable."""
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from ..config import Limits
+from ..errors import Refusal
+from ._util import corrupt, quiet, rows_text
+from .ziplimits import check_zip
+
+# Tried in order. GB18030 is a superset of GBK and GB2312, so it reads all three; plain UTF-8
+# is covered by utf-8-sig, which only strips a BOM when there is one.
+CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+
+
+def _result(sheets: list[tuple[str, str, int]]):
+    from . import Extraction
+
+    parts = [f"{name}\n{text}" if text else name for name, text, _ in sheets]
+    meta = {"sheets": [name for name, _, _ in sheets], "rows": sum(n for _, _, n in sheets),
+            "rows_per_sheet": {name: n for name, _, n in sheets}}
+    return Extraction(text="\n\n".join(parts), meta=meta, ocr_pages=[])
+
+
+def extract_xlsx(path: Path, limits: Limits):
+    check_zip(path, limits, "XLSX")
+    try:
+        import openpyxl
+
+        with quiet():
+            wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+            try:
+                sheets = []
+                for ws in wb.worksheets:
+                    # A wrong <dimension> (A1:XFD1048576 is common) would pad every row with
+                    # empty cells; without it read-only mode yields the rows as stored.
+                    ws.reset_dimensions()
+                    text, n = rows_text(ws.iter_rows(values_only=True))
+                    sheets.append((ws.title, text, n))
+            finally:
+                wb.close()  # read-only mode keeps the zip open until closed
+    except Refusal:
+        raise
+    except Exception:
+        raise corrupt("XLSX") from None
+    return _result(sheets)
+
+
+def extract_xls(path: Path, limits: Limits):
+    try:
+        from python_calamine import CalamineWorkbook
+
+        wb = CalamineWorkbook.from_path(str(path))
+        sheets = []
+        for name in wb.sheet_names:
+            rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
+            text, n = rows_text(rows)
+            sheets.append((name, text, n))
+    except Exception:  # calamine raises its own error types, and ValueError/OSError
+        raise corrupt("XLS") from None
+    return _result(sheets)
+
+
+def extract_csv(path: Path, limits: Limits):
+    data = path.read_bytes()
+    for encoding in CSV_ENCODINGS:
+        try:
+            content = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise Refusal("corrupt CSV", "文件已损坏或编码无法识别（支持 UTF-8、GBK）")
+    if encoding == "utf-8-sig":
+        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    try:
+        try:  # only the delimiter is sniffed; the excel dialect's quoting is what Excel writes
+            delimiter = csv.Sniffer().sniff(content[:8192], delimiters=",\t;|").delimiter
+        except csv.Error:
+            delimiter = ","
+        rows = list(csv.reader(io.StringIO(content, newline=""), csv.excel, delimiter=delimiter))
+    except csv.Error:
+        raise corrupt("CSV") from None
+    from . import Extraction
+
+    text, n = rows_text(rows)
+    return Extraction(text=text, meta={"rows": n, "encoding": encoding, "delimiter": delimiter},
+                      ocr_pages=[])

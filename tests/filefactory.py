@@ -1,0 +1,381 @@
+"""Real files for tests: PDFs with Chinese text, Office files, ledgers, photos with EXIF, bad files.
+
+Plain functions (no pytest): every maker writes `path` and returns it as a Path.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import struct
+import zipfile
+import zlib
+from datetime import datetime
+from pathlib import Path
+
+# Fonts for fpdf2. The Droid fallback TTF (Debian fonts-droid-fallback) has the CJK glyphs but
+# no Latin letters or digits, so DejaVu Sans (fonts-dejavu-core) fills those in. Noto CJK is not
+# used: fpdf2 embeds its CFF outlines so that pypdf reads "1 2" for "12".
+FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/arphic/uming.ttc",
+]
+LATIN_FONT_CANDIDATES = [
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/usr/share/fonts/truetype/freefont/FreeSans.ttf",
+]
+
+
+def _find_font(candidates: list[str], env: str, package: str) -> Path:
+    chosen = os.environ.get(env)
+    for candidate in ([chosen] if chosen else []) + candidates:
+        if Path(candidate).is_file():
+            return Path(candidate)
+    raise FileNotFoundError(
+        f"No font for test PDFs: install Debian's {package} (apt-get install {package}) "
+        f"or set {env}. Looked in: " + ", ".join(candidates))
+
+
+def cjk_font() -> Path:
+    """Path of a CJK TrueType font, or a clear error naming the package to install."""
+    return _find_font(FONT_CANDIDATES, "EVIDENCE_CJK_FONT", "fonts-droid-fallback")
+
+
+def latin_font() -> Path:
+    """Path of a TrueType font with Latin letters and digits."""
+    return _find_font(LATIN_FONT_CANDIDATES, "EVIDENCE_LATIN_FONT", "fonts-dejavu-core")
+
+
+def _p(path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---------------------------------------------------------------- PDF
+
+def make_pdf(path, pages: list[str], encrypt: str | None = None,
+             image_only_pages=(), title: str | None = None) -> Path:
+    """A PDF with one page per string (Chinese text layer). Pages whose 1-based number is in
+    `image_only_pages` carry only a picture, no text (as a scan would). `encrypt` sets a user
+    password (RC4-128: pypdf writes it without extra packages)."""
+    from fpdf import FPDF
+
+    path = _p(path)
+    pdf = FPDF()
+    pdf.add_font("cjk", fname=str(cjk_font()))
+    pdf.add_font("latin", fname=str(latin_font()))
+    pdf.set_font("cjk", size=14)
+    pdf.set_fallback_fonts(["latin"])  # digits and Latin letters
+    if title:
+        pdf.set_title(title)
+    image_only = set(image_only_pages)
+    for number, text in enumerate(pages, start=1):
+        pdf.add_page()
+        if number in image_only:
+            pdf.image(_png_bytes((400, 300), (230, 230, 230)), x=20, y=20, w=160)
+        else:
+            pdf.multi_cell(0, 10, text)
+    data = bytes(pdf.output())
+    if encrypt is not None:
+        import pypdf
+
+        writer = pypdf.PdfWriter(clone_from=pypdf.PdfReader(io.BytesIO(data)))
+        writer.encrypt(user_password=encrypt, owner_password=encrypt + "-owner", algorithm="RC4-128")
+        out = io.BytesIO()
+        writer.write(out)
+        data = out.getvalue()
+    path.write_bytes(data)
+    return path
+
+
+# ---------------------------------------------------------------- Office
+
+def make_docx(path, paragraphs: list[str], table: list[list] | None = None,
+              title: str | None = None) -> Path:
+    """A DOCX with paragraphs and optionally one table (rows of cells)."""
+    import docx
+
+    path = _p(path)
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        t = document.add_table(rows=len(table), cols=max(len(r) for r in table))
+        for i, row in enumerate(table):
+            for j, value in enumerate(row):
+                t.cell(i, j).text = "" if value is None else str(value)
+    if title:
+        document.core_properties.title = title
+    document.save(str(path))
+    return path
+
+
+def make_xlsx(path, rows: list[list], sheet: str = "台账", more_sheets: dict | None = None) -> Path:
+    """An XLSX with `rows` on sheet `sheet` (and `more_sheets` {name: rows} after it)."""
+    import openpyxl
+
+    path = _p(path)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    for row in rows:
+        ws.append(list(row))
+    for name, more in (more_sheets or {}).items():
+        extra = wb.create_sheet(name)
+        for row in more:
+            extra.append(list(row))
+    wb.save(str(path))
+    wb.close()
+    return path
+
+
+def make_csv(path, rows: list[list], encoding: str = "utf-8") -> Path:
+    """A CSV in utf-8, utf-8-sig (with BOM, as Excel writes it) or gbk."""
+    path = _p(path)
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\r\n").writerows(rows)
+    path.write_bytes(buf.getvalue().encode(encoding))
+    return path
+
+
+def make_xls(path, rows: list[list], sheet: str = "台账") -> Path:
+    """A real BIFF8 .xls (Excel 97-2003) written by hand: strings and numbers, one sheet.
+
+    No writer package is kept up for .xls, so this builds the OLE2 container and the BIFF8
+    records directly; python-calamine (and Excel/LibreOffice) read it."""
+    path = _p(path)
+    path.write_bytes(_ole2({"Workbook": _biff8_workbook(rows, sheet)}))
+    return path
+
+
+def _biff_rec(rtype: int, data: bytes = b"") -> bytes:
+    return struct.pack("<HH", rtype, len(data)) + data
+
+
+def _biff_str(s: str, length_bytes: int = 2) -> bytes:
+    """XLUnicodeString: length, flags (1 = UTF-16LE), characters."""
+    head = struct.pack("<H" if length_bytes == 2 else "<B", len(s))
+    return head + b"\x01" + s.encode("utf-16-le")
+
+
+def _biff8_workbook(rows: list[list], sheet: str) -> bytes:
+    def bof(dt):  # BIFF8, dt 0x0005 = workbook globals, 0x0010 = worksheet
+        return _biff_rec(0x0809, struct.pack("<HHHHII", 0x0600, dt, 0x0DBB, 0x07CC, 0, 6))
+
+    xf = struct.pack("<HHHBBBBIIH", 0, 0, 0xFFF5, 0x20, 0, 0, 0, 0, 0, 0x20C0)  # a style XF
+    cell_xf = struct.pack("<HHHBBBBIIH", 0, 0, 0x0001, 0x20, 0, 0, 0, 0, 0, 0x20C0)
+    font = struct.pack("<HHHHHBBBB", 200, 0, 0x7FFF, 400, 0, 0, 0, 0, 0) + _biff_str("Arial", 1)
+    globals_ = [bof(0x0005), _biff_rec(0x0042, struct.pack("<H", 1200))]  # CODEPAGE UTF-16
+    globals_ += [_biff_rec(0x0031, font)] * 5
+    globals_ += [_biff_rec(0x00E0, xf)] * 15 + [_biff_rec(0x00E0, cell_xf)]
+    boundsheet_at = sum(map(len, globals_))
+    name = _biff_str(sheet, 1)
+    boundsheet_len = 4 + 6 + len(name)
+    eof = _biff_rec(0x000A)
+    sheet_offset = boundsheet_at + boundsheet_len + len(eof)
+    globals_ += [_biff_rec(0x0085, struct.pack("<IBB", sheet_offset, 0, 0) + name), eof]
+
+    ncols = max((len(r) for r in rows), default=0)
+    body = [bof(0x0010), _biff_rec(0x0200, struct.pack("<IIHHH", 0, len(rows), 0, ncols, 0))]
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                body.append(_biff_rec(0x0203, struct.pack("<HHHd", r, c, 15, float(value))))
+            else:
+                body.append(_biff_rec(0x0204, struct.pack("<HHH", r, c, 15) + _biff_str(str(value))))
+    body.append(eof)
+    return b"".join(globals_) + b"".join(body)
+
+
+def _ole2(streams: dict[str, bytes]) -> bytes:
+    """A minimal compound file (CFB v3, 512-byte sectors). Streams are padded to 4096 bytes so
+    none lives in the mini stream, which keeps the container simple."""
+    sec = 512
+    end, free, fat_sec = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
+    body, fat, entries = b"", [], []
+    for name, data in streams.items():
+        data = data + b"\x00" * (max(4096, -(-len(data) // sec) * sec) - len(data))
+        start, n = len(fat), len(data) // sec
+        fat += [start + i + 1 for i in range(n - 1)] + [end]
+        entries.append((name, start, len(data)))
+        body += data
+    dir_start = len(fat)
+    dir_sectors = -(-(len(entries) + 1) // 4)
+    fat += [dir_start + i + 1 for i in range(dir_sectors - 1)] + [end]
+    n_fat = 1
+    while len(fat) + n_fat > n_fat * (sec // 4):
+        n_fat += 1
+    fat_start = len(fat)
+    fat += [fat_sec] * n_fat
+    fat += [free] * (n_fat * (sec // 4) - len(fat))
+
+    def dir_entry(name, kind, start, size, child=free):
+        raw = name.encode("utf-16-le") + b"\x00\x00"
+        return (raw.ljust(64, b"\x00") + struct.pack("<HBB", len(raw), kind, 1)
+                + struct.pack("<III", free, free, child) + b"\x00" * 16 + b"\x00" * 4
+                + b"\x00" * 16 + struct.pack("<IIi", start, size, 0))
+
+    # A single stream hangs directly under the root (a valid red-black tree of one node).
+    directory = dir_entry("Root Entry", 5, end, 0, child=1 if entries else free)
+    for name, start, size in entries:
+        directory += dir_entry(name, 2, start, size)
+    directory = directory.ljust(dir_sectors * sec, b"\x00")
+
+    header = (bytes.fromhex("D0CF11E0A1B11AE1") + b"\x00" * 16
+              + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\x00" * 6
+              + struct.pack("<IIIIIIIII", 0, n_fat, dir_start, 0, 4096, end, 0, end, 0))
+    difat = [fat_start + i for i in range(n_fat)] + [free] * (109 - n_fat)
+    header += struct.pack("<109I", *difat)
+    fat_bytes = struct.pack(f"<{len(fat)}I", *fat)
+    return header + body + directory + fat_bytes
+
+
+# ---------------------------------------------------------------- images
+
+def _png_bytes(size=(64, 48), color=(40, 120, 200)) -> bytes:
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def _dms(value: float):
+    from PIL.TiffImagePlugin import IFDRational
+
+    value = abs(value)
+    degrees = int(value)
+    minutes = int((value - degrees) * 60)
+    seconds = (value - degrees - minutes / 60) * 3600
+    return (IFDRational(degrees, 1), IFDRational(minutes, 1), IFDRational(round(seconds * 10000), 10000))
+
+
+def make_jpeg(path, size=(640, 480), exif_date: datetime | None = None,
+              gps: tuple[float, float] | None = None, orientation: int | None = None,
+              make: str | None = None, model: str | None = None, seed: int = 0) -> Path:
+    """A JPEG photo with real EXIF: DateTimeOriginal (Exif IFD), GPS IFD, Orientation, Make/Model.
+    `seed` varies the pixels so each call can give distinct bytes."""
+    from PIL import ExifTags, Image
+
+    path = _p(path)
+    rng = random.Random(seed)
+    img = Image.new("RGB", size, (rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    # A little noise so the JPEG has real entropy-coded data to truncate.
+    for _ in range(200):
+        img.putpixel((rng.randrange(size[0]), rng.randrange(size[1])), (255, 255, 255))
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[ExifTags.Base.Orientation] = orientation
+    if make:
+        exif[ExifTags.Base.Make] = make
+    if model:
+        exif[ExifTags.Base.Model] = model
+    if exif_date is not None:
+        stamp = exif_date.strftime("%Y:%m:%d %H:%M:%S")
+        exif[ExifTags.Base.DateTime] = stamp
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = stamp
+    if gps is not None:
+        lat, lon = gps
+        g = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        g[ExifTags.GPS.GPSVersionID] = b"\x02\x03\x00\x00"
+        g[ExifTags.GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
+        g[ExifTags.GPS.GPSLatitude] = _dms(lat)
+        g[ExifTags.GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
+        g[ExifTags.GPS.GPSLongitude] = _dms(lon)
+    img.save(path, format="JPEG", quality=85, exif=exif)
+    return path
+
+
+def make_png(path, size=(320, 240), color=(40, 120, 200)) -> Path:
+    path = _p(path)
+    path.write_bytes(_png_bytes(size, color))
+    return path
+
+
+def _png_chunk(ctype: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + ctype + data + struct.pack(">I", zlib.crc32(ctype + data))
+
+
+def make_png_bomb(path, size=(20000, 20000)) -> Path:
+    """A decompression-bomb PNG: 400 megapixels declared, a few hundred KB on disk (1-bit grey,
+    all zeros). Written by hand, row by row, so making it costs no memory."""
+    path = _p(path)
+    width, height = size
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+                     + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b""))
+    return path
+
+
+def make_jpeg_bomb(path, size=(60000, 60000)) -> Path:
+    """A JPEG whose frame header declares `size` (tiny file): a pixel bomb by its header."""
+    path = _p(path)
+    data = bytearray(make_jpeg(path, size=(16, 16)).read_bytes())
+    for marker in (b"\xff\xc0", b"\xff\xc2"):
+        at = data.find(marker)
+        if at > 0:
+            data[at + 5:at + 9] = struct.pack(">HH", size[1], size[0])
+            break
+    path.write_bytes(bytes(data))
+    return path
+
+
+# ---------------------------------------------------------------- bad files
+
+def make_truncated(src, path, fraction: float = 0.5) -> Path:
+    """A copy of `src` cut to `fraction` of its length."""
+    data = Path(src).read_bytes()
+    path = _p(path)
+    path.write_bytes(data[: int(len(data) * fraction)])
+    return path
+
+
+def make_exe(path) -> Path:
+    """A DOS/Windows executable header (MZ) under whatever name `path` has (e.g. 通知.pdf)."""
+    path = _p(path)
+    path.write_bytes(b"MZ\x90\x00\x03\x00\x00\x00\x04\x00" + b"\x00" * 50
+                     + b"This program cannot be run in DOS mode.\r\n" + b"\x00" * 400)
+    return path
+
+
+def _add_zeros_entry(path: Path, name: str, inflated: int) -> None:
+    """Append an entry of `inflated` zero bytes, streamed so memory stays flat."""
+    chunk = b"\x00" * (1024 * 1024)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        with zf.open(name, "w", force_zip64=inflated > 0x7FFFFFFF) as f:
+            left = inflated
+            while left > 0:
+                f.write(chunk[: min(left, len(chunk))])
+                left -= len(chunk)
+
+
+def make_docx_bomb(path, inflated: int = 64 * 1024 * 1024) -> Path:
+    """A real DOCX with an extra entry of zeros that inflates to `inflated` bytes (ratio ~1000:1)."""
+    path = make_docx(path, ["正常的段落"])
+    _add_zeros_entry(path, "word/media/image1.bin", inflated)
+    return path
+
+
+def make_xlsx_bomb(path, inflated: int = 64 * 1024 * 1024) -> Path:
+    """A real XLSX with an extra entry of zeros that inflates to `inflated` bytes."""
+    path = make_xlsx(path, [["序号", "内容"], [1, "台账"]])
+    _add_zeros_entry(path, "xl/media/image1.bin", inflated)
+    return path
+
+
+def make_zip(path, files: dict[str, bytes]) -> Path:
+    """A plain ZIP archive (neither DOCX nor XLSX)."""
+    path = _p(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data in files.items():
+            zf.writestr(name, data)
+    return path
