@@ -455,6 +455,73 @@ def backup_cmd(ctx, out):
 # ---- end section: ingest / items --------------------------------------------------
 
 # ---- section: search ---------------------------------------------------------------
+
+
+@cli.command("search")
+@click.argument("query", required=False, default="")
+@click.option("--code", help="指标代码（含其下级所有测评内容），如 Ⅲ—1 或 III-1")
+@click.option("--type", "material_type", help="材料类型，如 实景图片")
+@click.option("--unit", help="责任单位（完全一致）")
+@click.option("--from", "date_from", help="起始日期 YYYY-MM-DD（含）")
+@click.option("--to", "date_to", help="截止日期 YYYY-MM-DD（含）")
+@click.option("--limit", type=click.IntRange(0, 1000), default=20, show_default=True, help="最多显示条数")
+@click.option("--offset", type=click.IntRange(0), default=0, help="跳过前 N 条（翻页）")
+@click.option("--json", "as_json", is_flag=True, help="输出 JSON")
+@click.pass_context
+def search_cmd(ctx, query, code, material_type, unit, date_from, date_to, limit, offset, as_json):
+    """全文检索：词语默认同时出现（AND），支持 OR、NOT、"短语"、code: type: unit: date:[起 TO 止] name:。
+
+    每个检索词按原文精确匹配（汉字任意长度；字母数字不分大小写、按词首匹配）。"""
+    from archive.search import search
+
+    inst = open_instance(ctx)
+    try:
+        result = search(inst, query, code=code, type=material_type, unit=unit,
+                        date_from=date_from, date_to=date_to, limit=limit, offset=offset)
+    except ArchiveError as e:
+        fail_usage(e)
+    if as_json:
+        emit_json(result)
+        return
+    for h in result["hits"]:
+        click.echo(f"#{h['id']}  {h['title']}")
+        meta = [", ".join(h["codes"]) or "（无指标）", h["type"], h["date"] or "无日期", h["unit"] or ""]
+        click.echo("    " + "  ".join(m for m in meta if m) + f"  {h['original_name']}")
+        if h["snippet"]:
+            click.echo("    " + h["snippet"])
+        click.echo()
+    shown = len(result["hits"])
+    click.echo(f"共 {result['total']} 条，显示第 {offset + 1 if shown else 0}–{offset + shown} 条", err=True)
+
+
+@cli.command("reindex")
+@click.pass_context
+def reindex_cmd(ctx):
+    """重建全文索引（检索不中断）；分析规则变更后或 fsck 报索引问题时运行。"""
+    from archive.search import check_index, reindex
+
+    inst = open_instance(ctx)
+    bar = None
+
+    def progress(done, total):
+        nonlocal bar
+        if not sys.stderr.isatty():
+            return
+        if bar is None:
+            bar = click.progressbar(length=total, label="重建索引", file=sys.stderr, show_pos=True)
+            bar.__enter__()
+        bar.update(done - bar.pos)
+    try:
+        report = reindex(inst, progress=progress)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    problems = check_index(inst.db)
+    click.echo(f"已重建索引：{report['indexed']} 条资料，移除 {report['removed']} 条过期索引", err=True)
+    for p in problems:
+        click.echo(f"index: {p['message']} ({p['key']})" + (f" #{p['item_id']}" if "item_id" in p else ""), err=True)
+    sys.exit(1 if problems else 0)
+
 # ---- end section: search -------------------------------------------------------------
 
 # ---- section: coverage / export / verify / package ----------------------------------

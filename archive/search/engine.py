@@ -112,7 +112,7 @@ def _hits(db, rows, terms) -> list[dict]:
         snip = make_snippet(r[7], terms)
         hits.append({"id": item_id, "title": r[1], "codes": codes[item_id], "type": r[2],
                      "date": r[3], "unit": r[4], "original_name": r[5], "sha256": r[6],
-                     "snippet": snip["snippet"], "score": round(-s, 4) if s else 0.0,
+                     "snippet": snip["snippet"], "score": round(-s, 6) if s else 0.0,
                      "snippet_html": snip["snippet_html"], "highlights": snip["highlights"]})
     return hits
 

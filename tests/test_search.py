@@ -1,0 +1,190 @@
+"""Search: analysis, malformed queries, snippets, index maintenance, CLI."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from archive.db import transaction
+from archive.errors import UsageError
+from archive.search import check_index, index_item, reindex, search, unindex_item
+from archive.search.analysis import normalise, plan_term, tokens
+from cli import cli
+
+from .search_helpers import add_item
+
+
+def test_normalise_and_tokens():
+    assert normalise("全国文明\n  城市 ＴＺ２００５１号") == "全国文明城市 tz20051号"
+    assert tokens("文明城市，tz20051号") == "文明 明城 城市 市 tz20051 号"
+    assert plan_term("城").match == '"城" *'
+    assert plan_term("文明城市").exact and plan_term("TZ2005").exact
+    assert not plan_term("TZ20051号").exact
+    assert plan_term("《》") is None
+
+
+@pytest.mark.parametrize("q, key", [
+    ('"文明城市', "unbalanced quote"),
+    ("(文明 OR 城市", "unbalanced parenthesis"),
+    ("文明 城市)", "unbalanced parenthesis"),
+    ("()", "empty group"),
+    ("文明 AND", "dangling operator"),
+    ("OR 文明", "dangling operator"),
+    ("文明 OR OR 城市", "dangling operator"),
+    ("NOT", "dangling operator"),
+    ("", "empty query"),
+    ("   ", "empty query"),
+    ("title:文明", "unknown field"),
+    ("code:", "empty field"),
+    ("code:Ⅸ—99", "unknown code"),
+    ("date:2025-13-45", "bad date"),
+    ("date:[2025-01-01 TO", "bad range"),
+    ("date:[2025-01-01 2026-01-01]", "bad range"),
+    ("unit:[a TO b]", "bad range"),
+    ("《》", "no searchable characters"),
+])
+def test_malformed_queries_get_a_chinese_message(instance, q, key):
+    with pytest.raises(UsageError) as e:
+        search(instance, q)
+    assert e.value.key == key
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in e.value.message_zh)
+
+
+def test_whoosh_keeps_chinese_verbatim(instance):
+    a = add_item(instance.db, "红马甲志愿服务队在背街小巷开展清扫")
+    for q in ["红马甲志愿服务队", "红", "队在背", "背街小巷 清扫", '"志愿 服务队"']:
+        assert [h["id"] for h in search(instance, q)["hits"]] == [a], q
+
+
+def test_one_character_and_run_boundaries(instance):
+    a = add_item(instance.db, "文明，明城。城")
+    b = add_item(instance.db, "文明城")
+    assert {h["id"] for h in search(instance, "文明城")["hits"]} == {b}
+    assert {h["id"] for h in search(instance, "明城")["hits"]} == {a, b}
+    assert {h["id"] for h in search(instance, "城")["hits"]} == {a, b}
+
+
+def test_mixed_terms_are_verified(instance):
+    a = add_item(instance.db, "台账编号TZ20051号")
+    b = add_item(instance.db, "台账编号 TZ20051 号")
+    assert {h["id"] for h in search(instance, "编号TZ20051号")["hits"]} == {a}
+    assert {h["id"] for h in search(instance, '"编号 TZ20051"')["hits"]} == {b}
+    assert {h["id"] for h in search(instance, "TZ2005")["hits"]} == {a, b}
+    assert search(instance, "0051")["total"] == 0  # Latin/digit terms match from the start of a word
+
+
+def test_snippet_shows_terms_in_original_text(instance):
+    text = ("本市" * 40) + "各街道组织红马甲志\n愿服务队，台账编号ＴＺ20051。" + ("其他内容" * 40)
+    add_item(instance.db, text, title="志愿服务")
+    hit = search(instance, "红马甲志愿 tz20051")["hits"][0]
+    s = hit["snippet"]
+    assert "红马甲志愿服务队" in s and "ＴＺ20051" in s  # line break gone, full-width kept
+    assert s.startswith("…") and s.endswith("…")
+    marked = [s[a:b] for a, b in hit["highlights"]]
+    assert marked == ["红马甲志愿", "ＴＺ20051"]
+    assert "<mark>红马甲志愿</mark>" in hit["snippet_html"]
+
+
+def test_snippet_html_is_escaped(instance):
+    add_item(instance.db, "<b>x</b> 文明城市 & 红马甲")
+    h = search(instance, "文明城市")["hits"][0]
+    assert h["snippet"] == "<b>x</b> 文明城市 & 红马甲"
+    assert "<b>" not in h["snippet_html"] and "&lt;b&gt;" in h["snippet_html"]
+    assert "<mark>文明城市</mark>" in h["snippet_html"]
+
+
+def test_hit_shape(instance):
+    add_item(instance.db, "另一份材料", original_name="另一份.pdf")
+    a = add_item(instance.db, "门前三包责任书", title="门前三包", unit="草场街街道", date="2025-09-01",
+                 material_type="规范文件", codes=["Ⅲ—6"], original_name="门前三包.pdf")
+    r = search(instance, "门前三包")
+    assert r["total"] == 1
+    h = r["hits"][0]
+    assert {"id", "title", "codes", "type", "date", "unit", "original_name", "sha256", "snippet", "score"} <= set(h)
+    assert (h["id"], h["codes"], h["type"], h["date"], h["unit"]) == (a, ["Ⅲ—6"], "规范文件", "2025-09-01", "草场街街道")
+    assert h["score"] > 0
+
+
+def test_index_follows_edits_and_deletes(instance):
+    db = instance.db
+    a = add_item(db, "原来的文字")
+    with transaction(db):
+        db.execute("UPDATE items SET text = '改过的文字' WHERE id = ?", [a])
+        index_item(db, a)
+    assert search(instance, "原来")["total"] == 0
+    assert search(instance, "改过")["total"] == 1
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [a])
+        index_item(db, a)
+    assert search(instance, "改过")["total"] == 0
+    assert check_index(db) == []
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [a])
+        index_item(db, a)
+    assert search(instance, "改过")["total"] == 1
+    assert check_index(db) == []
+
+
+def test_check_index_finds_problems_and_reindex_fixes_them(instance):
+    db = instance.db
+    a = add_item(db, "第一条资料")
+    b = add_item(db, "第二条资料")
+    with transaction(db):
+        unindex_item(db, a)                                                # missing row
+        db.execute("UPDATE items SET text = '悄悄改了' WHERE id = ?", [b])   # drift
+    keys = {p["key"] for p in check_index(db)}
+    assert {"item not indexed", "index drift"} <= keys
+    seen = []
+    report = reindex(instance, progress=lambda done, total: seen.append((done, total)))
+    assert report["indexed"] == 2 and seen[-1] == (2, 2)
+    assert check_index(db) == []
+    assert search(instance, "悄悄")["total"] == 1 and search(instance, "第一条")["total"] == 1
+
+
+def test_reindex_removes_rows_of_deleted_items(instance):
+    db = instance.db
+    a = add_item(db, "将被删除的资料")
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [a])  # a writer that forgot index_item
+    assert {p["key"] for p in check_index(db)} == {"stale index row"}
+    assert search(instance, "删除")["total"] == 0   # never returned even then
+    assert reindex(instance)["removed"] == 1
+    assert check_index(db) == []
+
+
+def test_cli_search_json(instance, instance_dir, runner):
+    add_item(instance.db, "红马甲志愿服务队台账 TZ20051", title="红马甲台账", unit="草场街街道",
+             date="2025-08-01", codes=["Ⅲ—2"], material_type="工作台账")
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "search", "红马甲 tz2005", "--code", "Ⅰ—1",
+                            "--type", "工作台账", "--from", "2025-07-01", "--to", "2026-06-30", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["total"] == 1
+    assert set(data["hits"][0]) >= {"id", "title", "codes", "type", "date", "unit", "original_name",
+                                    "sha256", "snippet", "score"}
+    assert "红马甲" in r.stdout  # not ASCII-escaped
+
+
+def test_cli_search_human_and_errors(instance, instance_dir, runner):
+    add_item(instance.db, "背街小巷环境整洁", title="背街小巷", codes=["Ⅲ—5"], date="2025-10-01")
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "search", "小巷"])
+    assert r.exit_code == 0
+    assert "背街小巷" in r.stdout and "Ⅲ—5" in r.stdout and "2025-10-01" in r.stdout
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "search", '"小巷'])
+    assert r.exit_code == 2
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and "引号" in r.stderr
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "search", "小巷", "--from", "2025-02-30"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+
+
+def test_cli_reindex(instance, instance_dir, runner):
+    add_item(instance.db, "资料内容")
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "reindex"])
+    assert r.exit_code == 0, r.output
+    assert "1" in r.stderr
+
+
+def test_search_and_reindex_have_help(runner):
+    for cmd in ("search", "reindex"):
+        r = runner.invoke(cli, [cmd, "--help"])
+        assert r.exit_code == 0 and r.stdout.strip()
