@@ -171,11 +171,35 @@ def _m_search_src_hash(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE items_fts_docs ADD COLUMN src_hash TEXT")
 
 
+def _m_export_jobs(db: sqlite_utils.Database) -> None:
+    # Declaration packages built from the web (archive/web/export_views.py): one row per build,
+    # its progress while running and its report afterwards; the zip lives in exports/<id>/.
+    run_script(db, """
+    CREATE TABLE export_jobs (
+        id INTEGER PRIMARY KEY,
+        created_at TEXT NOT NULL,
+        created_by TEXT,
+        evaluation_date TEXT NOT NULL,
+        options TEXT NOT NULL DEFAULT '{}',   -- JSON: approved_only, include_out_of_window, strict
+        state TEXT NOT NULL,                  -- queued | running | done | failed
+        done INTEGER NOT NULL DEFAULT 0,
+        total INTEGER NOT NULL DEFAULT 0,
+        message TEXT,
+        error TEXT,
+        path TEXT,                            -- relative to exports/, set by the server only
+        size INTEGER,
+        report TEXT,                          -- JSON summary of the export report
+        finished_at TEXT
+    )
+    """)
+
+
 # Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core", _m1_core),
     ("search_fts", _m_search_fts),
     ("search_src_hash", _m_search_src_hash),
+    ("export_jobs", _m_export_jobs),
 ]
 
 
