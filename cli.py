@@ -687,9 +687,9 @@ def package_diff_cmd(old, new, as_json):
     for m in d["moved"]:
         click.echo(f"> 移动 #{m['id']} {m['from']} → {m['to']} {m['new_path']}")
     for g in d["gaps_closed"]:
-        click.echo(f"✓ 已补齐 {g['code']} {g['name']}")
+        click.echo(f"✓ 已补齐 {g['code']} {g['name']}：{'、'.join(g['types'])}")
     for g in d["gaps_opened"]:
-        click.echo(f"! 新缺 {g['code']} {g['name']}：{'、'.join(g['missing'])}")
+        click.echo(f"! 新缺 {g['code']} {g['name']}：{'、'.join(g['types'])}")
     click.echo(f"新增 {len(d['added'])}，移除 {len(d['removed'])}，替换 {len(d['replaced'])}，"
                f"移动 {len(d['moved'])}，未变 {d['unchanged']}")
 # ---- end section: coverage / export / verify / package ------------------------------

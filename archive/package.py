@@ -167,7 +167,8 @@ def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "
         in_folder = Folder()
         budget = MAX_PATH - len(path) - 1
         for seq, it in enumerate(its, start=1):
-            fields = {"seq": seq, "type": it["material_type"], "title": it["title"], "ext": _ext(it),
+            title = clean_text(it["title"]).strip().rstrip(". ") or "_"
+            fields = {"seq": seq, "type": it["material_type"], "title": title, "ext": _ext(it),
                       "code": node.code, "name": node.name, "date": it["date"] or "",
                       "unit": it["unit"] or "", "item_id": it["id"], "sha256": it["sha256"]}
             fname = in_folder.claim(file_name(templates["file"], fields, budget), budget)

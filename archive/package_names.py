@@ -7,7 +7,9 @@ Rules (CONTRACT.md "The declaration package"):
   `<`→`＜`, `>`→`＞`, `|`→`｜`); control characters become `_`.
 - No trailing dot or space; reserved device names (CON, PRN, AUX, NUL, COM1-9, LPT1-9,
   also with an extension) get a leading `_`.
-- Every path (from the root folder on, `/`-separated) ≤ MAX_PATH characters: folder names
+- Every name ≤ MAX_NAME_BYTES bytes in UTF-8 (ext4 and APFS stop at 255 bytes, which is
+  only 85 Chinese characters) and every path (from the root folder on, `/`-separated)
+  ≤ MAX_PATH characters: folder names
   are capped at MAX_FOLDER characters (the name part shortened, code kept), file names
   shorten the title part and mark it with `…`.
 - Never two names in one folder that Windows would consider equal (case-insensitive):
@@ -22,7 +24,8 @@ import unicodedata
 from .errors import UsageError
 
 MAX_PATH = 240
-MAX_FOLDER = 80
+MAX_FOLDER = 80          # characters; 80 CJK characters are 240 bytes in UTF-8
+MAX_NAME_BYTES = 250     # one name in UTF-8: Linux/macOS file systems stop at 255 bytes
 ELLIPSIS = "…"
 
 DEFAULT_TEMPLATES = {
@@ -77,20 +80,25 @@ def folder_name(template: str, code: str, name: str, cap: int = MAX_FOLDER) -> s
     fields = dict(code=clean_text(code), name=clean_text(name))
     out = safe_name(render(template, fields, "folder"))
     nm = fields["name"]
-    while len(out) > cap and nm:
+    while not fits(out, cap) and nm:
         nm = nm[:-1].rstrip()
         fields["name"] = nm + ELLIPSIS if nm else ""
         out = safe_name(render(template, fields, "folder"))
-    if len(out) > cap:
-        out = safe_name(out[:cap])
+    if not fits(out, cap):
+        out = shorten(out, "", cap)
     return out
 
 
+def fits(name: str, budget: int) -> bool:
+    """At most `budget` characters and MAX_NAME_BYTES bytes of UTF-8."""
+    return len(name) <= budget and len(name.encode("utf-8")) <= MAX_NAME_BYTES
+
+
 def file_name(template: str, fields: dict, budget: int) -> str:
-    """A file name of at most `budget` characters; shortens `title`, then the stem."""
+    """A file name that `fits` `budget`; shortens `title` (marked …), then the stem."""
     fields = {k: clean_text(v) if isinstance(v, str) else v for k, v in fields.items()}
     out = safe_name(render(template, fields, "file"))
-    if len(out) <= budget:
+    if fits(out, budget):
         return out
     title = fields.get("title", "")
     # longest prefix of the title that fits
@@ -98,21 +106,25 @@ def file_name(template: str, fields: dict, budget: int) -> str:
     best = None
     while lo <= hi:
         mid = (lo + hi) // 2
-        f = dict(fields, title=title[:mid].rstrip() + ELLIPSIS)
+        f = dict(fields, title=title[:mid].rstrip(" .") + ELLIPSIS)
         cand = safe_name(render(template, f, "file"))
-        if len(cand) <= budget:
+        if fits(cand, budget):
             best, lo = cand, mid + 1
         else:
             hi = mid - 1
     if best is not None:
         return best
-    return shorten_keep_ext(out, fields.get("ext", ""), budget)
+    return shorten(out, fields.get("ext", ""), budget)
 
 
-def shorten_keep_ext(name: str, ext: str, budget: int) -> str:
-    if ext and name.endswith(ext) and len(ext) < budget:
-        return safe_name(name[:budget - len(ext) - 1] + ELLIPSIS + ext)
-    return safe_name(name[:max(budget - 1, 1)] + ELLIPSIS)
+def shorten(name: str, ext: str, budget: int) -> str:
+    """Cut `name` (keeping `ext`) until it fits; the cut is marked with …."""
+    if not (ext and name.endswith(ext) and fits(ext + "__", budget)):
+        ext = ""
+    stem = name[:len(name) - len(ext)] if ext else name
+    while stem and not fits(stem.rstrip(" .") + ELLIPSIS + ext, budget):
+        stem = stem[:-1]
+    return safe_name(stem.rstrip(" .") + ELLIPSIS + ext)
 
 
 def split_ext(name: str) -> tuple[str, str]:
@@ -137,7 +149,10 @@ class Folder:
         n = 2
         while True:
             suffix = f" ({n}){ext}"
-            cand = stem[:max(budget - len(suffix), 1)].rstrip(" .") + suffix
+            cut = stem
+            while cut and not fits(cut.rstrip(" .") + suffix, budget):
+                cut = cut[:-1]
+            cand = cut.rstrip(" .") + suffix
             key = cand.casefold()
             if key not in self.used:
                 self.used.add(key)

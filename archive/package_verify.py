@@ -288,11 +288,20 @@ def diff_packages(old, new) -> dict:
             added.append(brief(kb[key]))
     gaps_a = {g["code"]: g for g in a.get("gaps", [])}
     gaps_b = {g["code"]: g for g in b.get("gaps", [])}
+    closed, opened = [], []
+    for code, g in gaps_a.items():          # each list in map order
+        now = gaps_b.get(code, {}).get("missing", [])
+        if [t for t in g["missing"] if t not in now]:
+            closed.append({"code": code, "name": g["name"], "types": [t for t in g["missing"] if t not in now]})
+    for code, g in gaps_b.items():
+        was = gaps_a.get(code, {}).get("missing", [])
+        if [t for t in g["missing"] if t not in was]:
+            opened.append({"code": code, "name": g["name"], "types": [t for t in g["missing"] if t not in was]})
     return {
         "old": {"root": a.get("root"), "evaluation_date": a.get("evaluation_date"), "files": len(ka)},
         "new": {"root": b.get("root"), "evaluation_date": b.get("evaluation_date"), "files": len(kb)},
         "added": added, "removed": removed, "replaced": replaced, "moved": moved,
         "unchanged": unchanged,
-        "gaps_closed": [gaps_a[c] for c in gaps_a if c not in gaps_b],
-        "gaps_opened": [gaps_b[c] for c in gaps_b if c not in gaps_a],
+        "gaps_closed": closed,
+        "gaps_opened": opened,
     }
