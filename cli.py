@@ -717,7 +717,7 @@ def user_add(ctx, name, role, unit, password_stdin):
     else:
         password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     try:
-        user = users.create_user(inst.db, name, role, unit, password, by="cli")
+        user = users.create_user(inst.db, name, role, unit, password, by=current_os_user())
     except ArchiveError as e:
         fail_usage(e)
     click.echo(f"已创建账号 {user.name}（{user.role_label}{'，' + user.unit if user.unit else ''}）")

@@ -8,7 +8,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request, url_for
 from flask_login import current_user
 
+from .. import audit
 from .. import items as items_mod
+from ..db import transaction
 from ..errors import ArchiveError, NotFound
 from ..ingest import IngestRequest, ingest_files
 from .common import ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, roles_required
@@ -73,6 +75,12 @@ def upload():
         path.unlink(missing_ok=True)
     if result is not None:
         body = result.as_json()
+    if body["refused"]:
+        # ingest records what it stores; a refused upload attempt is recorded here.
+        db = get_db()
+        with transaction(db):
+            audit.log(db, current_user.name, "item.refused", None,
+                      {"name": name, "reason": body["refused"][0]["reason"]}, client_ip())
     for row in body["added"] + body["duplicates"]:
         row["url"] = url_for("evidence.item", item_id=row["id"])
     status = 201 if body["added"] else 200 if body["duplicates"] else 422

@@ -44,7 +44,7 @@ def test_upload_one_file_json(login, users, instance, tmp_path):
     ("ok.png", None, {"code": "Ⅲ—5", "type": "不存在的类型"}, None),
     ("ok.png", None, {"code": "Ⅲ—5", "type": "实景图片", "date": "2026-13-45"}, "bad date"),
 ])
-def test_upload_refused_with_reason(login, users, tmp_path, name, data, form, key):
+def test_upload_refused_with_reason(login, users, instance, tmp_path, name, data, form, key):
     if data is None:
         data = filefactory.make_png(tmp_path / "ok.png").read_bytes()
     r = login("clerk").post("/api/items", data={"file": (io.BytesIO(data), name), **form})
@@ -53,6 +53,8 @@ def test_upload_refused_with_reason(login, users, tmp_path, name, data, form, ke
     assert refused[0]["path"] == name and refused[0]["reason"]
     if key:
         assert f"({key}" in refused[0]["reason"]
+    row = instance.db.execute("SELECT user, ip, detail FROM audit WHERE action = 'item.refused'").fetchone()
+    assert row[0] == "clerk" and row[1] == "127.0.0.1" and name in row[2]
 
 
 def test_upload_without_file_is_400(login, users):
@@ -278,7 +280,7 @@ def test_audit_page_filters(login, items, instance):
     page = c.get("/audit").get_data(as_text=True)
     assert "item.add" in page and "user.create" in page
     page = c.get("/audit?action=item").get_data(as_text=True)
-    assert "item.add" in page and "<code>user.create</code>" not in page
+    assert "item.add" in page and ">user.create</code>" not in page
     page = c.get("/audit?user=nobody").get_data(as_text=True)
     assert "没有符合条件的记录" in page
     page = c.get("/audit?from=2000-01-01&to=2000-01-02").get_data(as_text=True)
