@@ -194,12 +194,40 @@ def _m_export_jobs(db: sqlite_utils.Database) -> None:
     """)
 
 
+def _m_search_fts_source(db: sqlite_utils.Database) -> None:
+    # The side table keeps each row's normalised source fields (zlib; ~half the size of the
+    # token strings, cheaper to write) instead of the tokens; FTS5 merges less often (faster
+    # writes, same query speed). Rows indexed the old way are moved over here.
+    run_script(db, """
+    CREATE TABLE items_fts_src (
+        item_id INTEGER PRIMARY KEY,
+        analyzer INTEGER NOT NULL,
+        source BLOB NOT NULL,
+        src_hash TEXT NOT NULL
+    );
+    INSERT INTO items_fts (items_fts, rank) VALUES ('automerge', 16)
+    """)
+    old = [r[0] for r in db.execute("SELECT item_id FROM items_fts_docs").fetchall()]
+    if old:
+        import json as _json
+        import zlib as _zlib
+        for item_id, blob in db.execute("SELECT item_id, tokens FROM items_fts_docs").fetchall():
+            toks = _json.loads(_zlib.decompress(blob).decode("utf-8"))
+            db.execute("INSERT INTO items_fts (items_fts, rowid, text, title, name, unit) "
+                       "VALUES ('delete', ?, ?, ?, ?, ?)", [item_id, *toks])
+        from archive.search.index import index_item
+        for item_id in old:
+            index_item(db, item_id)
+    db.execute("DROP TABLE items_fts_docs")
+
+
 # Append only; never edit a migration that has shipped.
 MIGRATIONS: list[tuple[str, Callable[[sqlite_utils.Database], None]]] = [
     ("core", _m1_core),
     ("search_fts", _m_search_fts),
     ("search_src_hash", _m_search_src_hash),
     ("export_jobs", _m_export_jobs),
+    ("search_fts_source", _m_search_fts_source),
 ]
 
 

@@ -188,3 +188,32 @@ def test_search_and_reindex_have_help(runner):
     for cmd in ("search", "reindex"):
         r = runner.invoke(cli, [cmd, "--help"])
         assert r.exit_code == 0 and r.stdout.strip()
+
+
+def test_full_rebuild_keeps_search_up_and_catches_concurrent_writes(instance, monkeypatch):
+    from archive.search import engine
+
+    db = instance.db
+    monkeypatch.setattr(engine, "REINDEX_BATCH", 3)
+    ids = [add_item(db, f"第{i}份文明城市资料") for i in range(10)]
+    seen = []
+
+    def progress(done, total):
+        # search still answers from the live table mid-rebuild ...
+        seen.append(search(instance, "文明城市")["total"])
+        if len(seen) == 1:   # ... and writers keep writing
+            ids.append(add_item(db, "重建期间新增的红马甲资料"))
+            with transaction(db):
+                db.execute("UPDATE items SET text = '重建期间改过的文字' WHERE id = ?", [ids[0]])
+                index_item(db, ids[0])
+            with transaction(db):
+                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[1]])
+                index_item(db, ids[1])
+
+    report = engine.reindex(instance, progress=progress, full=True)
+    assert report["mode"] == "full" and seen[0] == 10
+    assert check_index(db) == []
+    assert search(instance, "文明城市")["total"] == 8
+    assert search(instance, "红马甲")["total"] == 1 and search(instance, "改过")["total"] == 1
+    assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'items_fts_%new%' "
+                      "OR name LIKE '%rebuild_log%'").fetchall() == []

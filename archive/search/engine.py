@@ -7,7 +7,8 @@ from typing import Callable
 from ..db import transaction
 from ..errors import UsageError
 from .analysis import ANALYZER_VERSION, contains, normalise
-from .index import index_item, source_hash, unindex_item
+from .analysis import tokens
+from .index import REBUILD_LOG, index_item, source_hash, unindex_item, unpack, write_row
 from .query import AllN, FilterN, and_all, code_filter, compile_tree, date_filter, parse
 from .snippets import make_snippet
 
@@ -122,34 +123,103 @@ Progress = Callable[[int, int], None]
 REINDEX_BATCH = 200
 
 
-def reindex(instance, progress: Progress | None = None) -> dict:
-    """Rewrite every item's FTS row from its items row, in short transactions of
-    REINDEX_BATCH items: each item switches from its old row to its new one atomically, so
-    search stays up and concurrent writers only wait for one batch. Rows of deleted or
-    vanished items are removed. Returns {"indexed", "removed"}."""
+def reindex(instance, progress: Progress | None = None, full: bool = False) -> dict:
+    """Rebuild the index from the items rows; search stays up throughout.
+
+    In place (default): every item's row is rewritten in short transactions of REINDEX_BATCH
+    items, so each item switches atomically and concurrent writers wait one batch at most.
+    Full (`full=True`, or automatically when rows come from another analyzer version or FTS5's
+    integrity-check fails): a new table is built beside the live one while search keeps using
+    the old; items written meanwhile are logged by index_item and redone at the swap, which
+    is one short transaction. Returns {"indexed", "removed", "mode"}."""
     db = instance.db
+    if not full:
+        old = db.execute("SELECT 1 FROM items_fts_src WHERE analyzer != ? LIMIT 1",
+                         [ANALYZER_VERSION]).fetchone()
+        full = old is not None or not _fts_intact(db)
+    return _rebuild(db, progress) if full else _rewrite_in_place(db, progress)
+
+
+def _batches(ids, size=REINDEX_BATCH):
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def _rewrite_in_place(db, progress) -> dict:
     ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
     stale = [r[0] for r in db.execute(
-        "SELECT item_id FROM items_fts_docs WHERE item_id NOT IN "
+        "SELECT item_id FROM items_fts_src WHERE item_id NOT IN "
         "(SELECT id FROM items WHERE deleted_at IS NULL)")]
-    total = len(ids) + len(stale)
-    done = 0
-    for start in range(0, len(stale), REINDEX_BATCH):
+    total, done = len(ids) + len(stale), 0
+    for batch in _batches(stale):
         with transaction(db):
-            for item_id in stale[start:start + REINDEX_BATCH]:
+            for item_id in batch:
                 unindex_item(db, item_id)
-        done += len(stale[start:start + REINDEX_BATCH])
+        done += len(batch)
         if progress:
             progress(done, total)
-    for start in range(0, len(ids), REINDEX_BATCH):
-        batch = ids[start:start + REINDEX_BATCH]
+    for batch in _batches(ids):
         with transaction(db):
             for item_id in batch:
                 index_item(db, item_id)   # re-reads the row: a concurrent edit is never lost
         done += len(batch)
         if progress:
             progress(done, total)
-    return {"indexed": len(ids), "removed": len(stale)}
+    return {"indexed": len(ids), "removed": len(stale), "mode": "in place"}
+
+
+_NEW, _NEW_SRC = "items_fts_new", "items_fts_src_new"
+
+
+def _rebuild(db, progress) -> dict:
+    with transaction(db):
+        db.execute(f"DROP TABLE IF EXISTS {_NEW}")
+        db.execute(f"DROP TABLE IF EXISTS {_NEW_SRC}")
+        db.execute(f"DROP TABLE IF EXISTS {REBUILD_LOG}")
+        db.execute(f"CREATE VIRTUAL TABLE {_NEW} USING fts5(text, title, name, unit, content='', "
+                   "tokenize='unicode61 remove_diacritics 0')")
+        db.execute(f"INSERT INTO {_NEW} ({_NEW}, rank) VALUES ('automerge', 16)")
+        db.execute(f"CREATE TABLE {_NEW_SRC} (item_id INTEGER PRIMARY KEY, analyzer INTEGER NOT NULL, "
+                   "source BLOB NOT NULL, src_hash TEXT NOT NULL)")
+        db.execute(f"CREATE TABLE {REBUILD_LOG} (item_id INTEGER PRIMARY KEY)")
+    ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
+    done = 0
+    sql = ("SELECT id, text, title, original_name, unit FROM items "
+           "WHERE id IN ({}) AND deleted_at IS NULL")
+    for batch in _batches(ids):
+        with transaction(db):
+            for item_id, *row in db.execute(sql.format(", ".join("?" * len(batch))), batch).fetchall():
+                write_row(db, item_id, row, _NEW, _NEW_SRC)
+        done += len(batch)
+        if progress:
+            progress(done, len(ids))
+    removed = db.execute(f"SELECT count(*) FROM items_fts_src WHERE item_id NOT IN "
+                         "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
+    with transaction(db):
+        for (item_id,) in db.execute(f"SELECT item_id FROM {REBUILD_LOG}").fetchall():
+            old = db.execute(f"SELECT source FROM {_NEW_SRC} WHERE item_id = ?", [item_id]).fetchone()
+            if old is not None:
+                db.execute(f"INSERT INTO {_NEW} ({_NEW}, rowid, text, title, name, unit) "
+                           "VALUES ('delete', ?, ?, ?, ?, ?)", [item_id, *(tokens(f) for f in unpack(old[0]))])
+                db.execute(f"DELETE FROM {_NEW_SRC} WHERE item_id = ?", [item_id])
+            row = db.execute("SELECT text, title, original_name, unit FROM items "
+                             "WHERE id = ? AND deleted_at IS NULL", [item_id]).fetchone()
+            if row is not None:
+                write_row(db, item_id, row, _NEW, _NEW_SRC)
+        db.execute(f"DROP TABLE {REBUILD_LOG}")
+        db.execute("DROP TABLE items_fts")
+        db.execute("DROP TABLE items_fts_src")
+        db.execute(f"ALTER TABLE {_NEW} RENAME TO items_fts")
+        db.execute(f"ALTER TABLE {_NEW_SRC} RENAME TO items_fts_src")
+    return {"indexed": len(ids), "removed": removed, "mode": "full"}
+
+
+def _fts_intact(db) -> bool:
+    try:
+        db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 0)")
+        return True
+    except sqlite3.DatabaseError:
+        return False
 
 
 def check_index(db) -> list[dict]:
@@ -163,26 +233,26 @@ def check_index(db) -> list[dict]:
         problems.append({"key": "fts corrupt", "message": f"全文索引内部不一致，请运行 evidence reindex（{e}）"})
     for (item_id,) in db.execute(
             "SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN "
-            "(SELECT item_id FROM items_fts_docs) ORDER BY id"):
+            "(SELECT item_id FROM items_fts_src) ORDER BY id"):
         problems.append({"key": "item not indexed", "message": "资料未进入全文索引", "item_id": item_id})
     for (item_id,) in db.execute(
-            "SELECT item_id FROM items_fts_docs WHERE item_id NOT IN "
+            "SELECT item_id FROM items_fts_src WHERE item_id NOT IN "
             "(SELECT id FROM items WHERE deleted_at IS NULL) ORDER BY item_id"):
         problems.append({"key": "stale index row", "message": "已删除或不存在的资料仍在全文索引中",
                          "item_id": item_id})
-    n_docs = db.execute("SELECT count(*) FROM items_fts_docs").fetchone()[0]
+    n_docs = db.execute("SELECT count(*) FROM items_fts_src").fetchone()[0]
     n_fts = db.execute("SELECT count(*) FROM items_fts_docsize").fetchone()[0]
     if n_docs != n_fts:
         problems.append({"key": "fts row count", "message": f"全文索引行数 {n_fts} 与登记数 {n_docs} 不符",
                          "fts_rows": n_fts, "registered": n_docs})
     for (item_id,) in db.execute(
-            "SELECT id FROM items_fts_docsize WHERE id NOT IN (SELECT item_id FROM items_fts_docs)"):
+            "SELECT id FROM items_fts_docsize WHERE id NOT IN (SELECT item_id FROM items_fts_src)"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
     conn = db.conn
     conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
     for item_id, analyzer, same in db.execute(
             "SELECT d.item_id, d.analyzer, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit) "
-            "FROM items_fts_docs d JOIN items i ON i.id = d.item_id WHERE i.deleted_at IS NULL "
+            "FROM items_fts_src d JOIN items i ON i.id = d.item_id WHERE i.deleted_at IS NULL "
             "ORDER BY d.item_id"):
         if analyzer != ANALYZER_VERSION:
             problems.append({"key": "index outdated", "item_id": item_id,

@@ -1,9 +1,11 @@
 """The FTS5 index: written in the item's own transaction, so it cannot drift from the archive.
 
-`items_fts` is contentless (the archive already holds the text; storing the token strings would
-double the DB). A contentless FTS5 row can only be deleted by giving back the exact tokens it
-was built from, so `items_fts_docs` keeps them, zlib-compressed, per item: an item's row is
-always rewritten exactly, whatever the analyzer version was when it was indexed.
+`items_fts` (text, title, name, unit) is contentless: the archive already holds the text, and
+storing the token strings would add ~4.5× the text's compressed size. SQLite 3.40 can delete a
+contentless row only when given back the exact tokens it was built from, so `items_fts_src`
+keeps, per item, the normalised source fields it was built from (zlib) and the analyzer
+version: tokens(source) re-creates the old row exactly even after the items row has changed.
+Schema: migrations "search_fts", "search_src_hash", "search_fts_source" in archive/db.py.
 """
 from __future__ import annotations
 
@@ -11,20 +13,17 @@ import hashlib
 import json
 import zlib
 
-from .analysis import ANALYZER_VERSION, field_tokens
+from .analysis import ANALYZER_VERSION, normalise, tokens
 
 FIELDS = ("text", "title", "name", "unit")
-
-# Schema: migration "search_fts" in archive/db.py.
 
 _INSERT = "INSERT INTO items_fts (rowid, text, title, name, unit) VALUES (?, ?, ?, ?, ?)"
 _DELETE = ("INSERT INTO items_fts (items_fts, rowid, text, title, name, unit) "
            "VALUES ('delete', ?, ?, ?, ?, ?)")
 
 
-def item_tokens(row) -> list[str]:
-    """Token strings for (text, title, original_name, unit)."""
-    return [field_tokens(v) for v in row]
+class AnalyzerChanged(RuntimeError):
+    """A row made by another analyzer version cannot be deleted in place: `reindex` rebuilds."""
 
 
 def source_hash(text, title, name, unit) -> str:
@@ -37,21 +36,35 @@ def source_hash(text, title, name, unit) -> str:
     return h.hexdigest()
 
 
-def _pack(toks: list[str]) -> bytes:
-    return zlib.compress(json.dumps(toks, ensure_ascii=False).encode("utf-8"), 6)
+def pack(norm: list[str]) -> bytes:
+    return zlib.compress(json.dumps(norm, ensure_ascii=False).encode("utf-8"), 6)
 
 
-def _unpack(blob: bytes) -> list[str]:
+def unpack(blob: bytes) -> list[str]:
     return json.loads(zlib.decompress(blob).decode("utf-8"))
 
 
 def _remove(db, item_id: int) -> bool:
-    row = db.execute("SELECT tokens FROM items_fts_docs WHERE item_id = ?", [item_id]).fetchone()
+    row = db.execute("SELECT analyzer, source FROM items_fts_src WHERE item_id = ?", [item_id]).fetchone()
     if row is None:
         return False
-    db.execute(_DELETE, [item_id, *_unpack(row[0])])
-    db.execute("DELETE FROM items_fts_docs WHERE item_id = ?", [item_id])
+    if row[0] != ANALYZER_VERSION:
+        raise AnalyzerChanged(f"item {item_id} was indexed by analyzer {row[0]}; run `evidence reindex`")
+    db.execute(_DELETE, [item_id, *(tokens(f) for f in unpack(row[1]))])
+    db.execute("DELETE FROM items_fts_src WHERE item_id = ?", [item_id])
     return True
+
+
+def write_row(db, item_id: int, row, table: str = "items_fts", src_table: str = "items_fts_src") -> None:
+    """Insert the FTS row of (text, title, original_name, unit) — no delete."""
+    norm = [normalise(v) for v in row]
+    db.execute(f"INSERT INTO {table} (rowid, text, title, name, unit) VALUES (?, ?, ?, ?, ?)",
+               [item_id, *(tokens(f) for f in norm)])
+    db.execute(f"INSERT INTO {src_table} (item_id, analyzer, source, src_hash) VALUES (?, ?, ?, ?)",
+               [item_id, ANALYZER_VERSION, pack(norm), source_hash(*row)])
+
+
+REBUILD_LOG = "items_fts_rebuild_log"   # exists only while reindex(full=True) builds a new table
 
 
 def index_item(db, item_id: int) -> None:
@@ -60,13 +73,12 @@ def index_item(db, item_id: int) -> None:
     Call inside the caller's `transaction(db)` (raw SQL only, never commits)."""
     row = db.execute("SELECT text, title, original_name, unit, deleted_at FROM items WHERE id = ?",
                      [item_id]).fetchone()
+    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [REBUILD_LOG]).fetchone():
+        db.execute(f"INSERT OR IGNORE INTO {REBUILD_LOG} (item_id) VALUES (?)", [item_id])
     _remove(db, item_id)
     if row is None or row[4] is not None:
         return
-    toks = item_tokens(row[:4])
-    db.execute(_INSERT, [item_id, *toks])
-    db.execute("INSERT INTO items_fts_docs (item_id, analyzer, tokens, src_hash) VALUES (?, ?, ?, ?)",
-               [item_id, ANALYZER_VERSION, _pack(toks), source_hash(*row[:4])])
+    write_row(db, item_id, row[:4])
 
 
 def unindex_item(db, item_id: int) -> None:
