@@ -145,12 +145,23 @@ def make_pdf(path, pages: list[str], encrypt: str | None = None,
 # ---------------------------------------------------------------- Office
 
 def make_docx(path, paragraphs: list[str], table: list[list] | None = None,
-              title: str | None = None) -> Path:
-    """A DOCX with paragraphs and optionally one table (rows of cells)."""
+              title: str | None = None, textbox: str | None = None,
+              header: str | None = None) -> Path:
+    """A DOCX with paragraphs and optionally one table (rows of cells), a text box (as red-header
+    titles often are) and a page header."""
     import docx
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
 
     path = _p(path)
     document = docx.Document()
+    if header:
+        document.sections[0].header.paragraphs[0].text = header
+    if textbox:
+        document.element.body.insert(0, parse_xml(
+            f'<w:p {nsdecls("w")} xmlns:v="urn:schemas-microsoft-com:vml"><w:r><w:pict><v:shape style="width:400pt;height:40pt">'
+            f'<v:textbox><w:txbxContent><w:p><w:r><w:t>{textbox}</w:t></w:r></w:p></w:txbxContent>'
+            f'</v:textbox></v:shape></w:pict></w:r></w:p>'))
     for text in paragraphs:
         document.add_paragraph(text)
     if table:
@@ -419,6 +430,14 @@ def make_xlsx_bomb(path, inflated: int = 64 * 1024 * 1024) -> Path:
     """A real XLSX with an extra entry of zeros that inflates to `inflated` bytes."""
     path = make_xlsx(path, [["序号", "内容"], [1, "台账"]])
     _add_zeros_entry(path, "xl/media/image1.bin", inflated)
+    return path
+
+
+def make_encrypted_office(path) -> Path:
+    """What Office writes for "encrypt with password": an OLE2 container holding the real
+    DOCX/XLSX as an EncryptedPackage stream, under the .docx/.xlsx name."""
+    path = _p(path)
+    path.write_bytes(_ole2({"EncryptedPackage": os.urandom(2048)}))
     return path
 
 

@@ -78,6 +78,19 @@ def test_refuses_other_mismatches(tmp_path, maker, name, actual):
     assert r.message_zh.endswith("实际为 " + actual)
 
 
+def test_refuses_password_protected_office_file(tmp_path):
+    r = refusal(ff.make_encrypted_office(tmp_path / "加密.docx"))
+    assert (r.key, r.message_zh) == ("encrypted Office file", "Office 文件已加密，无法读取")
+
+
+def test_utf16_csv_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "统计.csv"
+    path.write_bytes("学校,人数\r\n".encode("utf-16"))
+    r = refusal(path)
+    assert r.key == "content does not match extension"
+    assert "UTF-16" in r.message_zh
+
+
 def test_refuses_unsupported_type(tmp_path):
     path = tmp_path / "notes.xyz"
     path.write_text("内容", encoding="utf-8")
@@ -242,6 +255,15 @@ def test_docx_paragraphs_and_table_cells(tmp_path):
     assert result.meta["title"] == "情况说明"
 
 
+def test_docx_text_box_and_header(tmp_path):
+    path = ff.make_docx(tmp_path / "红头.docx", ["正文第一段"], textbox="中共某某市委宣传部文件",
+                        header="某某市创建全国文明城市工作指挥部")
+    text = run(path).text
+    assert "中共某某市委宣传部文件" in text
+    assert "某某市创建全国文明城市工作指挥部" in text
+    assert "正文第一段" in text
+
+
 def test_xlsx_every_cell_is_text(tmp_path):
     path = ff.make_xlsx(tmp_path / "台账.xlsx",
                         [["编号", "事项", "数量", "日期"], ["TZ00001", "门前三包检查", 12, datetime(2026, 3, 1)],
@@ -274,6 +296,16 @@ def test_csv_encodings(tmp_path, encoding, reported):
     assert "第一小学\t1\t含,逗号" in result.text
     assert result.meta["encoding"] == reported
     assert result.meta["rows"] == 3
+
+
+def test_csv_with_semicolons_in_cells_stays_comma_separated(tmp_path):
+    path = ff.make_csv(tmp_path / "s.csv", [["备注"], ["早;晚"], ["上;下"]])
+    assert run(path).text.splitlines() == ["备注", "早;晚", "上;下"]
+
+
+def test_csv_with_a_long_cell(tmp_path):
+    path = ff.make_csv(tmp_path / "l.csv", [["说明"], ["文明" * 100_000]])
+    assert len(run(path).text) > 200_000
 
 
 def test_tab_separated_csv(tmp_path):

@@ -21,7 +21,10 @@ def quiet():
     (catch_warnings swaps process-wide filters; a rare overlap between threads only
     mutes or shows a parser warning, it never changes a result.)"""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # Parser chatter only: UserWarning (Pillow EXIF, openpyxl, pypdf) and RuntimeWarning
+        # (Pillow's DecompressionBombWarning). Deprecations and ResourceWarnings still show.
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
         yield
 
 

@@ -17,6 +17,9 @@ from .ziplimits import check_zip
 # is covered by utf-8-sig, which only strips a BOM when there is one.
 CSV_ENCODINGS = ("utf-8-sig", "gb18030")
 
+# The csv module refuses fields over 128 KiB by default; a long remark cell is not damage.
+csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
+
 
 def _result(sheets: list[tuple[str, str, int]]):
     from . import Extraction
@@ -79,8 +82,10 @@ def extract_csv(path: Path, limits: Limits):
     if encoding == "utf-8-sig":
         encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
     try:
-        try:  # only the delimiter is sniffed; the excel dialect's quoting is what Excel writes
-            delimiter = csv.Sniffer().sniff(content[:8192], delimiters=",\t;|").delimiter
+        # Only comma or tab (Excel's "CSV" and "Unicode text" in a Chinese locale) is sniffed:
+        # a wider set lets a column of "a;b" remarks pass for semicolon-separated data.
+        try:
+            delimiter = csv.Sniffer().sniff(content[:8192], delimiters=",\t").delimiter
         except csv.Error:
             delimiter = ","
         rows = list(csv.reader(io.StringIO(content, newline=""), csv.excel, delimiter=delimiter))

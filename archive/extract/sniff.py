@@ -24,7 +24,7 @@ DESCRIPTIONS = {
     "exe": "Windows 可执行程序", "elf": "Linux 可执行程序", "gif": "GIF 图片", "bmp": "BMP 图片",
     "webp": "WebP 图片", "heic": "HEIC 图片", "tiff": "TIFF 图片", "rar": "RAR 压缩包",
     "7z": "7z 压缩包", "gzip": "gzip 压缩包", "rtf": "RTF 文档", "mp4": "视频文件",
-    "unknown": "无法识别的格式",
+    "utf16": "UTF-16 编码的文本（请另存为 UTF-8 或 GBK 编码）", "unknown": "无法识别的格式",
 }
 
 # (prefix, type) at offset 0. Long signatures come before the text check; two-byte ones after
@@ -82,6 +82,8 @@ def content_type(path: Path, head: bytes, expected: str) -> str:
         return "heic" if head[8:12] in (b"heic", b"heix", b"mif1", b"msf1") else "mp4"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf16"
     kind = _match(head, STRONG_MAGIC)
     # The PDF header may follow a little junk; readers accept it within the first 1024 bytes.
     if kind is None and b"%PDF-" in head[:1024]:
