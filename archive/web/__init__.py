@@ -74,6 +74,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     for bp in (auth.bp, admin.bp, audit_log.bp, evidence.bp, api.bp):
         app.register_blueprint(bp)
+    from . import dashboard, export_views, review_views, search_views
+    for bp in (dashboard.bp, search_views.bp, review_views.bp, export_views.bp):
+        app.register_blueprint(bp)
 
     @app.after_request
     def security_headers(resp):

@@ -1,0 +1,107 @@
+"""Review queue for the 资料组 (approve / send back with a comment, keyboard friendly) and the
+page where clerks see what was sent back to their unit.
+
+Thin: decisions go through archive.review.review_item (which writes the audit row); lists
+come from archive.items.list_items.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from .. import items as items_mod
+from ..errors import ArchiveError, NotFound
+from ..review import review_item
+from .common import ALL_ROLES, REVIEW_ROLES, client_ip, current_map, get_db, get_instance, roles_required
+
+bp = Blueprint("review", __name__)
+
+PAGE_SIZE = 50
+STATES = {"pending": "待审核", "rejected": "已退回", "approved": "已通过"}
+
+
+def latest_reviews(db, ids: list[int]) -> dict[int, dict]:
+    """item id → its latest review (decision, comment, reviewer, at)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    out = {}
+    for item_id, decision, comment, reviewer, at in db.execute(
+            f"SELECT item_id, decision, comment, reviewer, created_at FROM reviews r "
+            f"WHERE item_id IN ({marks}) AND id = (SELECT MAX(id) FROM reviews WHERE item_id = r.item_id)", ids):
+        out[item_id] = {"decision": decision, "comment": comment, "reviewer": reviewer, "at": at}
+    return out
+
+
+def _filters() -> dict:
+    state = request.args.get("state", "pending")
+    if state not in STATES:
+        state = "pending"
+    return {"state": state, "unit": request.args.get("unit", "").strip(),
+            "code": request.args.get("code", "").strip()}
+
+
+def _code_in(code: str):
+    if not code:
+        return None
+    node = current_map().find(code)
+    if node is None:
+        return []
+    return [n.code for n in node.leaves()]
+
+
+@bp.route("/review")
+@roles_required(*REVIEW_ROLES)
+def queue():
+    f = _filters()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    db = get_db()
+    rows = items_mod.list_items(db, review_state=f["state"], unit=f["unit"] or None,
+                                code_in=_code_in(f["code"]), limit=PAGE_SIZE + 1,
+                                offset=(page - 1) * PAGE_SIZE)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    reviews = latest_reviews(db, [r["id"] for r in rows])
+    counts = dict(db.execute("SELECT review_state, count(*) FROM items WHERE deleted_at IS NULL "
+                             "GROUP BY review_state").fetchall())
+    imap = current_map()
+    units = sorted({u for n in imap.leaves() for u in n.units})
+    return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,
+                           counts=counts, states=STATES, units=units)
+
+
+@bp.route("/review/<int:item_id>", methods=["POST"])
+@roles_required(*REVIEW_ROLES)
+def decide(item_id):
+    decision = request.form.get("decision", "")
+    comment = request.form.get("comment", "").strip()
+    back = {k: v for k, v in (("state", request.form.get("state")), ("unit", request.form.get("unit")),
+                               ("code", request.form.get("code"))) if v}
+    if decision == "rejected" and not comment:
+        flash(f"退回材料 #{item_id} 时请写明退回原因，便于资料员修改", "error")
+        return redirect(url_for("review.queue", **back) + f"#item-{item_id}")
+    try:
+        review_item(get_instance(), item_id, decision, comment or None, by=current_user.name, ip=client_ip())
+    except NotFound:
+        abort(404)
+    except ArchiveError as e:
+        flash(e.message_zh, "error")
+    else:
+        flash(f"材料 #{item_id} 已{'通过' if decision == 'approved' else '退回'}", "success")
+    return redirect(url_for("review.queue", **back))
+
+
+@bp.route("/review/returned")
+@roles_required(*ALL_ROLES)
+def returned():
+    """Items sent back: a clerk sees their own unit's, everyone else all of them."""
+    db = get_db()
+    unit = None
+    if current_user.role == "clerk":
+        unit = current_user.unit
+        rows = items_mod.list_items(db, review_state="rejected", unit=unit, limit=500) if unit else []
+    else:
+        unit = request.args.get("unit", "").strip() or None
+        rows = items_mod.list_items(db, review_state="rejected", unit=unit, limit=500)
+    reviews = latest_reviews(db, [r["id"] for r in rows])
+    return render_template("review_returned.html", rows=rows, reviews=reviews, unit=unit)

@@ -1,0 +1,107 @@
+"""Search page and /api/search: the one archive.search.search, with filters and paging.
+
+Snippets come from the search module already escaped with only <mark> added
+(`snippet_html`); the template marks that one field safe and escapes everything else.
+A malformed query is shown on the page in Chinese (HTTP 400), never a 500.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, render_template, request
+from flask_login import current_user
+
+from .. import audit
+from ..dates import parse_date
+from ..db import transaction
+from ..errors import ArchiveError
+from ..search import search
+from .common import ALL_ROLES, client_ip, current_map, get_db, get_instance, roles_required
+
+bp = Blueprint("search", __name__)
+
+PAGE_SIZE = 20
+MAX_PAGE = 500          # 10,000 hits deep is enough for a page; the API pages further
+API_MAX_LIMIT = 200
+
+
+def _date(name: str, errors: list[str]) -> str | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        d = parse_date(raw)
+    except ArchiveError:
+        d = None
+    if d is None:
+        errors.append(f"日期“{raw}”无法识别，请用 YYYY-MM-DD")
+        return None
+    return d.isoformat()
+
+
+def search_args(errors: list[str]) -> dict:
+    return {
+        "query": request.args.get("q", "").strip(),
+        "code": request.args.get("code", "").strip() or None,
+        "type": request.args.get("type", "").strip() or None,
+        "unit": request.args.get("unit", "").strip() or None,
+        "date_from": _date("from", errors),
+        "date_to": _date("to", errors),
+    }
+
+
+def _log_search(args: dict, total: int | None) -> None:
+    db = get_db()
+    detail = {k: v for k, v in args.items() if v}
+    detail["total"] = total
+    with transaction(db):
+        audit.log(db, current_user.name, "search", None, detail, client_ip())
+
+
+@bp.route("/search")
+@roles_required(*ALL_ROLES)
+def search_page():
+    errors: list[str] = []
+    args = search_args(errors)
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), MAX_PAGE)
+    imap = None
+    try:
+        imap = current_map()
+    except ArchiveError as e:
+        errors.append(e.message_zh)
+    result = None
+    asked = any(args.values())
+    if asked and not errors:
+        try:
+            result = search(get_instance(), args["query"] or None, code=args["code"], type=args["type"],
+                            unit=args["unit"], date_from=args["date_from"], date_to=args["date_to"],
+                            limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
+        except ArchiveError as e:
+            errors.append(e.message_zh)
+        _log_search(args, result["total"] if result else None)
+    units = sorted({u for n in imap.leaves() for u in n.units}) if imap else []
+    pages = 0
+    if result:
+        pages = min((result["total"] + PAGE_SIZE - 1) // PAGE_SIZE, MAX_PAGE)
+    return render_template("search.html", args=args, raw=request.args, result=result, errors=errors,
+                           page=page, pages=pages, page_size=PAGE_SIZE, imap=imap, units=units,
+                           material_types=(imap.material_types if imap else [])), (400 if errors else 200)
+
+
+@bp.route("/api/search")
+@roles_required(*ALL_ROLES)
+def api_search():
+    """?q= &code= &type= &unit= &from= &to= &limit= (≤ 200) &offset= → {"total", "hits", "limit", "offset"}."""
+    errors: list[str] = []
+    args = search_args(errors)
+    limit = min(max(request.args.get("limit", PAGE_SIZE, type=int) or PAGE_SIZE, 1), API_MAX_LIMIT)
+    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    if not errors:
+        try:
+            result = search(get_instance(), args["query"] or None, code=args["code"], type=args["type"],
+                            unit=args["unit"], date_from=args["date_from"], date_to=args["date_to"],
+                            limit=limit, offset=offset)
+        except ArchiveError as e:
+            errors.append(e.reason)
+    if errors:
+        return jsonify({"error": errors[0], "status": 400}), 400
+    _log_search(args, result["total"])
+    return jsonify({"total": result["total"], "hits": result["hits"], "limit": limit, "offset": offset})
