@@ -6,6 +6,7 @@ import io
 import pytest
 
 from tests import filefactory
+from tests.conftest import MINI_MAP
 
 ROLES = ["anon", "clerk", "clerk_other", "reviewer", "auditor", "admin"]
 ALL = {"clerk": 200, "clerk_other": 200, "reviewer": 200, "auditor": 200, "admin": 200}
@@ -47,6 +48,8 @@ ROUTES = [
     ("POST", "/admin/users/{victim}/password", {"password": "another-pass-1"}, expect(302, ("admin",))),
     ("POST", "/admin/users/{victim}/token", {}, expect(200, ("admin",))),
     ("POST", "/admin/users/{victim}/token/revoke", {}, expect(302, ("admin",))),
+    ("GET", "/admin/map", None, expect(200, ("admin",))),
+    ("POST", "/admin/map", "map", expect(200, ("admin",))),
     ("GET", "/audit", None, expect(200, ("auditor", "admin"))),
     ("GET", "/password", None, expect(200, EVERYONE)),
     ("POST", "/password", {"old_password": "wrong", "new_password": "x", "confirm_password": "x"},
@@ -76,7 +79,12 @@ def test_route_roles(login, items, users, instance, tmp_path, method, url, data,
         if method == "GET":
             r = c.get(real_url)
         else:
-            payload = _upload_data(tmp_path, role) if data == "upload" else dict(data)
+            if data == "upload":
+                payload = _upload_data(tmp_path, role)
+            elif data == "map":
+                payload = {"map": (io.BytesIO(MINI_MAP.read_bytes()), "mini_map.yaml"), "action": "check"}
+            else:
+                payload = dict(data)
             r = c.post(real_url, data=payload)
         got[role] = r.status_code
         r.close()
@@ -86,7 +94,9 @@ def test_route_roles(login, items, users, instance, tmp_path, method, url, data,
 def test_every_route_is_in_the_table_and_guarded(app):
     """A new route without `roles_required` (or `public`) fails here, and so does one missing
     from ROUTES above."""
-    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES}
+    from tests.web.test_report_pages import ROUTES as REPORT_ROUTES  # dashboard/search/review/export
+
+    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES + REPORT_ROUTES}
     rules = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -102,7 +112,7 @@ def test_every_route_is_in_the_table_and_guarded(app):
             continue
         # '/items/<int:item_id>/codes' matches '/items/{photo}/codes'
         pattern = rule.rule
-        for conv in ("<int:item_id>", "<int:user_id>", "<code>"):
+        for conv in ("<int:item_id>", "<int:user_id>", "<int:job_id>", "<code>"):
             pattern = pattern.replace(conv, "*")
         import fnmatch
         if not any(m == method and fnmatch.fnmatch(
