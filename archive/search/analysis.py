@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from operator import add as _add
 
 # Bump when tokens change: reindex rewrites every row whose analyzer is older.
 ANALYZER_VERSION = 1
@@ -27,11 +28,43 @@ _CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 _WORD_CHAR = re.compile(f"[^\\W_{_CJK}]")
 
 
+def _stable(lo: int, hi: int) -> str:
+    """Character-class ranges of the code points in [lo, hi] that NFKC leaves alone and that
+    never take part in a composition (no combining marks)."""
+    out, start = [], None
+    for cp in range(lo, hi + 2):
+        c = chr(cp) if cp <= hi else None
+        ok = c is not None and unicodedata.normalize("NFKC", c) == c and not unicodedata.category(c).startswith("M")
+        if ok and start is None:
+            start = cp
+        elif not ok and start is not None:
+            out.append(f"\\u{start:04x}-\\u{cp - 1:04x}")
+            start = None
+    return "".join(out)
+
+
+# Runs of characters that NFKC may change (with the character before, which a combining mark
+# may compose with); CJK ideographs, ASCII and most CJK punctuation are stable and skipped.
+_NFKC_RUN = re.compile(f"[\\x00-\\x7f]?[^\\x00-\\x7f{_stable(0x3000, 0x303f)}\\u4e00-\\u9fff]+")
+
+
+def _nfkc_run(m: re.Match) -> str:
+    return unicodedata.normalize("NFKC", m.group())
+
+
+def nfkc(s: str) -> str:
+    """unicodedata.normalize("NFKC", s), several times faster on Chinese text: only the runs
+    that can change are normalised."""
+    if s.isascii():
+        return s
+    return _NFKC_RUN.sub(_nfkc_run, s)
+
+
 def normalise(s: str | None) -> str:
     """NFKC, whitespace between CJK characters removed, lowercase."""
     if not s:
         return ""
-    return _CJK_WS.sub("", unicodedata.normalize("NFKC", s)).lower()
+    return _CJK_WS.sub("", nfkc(s)).lower()
 
 
 def is_word_char(ch: str) -> bool:
@@ -41,15 +74,13 @@ def is_word_char(ch: str) -> bool:
 def tokens(norm: str) -> str:
     """The FTS5 token string of an already normalised field."""
     out: list[str] = []
-    append = out.append
-    for m in _TOKEN_RE.finditer(norm):
-        run = m.group("c")
-        if run is None:
-            append(m.group("w"))
-            continue
-        for i in range(len(run) - 1):
-            append(run[i:i + 2])
-        append(run[-1])
+    append, extend = out.append, out.extend
+    for cjk, word in _TOKEN_RE.findall(norm):
+        if cjk:
+            extend(map(_add, cjk, cjk[1:]))   # overlapping bigrams, at C speed
+            append(cjk[-1])
+        else:
+            append(word)
     return " ".join(out)
 
 

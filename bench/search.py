@@ -1,0 +1,292 @@
+"""Search benchmark: builds N synthetic Chinese items (300–3,000 characters) in a fresh instance and
+prints indexing items/s, query p50/p95 end to end through archive.search.search (parse, match,
+count, snippets for 20 hits) for 2-, 4-, 8-character terms and two-term queries with and without
+a code filter, index size, and the same queries by a brute-force `instr` scan as the baseline.
+
+    .venv/bin/python bench/search.py --items 20000 [--queries 40] [--dir /tmp/bench20k] [--keep]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from archive.db import transaction  # noqa: E402
+from archive.instance import Instance  # noqa: E402
+from archive.maps import load_map_into  # noqa: E402
+from archive.search import index_item, search  # noqa: E402
+from archive.search.analysis import normalise  # noqa: E402
+
+# Text the generator draws its characters and words from: the vocabulary of 创文 material.
+SEED_TEXT = """全国文明城市测评体系对农贸市场管理提出明确要求草场街街道组织红马甲志愿服务队开展门前三包宣传活动
+背街小巷环境整洁是实地考察的重点点位之一市委宣传部健全理论学习中心组学习制度并形成工作台账新时代文明实践站每月
+开展不少于两次志愿服务活动公益广告在公交站和主要道路两侧实现全覆盖乡村学校少年宫建设情况按季度统计上报市教育局
+城乡结合部的公共厕所实行专人管理定时保洁窗口单位开展文明服务示范岗评选群众满意率明显提升文明交通劝导志愿者在早晚
+高峰时段上岗执勤市市场监管局对农贸市场的经营秩序进行日常巡查责任书签订率达到百分之百台账资料齐全未成年人思想道德
+建设工作纳入年度考核学习宣传贯彻重要讲话精神组织专题学习研讨社区志愿服务站点配备急救药箱和便民服务设施文明城市创建
+工作领导小组召开第三次全体会议整体观察显示城市环境卫生状况持续改善问卷调查结果表明市民对创建工作的知晓率较高对占道
+经营乱搭乱建等问题开展集中整治诚信建设制度化守信激励和失信惩戒机制健全关于印发通知方案意见报告请示批复会议纪要
+根据要求结合我市实际现将有关情况说明如下一是二是三是加强组织领导完善工作机制强化督查考核营造浓厚氛围推进常态长效
+社会主义核心价值观宣传教育法治环境政务环境市场环境人文环境生活环境社会环境生态环境垃圾分类绿化美化污水治理噪声
+扬尘油烟机动车非机动车停放秩序消防通道老旧小区改造物业管理养老助残关爱留守儿童家庭教育家风家训道德模范身边好人"""
+
+PUNCT = "，。；、：！？"
+
+
+def make_vocab(rng: random.Random):
+    chars = sorted(set(ch for ch in SEED_TEXT if "\u4e00" <= ch <= "\u9fff"))
+    rare = [chr(rng.randint(0x4E00, 0x9FA5)) for _ in range(1500)]
+    pool = chars + rare
+    pool_w = [1.0 / (i + 1) ** 0.6 for i in range(len(chars))] + [0.02] * len(rare)
+    seed_runs = [r for r in "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in SEED_TEXT).split() if r]
+    words = []
+    for run in seed_runs:
+        for _ in range(len(run) // 2):
+            a = rng.randrange(max(1, len(run) - 1))
+            words.append(run[a:a + rng.choice((2, 2, 3, 4))])
+    while len(words) < 4000:
+        words.append("".join(rng.choices(pool, pool_w, k=rng.choice((2, 2, 3, 4)))))
+    weights = [1.0 / (i + 1) ** 0.9 for i in range(len(words))]
+    return words, weights
+
+
+def make_text(rng: random.Random, words, weights, n_chars: int) -> str:
+    out, length, since = [], 0, 0
+    batch = rng.choices(words, weights, k=n_chars // 2 + 8)
+    i = 0
+    while length < n_chars:
+        w = batch[i % len(batch)]
+        i += 1
+        out.append(w)
+        length += len(w)
+        since += len(w)
+        r = rng.random()
+        if since > 12 and r < 0.12:
+            out.append(rng.choice(PUNCT))
+            since = 0
+        elif r < 0.015:
+            out.append(f"TZ{rng.randint(10000, 99999)}")
+        elif r < 0.03:
+            out.append("\n")  # a PDF line break inside a phrase
+    return "".join(out)
+
+
+def build(inst: Instance, n: int, seed: int = 1) -> dict:
+    rng = random.Random(seed)
+    words, weights = make_vocab(rng)
+    imap = inst.indicator_map()
+    leaves = [leaf.code for leaf in imap.leaves()]
+    units = ["草场街街道", "市委宣传部", "市教育局", "市城管局", "市市场监管局", "城东街道", "城西街道"]
+    types = ["规范文件", "情况说明", "实景图片", "统计表格", "工作台账"]
+    db = inst.db
+    t_insert = t_index = 0.0
+    batch = 500
+    t0 = time.perf_counter()
+    for start in range(0, n, batch):
+        rows = []
+        for k in range(start, min(n, start + batch)):
+            text = make_text(rng, words, weights, rng.randint(300, 3000))
+            sha = hashlib.sha256(f"bench{k}".encode()).hexdigest()
+            title = "".join(rng.choices(words, weights, k=3)) + rng.choice(["情况说明", "工作台账", "实施方案", "照片"])
+            date = f"{rng.choice([2024, 2025, 2026])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
+            rows.append((sha, text, title, f"{title}_{k}.pdf", rng.choice(units), date, rng.choice(types),
+                         rng.sample(leaves, rng.choice((1, 1, 2)))))
+        with transaction(db):
+            ids = []
+            t1 = time.perf_counter()
+            for sha, text, title, name, unit, date, mtype, codes in rows:
+                db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [sha])
+                cur = db.execute(
+                    "INSERT INTO items (sha256, kind, material_type, title, original_name, unit, date, size, text,"
+                    " created_at, updated_at) VALUES (?, 'pdf', ?, ?, ?, ?, ?, 1, ?, 't', 't')",
+                    [sha, mtype, title, name, unit, date, text])
+                ids.append(cur.lastrowid)
+                for c in codes:
+                    db.execute("INSERT INTO item_codes (item_id, code, added_at) VALUES (?, ?, 't')", [cur.lastrowid, c])
+            t2 = time.perf_counter()
+            for item_id in ids:
+                index_item(db, item_id)
+            t3 = time.perf_counter()
+        t_insert += t2 - t1
+        t_index += t3 - t2
+        done = min(n, start + batch)
+        if done % 10000 == 0 or done == n:
+            print(f"  built {done}/{n}  ({done / (time.perf_counter() - t0):.0f} items/s incl. text generation)",
+                  file=sys.stderr, flush=True)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.execute("ANALYZE")
+    return {"words": words, "weights": weights, "t_insert": t_insert, "t_index": t_index}
+
+
+def index_size(db) -> dict:
+    sizes = {}
+    try:
+        for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            sizes[name] = size
+    except Exception:
+        pass
+    fts = sum(v for k, v in sizes.items() if k.startswith("items_fts") and k != "items_fts_src")
+    docs = sizes.get("items_fts_src", 0)
+    items = sizes.get("items", 0)
+    return {"fts": fts, "docs": docs, "items": items, "total_db": sum(sizes.values())}
+
+
+def pick_terms(inst: Instance, rng: random.Random, length: int, k: int) -> list[str]:
+    db = inst.db
+    n = db.execute("SELECT max(id) FROM items").fetchone()[0]
+    terms = []
+    while len(terms) < k:
+        text = db.execute("SELECT text FROM items WHERE id = ?", [rng.randint(1, n)]).fetchone()[0]
+        runs = [r for r in "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in normalise(text)).split()
+                if len(r) >= length]
+        if runs:
+            r = rng.choice(runs)
+            a = rng.randrange(len(r) - length + 1)
+            terms.append(r[a:a + length])
+    return terms
+
+
+def pick_pair(inst: Instance, rng: random.Random, lengths=(2, 3)) -> tuple[str, str]:
+    """Terms taken from one random item, and a code filter that item satisfies (its leaf or
+    the leaf's 测评指标), so the filtered queries have hits."""
+    db = inst.db
+    n = db.execute("SELECT max(id) FROM items").fetchone()[0]
+    while True:
+        item_id = rng.randint(1, n)
+        text = db.execute("SELECT text FROM items WHERE id = ?", [item_id]).fetchone()[0]
+        runs = [r for r in "".join(ch if "\u4e00" <= ch <= "\u9fff" else " " for ch in normalise(text)).split()
+                if len(r) >= max(lengths)]
+        if len(runs) < len(lengths):
+            continue
+        terms = []
+        for length, r in zip(lengths, rng.sample(runs, len(lengths))):
+            a = rng.randrange(len(r) - length + 1)
+            terms.append(r[a:a + length])
+        code = db.execute("SELECT code FROM item_codes WHERE item_id = ? LIMIT 1", [item_id]).fetchone()[0]
+        if rng.random() < 0.5:
+            code = inst.indicator_map().find(code).parent.code
+        return " ".join(terms), code
+
+
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def time_fts(inst, cases):
+    times, totals = [], []
+    for q, code in cases:
+        t = time.perf_counter()
+        r = search(inst, q, code=code, limit=20)
+        times.append((time.perf_counter() - t) * 1000)
+        totals.append(r["total"])
+    return times, totals
+
+
+def time_scan(inst, cases, code_sets):
+    """Baseline: a brute-force instr scan of the extracted text, count + first 20 by date."""
+    db = inst.db
+    times, totals = [], []
+    for q, code in cases:
+        terms = q.split()
+        cond = " AND ".join("instr(text, ?) > 0" for _ in terms)
+        params = list(terms)
+        if code:
+            codes = code_sets[code]
+            cond += f" AND id IN (SELECT item_id FROM item_codes WHERE code IN ({', '.join('?' for _ in codes)}))"
+            params += codes
+        t = time.perf_counter()
+        total = db.execute(f"SELECT count(*) FROM items WHERE deleted_at IS NULL AND {cond}", params).fetchone()[0]
+        db.execute(f"SELECT id FROM items WHERE deleted_at IS NULL AND {cond} ORDER BY date DESC, id LIMIT 20",
+                   params).fetchall()
+        times.append((time.perf_counter() - t) * 1000)
+        totals.append(total)
+    return times, totals
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--items", type=int, default=20000)
+    ap.add_argument("--queries", type=int, default=40, help="queries per class")
+    ap.add_argument("--dir", help="instance directory (default: a temp dir, removed afterwards)")
+    ap.add_argument("--keep", action="store_true", help="keep the instance")
+    ap.add_argument("--reuse", action="store_true", help="reuse an instance built before in --dir")
+    ap.add_argument("--no-scan", action="store_true", help="skip the brute-force baseline")
+    args = ap.parse_args(argv)
+
+    root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="searchbench")) / "instance"
+    print(f"# search benchmark: {args.items} items, {os.cpu_count()} cores, instance {root}")
+    if args.reuse and (root / "archive.db").exists():
+        inst = Instance.open(root)
+        built = None
+    else:
+        if root.exists():
+            shutil.rmtree(root)
+        inst = Instance(root)
+        inst.create()
+        load_map_into(inst, ROOT / "indicator_map.yaml", user="bench")
+        t = time.perf_counter()
+        built = build(inst, args.items)
+        wall = time.perf_counter() - t
+        print(f"indexing: index_item {args.items / built['t_index']:.0f} items/s "
+              f"(analysis + FTS5 write); items INSERT + index_item {args.items / (built['t_insert'] + built['t_index']):.0f} items/s; "
+              f"wall incl. text generation {wall:.1f} s")
+    db = inst.db
+    n, avg = db.execute("SELECT count(*), avg(length(text)) FROM items").fetchone()
+    sz = index_size(db)
+    mb = 1024 * 1024
+    print(f"corpus: {n} items, avg {avg:.0f} characters; DB {os.path.getsize(inst.db_path) / mb:.0f} MB "
+          f"(items table {sz['items'] / mb:.0f} MB)")
+    print(f"index size: FTS5 {sz['fts'] / mb:.0f} MB + token side table {sz['docs'] / mb:.0f} MB (zlib) "
+          f"= {(sz['fts'] + sz['docs']) / mb:.0f} MB")
+    # what a stored-content FTS5 table would hold instead of the side table: the token strings
+    from archive.search.analysis import tokens as _tokens
+    sample = db.execute("SELECT text, title, original_name, unit FROM items WHERE id % 100 = 0").fetchall()
+    tok_bytes = sum(len(_tokens(normalise(v)).encode()) for r in sample for v in r) * (n / max(1, len(sample)))
+    print(f"  (a stored-content FTS5 table would add ~{tok_bytes / mb:.0f} MB of token strings instead of the "
+          f"{sz['docs'] / mb:.0f} MB side table)")
+
+    rng = random.Random(5)
+    imap = inst.indicator_map()
+    # code filters: half leaves, half 测评指标 (a subtree of several leaves)
+    inner = [nd.code for nd in imap.nodes.values() if not nd.is_leaf and nd.depth == 2]
+    leaves = [nd.code for nd in imap.leaves()]
+    code_sets = {c: [c] + [x.code for x in imap.subtree_leaves(c)] for c in inner + leaves}
+    classes = []
+    for length in (2, 4, 8):
+        classes.append((f"{length}-char term", [(t, None) for t in pick_terms(inst, rng, length, args.queries)]))
+    pairs = [pick_pair(inst, rng) for _ in range(args.queries)]
+    classes.append(("two terms (2+3 chars)", [(q, None) for q, _ in pairs]))
+    classes.append(("two terms + code", [(q, c) for q, c in pairs]))
+    quads = [pick_pair(inst, rng, (4,)) for _ in range(args.queries)]
+    classes.append(("4-char + code", [(q, c) for q, c in quads]))
+
+    search(inst, "文明")  # warm up (parser, page cache)
+    print()
+    print(f"| query class | FTS5 p50 ms | FTS5 p95 ms | median hits | scan p50 ms | scan p95 ms | speed-up (p50) |")
+    print("|---|---|---|---|---|---|---|")
+    for name, cases in classes:
+        ft, tot = time_fts(inst, cases)
+        if args.no_scan:
+            print(f"| {name} | {pct(ft, 50):.1f} | {pct(ft, 95):.1f} | {statistics.median(tot):.0f} | – | – | – |")
+            continue
+        st, stot = time_scan(inst, cases, code_sets)
+        print(f"| {name} | {pct(ft, 50):.1f} | {pct(ft, 95):.1f} | {statistics.median(tot):.0f} | "
+              f"{pct(st, 50):.0f} | {pct(st, 95):.0f} | {pct(st, 50) / pct(ft, 50):.0f}× |", flush=True)
+    inst.close()
+    if not args.keep and not args.dir:
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
