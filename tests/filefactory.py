@@ -400,6 +400,15 @@ def make_truncated(src, path, fraction: float = 0.5) -> Path:
     return path
 
 
+def make_with_member(src, path, member: str, data: bytes) -> Path:
+    """A copy of the zip-based file `src` (DOCX/XLSX) with one member's bytes replaced."""
+    path = _p(path)
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            zout.writestr(info.filename, data if info.filename == member else zin.read(info))
+    return path
+
+
 def make_exe(path) -> Path:
     """A DOS/Windows executable header (MZ) under whatever name `path` has (e.g. 通知.pdf)."""
     path = _p(path)

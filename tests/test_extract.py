@@ -130,6 +130,17 @@ def test_refuses_truncated_files(tmp_path, maker, name, key, fraction):
     assert r.message_zh in ("文件已损坏", "图片已损坏")
 
 
+@pytest.mark.parametrize("maker,name,member,key", [
+    (lambda p: ff.make_docx(p, ["正文"]), "坏.docx", "word/document.xml", "corrupt DOCX"),
+    (lambda p: ff.make_xlsx(p, [["a"]]), "坏.xlsx", "xl/worksheets/sheet1.xml", "corrupt XLSX"),
+    (lambda p: ff.make_xlsx(p, [["a"]]), "坏2.xlsx", "xl/workbook.xml", "corrupt XLSX"),
+])
+def test_office_file_with_broken_xml_is_refused(tmp_path, maker, name, member, key):
+    src = maker(tmp_path / ("src-" + name))
+    bad = ff.make_with_member(src, tmp_path / name, member, b"<w:document><unclosed")
+    assert refusal(bad).key == key
+
+
 def test_pdf_missing_only_its_eof_marker_is_refused(tmp_path):
     good = ff.make_pdf(tmp_path / "a.pdf", ["正文"]).read_bytes()
     bad = tmp_path / "b.pdf"

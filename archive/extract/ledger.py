@@ -35,8 +35,9 @@ def extract_xlsx(path: Path, limits: Limits):
     try:
         import openpyxl
 
-        with quiet():
-            wb = openpyxl.load_workbook(str(path), read_only=True, data_only=True)
+        # Our own handle: openpyxl leaves its file open when a damaged workbook fails to load.
+        with quiet(), open(path, "rb") as fh:
+            wb = openpyxl.load_workbook(fh, read_only=True, data_only=True)
             try:
                 sheets = []
                 for ws in wb.worksheets:

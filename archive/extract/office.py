@@ -17,8 +17,8 @@ def extract_docx(path: Path, limits: Limits):
         import docx
         from docx.oxml.ns import qn
 
-        with quiet():
-            document = docx.Document(str(path))
+        with quiet(), open(path, "rb") as fh:  # our own handle, closed however parsing ends
+            document = docx.Document(fh)
             lines: list[str] = []
             n_paragraphs, n_tables = _blocks(document, lines)
             # Red-header titles often sit in text boxes, which python-docx's paragraphs skip.
