@@ -442,6 +442,13 @@ def make_xlsx_bomb(path, inflated: int = 64 * 1024 * 1024) -> Path:
     return path
 
 
+def make_ole2(path, streams: dict[str, bytes]) -> Path:
+    """An OLE2 compound file holding `streams` (e.g. {"WordDocument": ...} for a fake .doc)."""
+    path = _p(path)
+    path.write_bytes(_ole2(streams))
+    return path
+
+
 def make_encrypted_office(path) -> Path:
     """What Office writes for "encrypt with password": an OLE2 container holding the real
     DOCX/XLSX as an EncryptedPackage stream, under the .docx/.xlsx name."""

@@ -78,6 +78,14 @@ def test_refuses_other_mismatches(tmp_path, maker, name, actual):
     assert r.message_zh.endswith("实际为 " + actual)
 
 
+def test_html_table_named_xls_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "导出.xls"
+    path.write_text("<html><body><table><tr><td>点位</td></tr></table></body></html>", encoding="utf-8")
+    r = refusal(path)
+    assert r.key == "content does not match extension"
+    assert "HTML" in r.message_zh and "另存为 .xlsx" in r.message_zh
+
+
 def test_refuses_password_protected_office_file(tmp_path):
     r = refusal(ff.make_encrypted_office(tmp_path / "加密.docx"))
     assert (r.key, r.message_zh) == ("encrypted Office file", "Office 文件已加密，无法读取")
@@ -163,8 +171,7 @@ def test_truncated_xls_is_refused(tmp_path):
 
 
 def test_word_97_document_named_xls_is_refused(tmp_path):
-    path = tmp_path / "x.xls"
-    path.write_bytes(ff._ole2({"WordDocument": b"\x00" * 100}))
+    path = ff.make_ole2(tmp_path / "x.xls", {"WordDocument": b"\x00" * 100})
     assert refusal(path).key == "corrupt XLS"
 
 

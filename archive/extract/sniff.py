@@ -24,6 +24,8 @@ DESCRIPTIONS = {
     "exe": "Windows 可执行程序", "elf": "Linux 可执行程序", "gif": "GIF 图片", "bmp": "BMP 图片",
     "webp": "WebP 图片", "heic": "HEIC 图片", "tiff": "TIFF 图片", "rar": "RAR 压缩包",
     "7z": "7z 压缩包", "gzip": "gzip 压缩包", "rtf": "RTF 文档", "mp4": "视频文件",
+    "html": "网页（HTML）表格，请用 Excel 打开后另存为 .xlsx",
+    "xmlss": "Excel 2003 XML 表格，请用 Excel 打开后另存为 .xlsx",
     "utf16": "UTF-16 编码的文本（请另存为 UTF-8 或 GBK 编码）", "unknown": "无法识别的格式",
 }
 
@@ -90,11 +92,24 @@ def content_type(path: Path, head: bytes, expected: str) -> str:
         return "pdf"
     if kind is None:
         kind = "csv" if _is_text(head) else (_match(head, WEAK_MAGIC) or "unknown")
+    if kind == "csv" and expected != "csv":
+        return _text_type(head)
     if kind == "zip":
         return _zip_type(path, expected)
     if kind == "ole2" and expected == "xls":
         return "xls"  # .doc vs .xls needs the OLE2 directory; extraction refuses a non-workbook
     return kind
+
+
+def _text_type(head: bytes) -> str:
+    """Name the text a wrong extension hides: many web systems export an HTML or XML table
+    as ".xls", which Excel opens but no parser here should guess at."""
+    lowered = head[:4096].lower()
+    if b"urn:schemas-microsoft-com:office:spreadsheet" in lowered:
+        return "xmlss"
+    if any(tag in lowered for tag in (b"<html", b"<!doctype html", b"<table")):
+        return "html"
+    return "csv"
 
 
 def _match(head: bytes, table) -> str | None:
