@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from .. import users
 from ..errors import ArchiveError
-from .common import client_ip, current_map, get_db, roles_required
+from .common import client_ip, current_map, get_db, get_instance, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -103,3 +103,65 @@ def revoke_token(user_id):
     users.revoke_token(get_db(), user.id, by=current_user.name, ip=client_ip())
     flash(f"已撤销 {user.name} 的 API 令牌", "success")
     return redirect(url_for("admin.users_page"))
+
+
+MAP_MAX_BYTES = 2 * 1024 * 1024
+
+
+@bp.route("/map", methods=["GET", "POST"])
+@roles_required("admin")
+def map_page():
+    """The loaded edition, earlier loads, and loading a new edition (YAML upload). Evidence is
+    never deleted: codes that vanish are listed with their item counts."""
+    from ..indicators import MapError, check_map_text, diff_maps, parse_map
+    from ..maps import load_map_text_into
+
+    db = get_db()
+    problems, report, diff, status = None, None, None, 200
+    if request.method == "POST":
+        storage = request.files.get("map")
+        data = storage.read(MAP_MAX_BYTES + 1) if storage else b""
+        name = (storage.filename if storage else "") or "indicator_map.yaml"
+        name = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if not data:
+            flash("请选择指标体系 YAML 文件", "error")
+            status = 400
+        elif len(data) > MAP_MAX_BYTES:
+            flash("文件过大，不像指标体系 YAML", "error")
+            status = 400
+        else:
+            try:
+                text = data.decode("utf-8-sig")
+            except UnicodeDecodeError:
+                text = None
+                flash("文件不是 UTF-8 编码", "error")
+                status = 400
+            if text is not None:
+                problems = [p.format(name) for p in check_map_text(text, name)]
+                if problems:
+                    status = 400
+                elif request.form.get("action") == "check":
+                    try:
+                        diff = diff_maps(current_map(), parse_map(text, name))
+                    except (ArchiveError, MapError):
+                        diff = None
+                    flash(f"{name} 检查通过，未载入", "success")
+                else:
+                    try:
+                        report = load_map_text_into(get_instance(), text, f"web:{name}",
+                                                    current_user.name, ip=client_ip())
+                    except ArchiveError as e:
+                        flash(e.message_zh, "error")
+                        status = 400
+                    else:
+                        flash("已载入新的指标体系" if report["changed"] else "与当前指标体系相同，未改动",
+                              "success")
+    history = [dict(zip(("id", "map_id", "edition", "source_path", "loaded_at", "loaded_by"), r))
+               for r in db.execute("SELECT id, map_id, edition, source_path, loaded_at, loaded_by "
+                                   "FROM maps ORDER BY id DESC LIMIT 50")]
+    try:
+        imap = current_map()
+    except ArchiveError:
+        imap = None
+    return render_template("admin/map.html", imap=imap, history=history, problems=problems,
+                           report=report, diff=diff), status

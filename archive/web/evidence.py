@@ -17,6 +17,7 @@ from flask_login import current_user
 from .. import items as items_mod
 from ..errors import ArchiveError, NotFound
 from ..indicators import normalise_code
+from ..maps import evidence_counts
 from .common import (ALL_ROLES, EDIT_ROLES, can_edit_unit, client_ip, current_map, get_db,
                      get_instance, require_edit_unit, roles_required)
 from .previews import ledger_rows, preview_kind, thumbnail
@@ -26,18 +27,9 @@ bp = Blueprint("evidence", __name__)
 
 # -- helpers ----------------------------------------------------------------------------
 
-def code_counts(db) -> Counter:
-    """Live (not deleted) items per leaf code."""
-    return Counter(dict(db.execute(
-        "SELECT c.code, count(*) FROM item_codes c JOIN items i ON i.id = c.item_id "
-        "WHERE i.deleted_at IS NULL GROUP BY c.code").fetchall()))
-
-
-def subtree_counts(imap, leaf_counts: Counter) -> dict[str, int]:
-    out = {}
-    for code, node in imap.nodes.items():
-        out[code] = sum(leaf_counts.get(leaf.code, 0) for leaf in node.leaves())
-    return out
+def subtree_counts(db, imap) -> dict[str, int]:
+    """code → distinct live items in the node's subtree (an item on two leaves counts once)."""
+    return evidence_counts(db, imap)
 
 
 def types_present(db, codes: list[str]) -> Counter:
@@ -115,7 +107,7 @@ def home():
         imap = current_map()
     except ArchiveError as e:
         return render_template("tree.html", imap=None, error=e.message_zh)
-    counts = subtree_counts(imap, code_counts(db))
+    counts = subtree_counts(db, imap)
     return render_template("tree.html", imap=imap, counts=counts, error=None)
 
 
@@ -135,7 +127,7 @@ def indicator(code):
     missing = [t for t in required if not present.get(t)]
     show_deleted = request.args.get("deleted") == "1"
     rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted, limit=500)
-    counts = subtree_counts(imap, code_counts(db))
+    counts = subtree_counts(db, imap)
     return render_template("indicator.html", node=node, present=present, required=required,
                            missing=missing, items=rows, counts=counts, show_deleted=show_deleted)
 

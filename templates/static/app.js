@@ -10,6 +10,10 @@
     var msg = form.getAttribute("data-confirm");
     if (msg && !window.confirm(msg)) { ev.preventDefault(); }
   }, true);
+  document.addEventListener("click", function (ev) {
+    var btn = ev.target.closest ? ev.target.closest("[data-confirm-click]") : null;
+    if (btn && !window.confirm(btn.getAttribute("data-confirm-click"))) { ev.preventDefault(); }
+  }, true);
   document.querySelectorAll("img[data-fallback]").forEach(function (img) {
     img.addEventListener("error", function () {
       var p = document.createElement("p");

@@ -289,3 +289,33 @@ def test_audit_page_filters(login, items, instance):
     assert r.status_code == 400 and "无法识别" in r.get_data(as_text=True)
     page = c.get(f"/audit?target=item:{items['photo']}").get_data(as_text=True)
     assert "共 1 条" in page
+
+
+def test_admin_map_check_and_load(login, items, instance):
+    from tests.conftest import MINI_MAP
+
+    c = login("admin")
+    page = c.get("/admin/map").get_data(as_text=True)
+    assert "测试用测评体系（迷你）" in page and "mini-test" in page
+    bad = MINI_MAP.read_text(encoding="utf-8").replace("requires: [统计表格]", "requires: [不存在类型]")
+    r = c.post("/admin/map", data={"map": (io.BytesIO(bad.encode()), "bad.yaml"), "action": "load"})
+    assert r.status_code == 400
+    assert "bad.yaml:" in r.get_data(as_text=True)
+    assert instance.db.execute("SELECT count(*) FROM maps").fetchone()[0] == 1
+    # drop leaf Ⅲ—3 (which holds the ledger) and rename Ⅲ—1
+    lines = MINI_MAP.read_text(encoding="utf-8")
+    start = lines.index("      - code: Ⅱ—2")
+    end = lines.index("  - code: Ⅰ—2")
+    new = (lines[:start] + lines[end:]).replace("name: 健全学习制度", "name: 健全学习制度（新）")
+    r = c.post("/admin/map", data={"map": (io.BytesIO(new.encode()), "new.yaml"), "action": "check"})
+    assert r.status_code == 200 and "检查通过" in r.get_data(as_text=True)
+    assert instance.db.execute("SELECT count(*) FROM maps").fetchone()[0] == 1
+    r = c.post("/admin/map", data={"map": (io.BytesIO(new.encode()), "new.yaml"), "action": "load"})
+    body = r.get_data(as_text=True)
+    assert r.status_code == 200 and "已载入新的指标体系" in body
+    assert "Ⅲ—3" in body and "1 份材料" in body
+    assert instance.db.execute("SELECT count(*) FROM maps").fetchone()[0] == 2
+    assert instance.db.execute("SELECT count(*) FROM items WHERE id = ?", [items["ledger"]]).fetchone()[0] == 1
+    assert "健全学习制度（新）" in c.get("/").get_data(as_text=True)   # the app sees the new edition at once
+    row = instance.db.execute("SELECT user, action FROM audit WHERE action = 'map.load' ORDER BY id DESC").fetchone()
+    assert tuple(row) == ("admin", "map.load")

@@ -24,6 +24,8 @@ def expect(ok: int, allowed, default: int = 403, anon: int = ANON_PAGE) -> dict:
 EDITORS_OF_PHOTO = ("clerk", "reviewer", "admin")   # the photo belongs to 草场街街道 = clerk's unit
 EDIT_ROLES = ("clerk", "clerk_other", "reviewer", "admin")
 EVERYONE = ("clerk", "clerk_other", "reviewer", "auditor", "admin")
+REVIEWERS = ("reviewer", "admin")
+EXPORT_VIEWERS = ("reviewer", "auditor", "admin")   # auditors may look and download, never build
 
 # (method, url, form data or callable, expected statuses by role)
 ROUTES = [
@@ -59,6 +61,21 @@ ROUTES = [
     ("GET", "/api/items", None, expect(200, EVERYONE, anon=ANON_API)),
     ("GET", "/api/items/{photo}", None, expect(200, EVERYONE, anon=ANON_API)),
     ("POST", "/api/items", "upload", expect(201, EDIT_ROLES, anon=ANON_API)),
+    # dashboard, search, review and export (archive/web/{dashboard,search_views,review_views,export_views}.py)
+    ("GET", "/dashboard", None, expect(200, EVERYONE)),
+    ("GET", "/api/coverage", None, expect(200, EVERYONE, anon=ANON_API)),
+    ("GET", "/search?q=宣传", None, expect(200, EVERYONE)),
+    ("GET", "/api/search?q=宣传", None, expect(200, EVERYONE, anon=ANON_API)),
+    ("GET", "/review", None, expect(200, REVIEWERS)),
+    ("POST", "/review/{photo}", {"decision": "approved"}, expect(302, REVIEWERS)),
+    ("GET", "/review/returned", None, expect(200, EVERYONE)),
+    ("GET", "/export", None, expect(200, EXPORT_VIEWERS)),
+    # no evaluation date: allowed roles are sent back to the form with an error, no build starts
+    ("POST", "/export", {"date": ""}, expect(302, REVIEWERS)),
+    # no such job: allowed roles pass the role check and get 404, the others 403
+    ("GET", "/export/999", None, expect(404, EXPORT_VIEWERS)),
+    ("GET", "/export/999/status", None, expect(404, EXPORT_VIEWERS)),
+    ("GET", "/export/999/download", None, expect(404, EXPORT_VIEWERS)),
 ]
 
 
@@ -116,7 +133,8 @@ def test_every_route_is_in_the_table_and_guarded(app):
             pattern = pattern.replace(conv, "*")
         import fnmatch
         if not any(m == method and fnmatch.fnmatch(
-                u.replace("{photo}", "1").replace("{ledger}", "1").replace("{victim}", "1"), pattern)
+                u.replace("{photo}", "1").replace("{ledger}", "1").replace("{victim}", "1").replace("999", "1"),
+                pattern)
                 for m, u in covered):
             missing.append(f"{method} {rule.rule}")
     assert not missing, f"routes missing from the role table: {missing}"

@@ -193,7 +193,7 @@ def test_500_page_is_chinese(instance, users, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ev, "code_counts", boom)
+    monkeypatch.setattr(ev, "subtree_counts", boom)
     c = app.test_client()
     with c.session_transaction() as sess:
         sess["_user_id"] = str(users["clerk"].id)
