@@ -22,8 +22,10 @@ def extract_docx(path: Path, limits: Limits):
             lines: list[str] = []
             n_paragraphs, n_tables = _blocks(document, lines)
             # Red-header titles often sit in text boxes, which python-docx's paragraphs skip.
-            for box in document.element.body.iter(qn("w:txbxContent")):
-                lines.extend("".join(t.text or "" for t in p.iter(qn("w:t"))) for p in box.iter(qn("w:p")))
+            # Word stores each box twice (DrawingML and a VML fallback), hence the dedup.
+            boxed = ("".join(t.text or "" for t in p.iter(qn("w:t")))
+                     for box in document.element.body.iter(qn("w:txbxContent")) for p in box.iter(qn("w:p")))
+            lines.extend(dict.fromkeys(boxed))
             seen = set()
             for section in document.sections:
                 for part in (section.header, section.footer):
