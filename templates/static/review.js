@@ -13,7 +13,8 @@
     items[cur].classList.remove("current");
     cur = i;
     items[cur].classList.add("current");
-    items[cur].focus({preventScroll: true});
+    // Keep the focus where it is when it is already inside the card (e.g. its reason box).
+    if (!items[cur].contains(document.activeElement)) { items[cur].focus({preventScroll: true}); }
     if (scroll !== false) { items[cur].scrollIntoView({block: "nearest"}); }
   }
   function typing(el) {
