@@ -75,24 +75,69 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
 
     db = instance.db
     _register(db.conn)
-    if compiled.match:
-        w = ", ".join(str(x) for x in BM25_WEIGHTS)
-        base = ("FROM items_fts CROSS JOIN items ON items.id = items_fts.rowid "
-                f"WHERE items_fts MATCH ? AND {compiled.where}")
-        params = [compiled.match, *compiled.params]
-        score = f"bm25(items_fts, {w})"
-    else:
-        base, params, score = f"FROM items WHERE {compiled.where}", list(compiled.params), "0.0"
     try:
-        total = db.execute(f"SELECT count(*) {base}", params).fetchone()[0]
-        rows = db.execute(f"SELECT items.id, {score} AS s {base} "
-                          "ORDER BY s, items.date DESC, items.id LIMIT ? OFFSET ?",
-                          [*params, limit, offset]).fetchall()
+        if compiled.match and compiled.where == LIVE:
+            total, rows = _text_only(db, compiled.match, limit, offset)
+        else:
+            total, rows = _general(db, compiled, limit, offset)
     except sqlite3.OperationalError as e:
         if "fts5" in str(e).lower():  # should not happen: every term is quoted
             raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
         raise
     return {"total": total, "hits": _hits(db, rows, compiled.terms)}
+
+
+LIVE = "items.deleted_at IS NULL"
+_RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
+
+
+def _general(db, compiled, limit, offset):
+    """Any query: SQLite joins each FTS hit to items (through a covering index) and sorts."""
+    if compiled.match:
+        base = ("FROM items_fts CROSS JOIN items INDEXED BY items_search_live "
+                f"ON items.id = items_fts.rowid WHERE items_fts MATCH ? AND {compiled.where}")
+        params = [compiled.match, *compiled.params]
+        score = f"bm25(items_fts, {', '.join(str(x) for x in BM25_WEIGHTS)})"
+    else:
+        base, params, score = f"FROM items WHERE {compiled.where}", list(compiled.params), "0.0"
+    total = db.execute(f"SELECT count(*) {base}", params).fetchone()[0]
+    rows = db.execute(f"SELECT items.id, {score} AS s {base} "
+                      "ORDER BY s, items.date DESC, items.id LIMIT ? OFFSET ?",
+                      [*params, limit, offset]).fetchall()
+    return total, rows
+
+
+def _text_only(db, match, limit, offset):
+    """Terms only, no filters (the common case), answered from FTS5 alone: the count needs no
+    join (index_item keeps rows of deleted items out of the index) and the top rows are sorted
+    by bm25 without joining every hit to items; the page is then ordered by date/id in Python.
+    Falls back to `_general` when
+    something would make the shortcut inexact (a tie at the page boundary, a stale row)."""
+    n = offset + limit
+    total = db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [match]).fetchone()[0]
+    if n == 0 or total == 0:
+        return _general(db, _Plain(match), limit, offset) if n == 0 else (0, [])
+    top = db.execute(f"SELECT rowid, {_RANK} AS s FROM items_fts WHERE items_fts MATCH ? "
+                     "ORDER BY s LIMIT ?", [match, n + 1]).fetchall()
+    if len(top) > n and top[n - 1][1] == top[n][1]:
+        return _general(db, _Plain(match), limit, offset)   # tie straddles the page: let SQL order it
+    top = top[:n]
+    marks = ", ".join("?" for _ in top)
+    meta = {r[0]: r[1:] for r in db.execute(
+        f"SELECT id, deleted_at, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
+        [r[0] for r in top])}
+    if len(meta) != len(top) or any(m[0] is not None for m in meta.values()):
+        return _general(db, _Plain(match), limit, offset)   # a stale row: never show it
+    # rank, then date (newest first, none last), then id — as _general orders
+    top.sort(key=lambda r: r[0])
+    top.sort(key=lambda r: meta[r[0]][1] or "", reverse=True)
+    top.sort(key=lambda r: r[1])
+    return total, top[offset:n]
+
+
+class _Plain:
+    def __init__(self, match):
+        self.match, self.where, self.params = match, LIVE, []
 
 
 def _hits(db, rows, terms) -> list[dict]:

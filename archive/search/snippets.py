@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import html
 import re
-import unicodedata
 
-from .analysis import _CJK, is_word_char
+from .analysis import _CJK, is_word_char, nfkc
 
 _CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 _WS = re.compile(r"\s+")
@@ -25,12 +24,12 @@ def _tidy(text: str) -> str:
 
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
     """Normalised form of d and, per normalised character, its index in d."""
-    n = unicodedata.normalize("NFKC", d).lower()
+    n = nfkc(d).lower()
     if len(n) == len(d):
         return n, list(range(len(d)))   # the usual case: every character maps 1:1
     chars, where = [], []
     for i, ch in enumerate(d):
-        piece = unicodedata.normalize("NFKC", ch).lower()
+        piece = nfkc(ch).lower()
         chars.append(piece)
         where.extend([i] * len(piece))
     return "".join(chars), where
