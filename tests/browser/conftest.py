@@ -100,6 +100,7 @@ def browser(live_server, downloads_dir):
         "download.default_directory": str(downloads_dir),
         "download.prompt_for_download": False,
         "safebrowsing.enabled": False,
+        "intl.accept_languages": "zh-CN,zh",
     })
     driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
     driver.set_window_size(1366, 768)
@@ -159,13 +160,17 @@ class Page:
     def shot(self, name: str, full: bool = False) -> Path:
         """artifacts/screenshots/<name>.png: the 1366×768 viewport, or the whole page."""
         path = SHOTS / f"{name}.png"
-        if full:
+        if full:  # the whole page at 1366 wide, through the DevTools protocol
+            import base64
+
             height = self.d.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-            self.d.set_window_size(1366, max(768, height))
+            self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                                   {"width": 1366, "height": max(768, height), "deviceScaleFactor": 1, "mobile": False})
             try:
-                self.d.save_screenshot(str(path))
+                data = self.d.execute_cdp_cmd("Page.captureScreenshot", {"format": "png"})["data"]
+                path.write_bytes(base64.b64decode(data))
             finally:
-                self.d.set_window_size(1366, 768)
+                self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         else:
             self.d.save_screenshot(str(path))
         return path
