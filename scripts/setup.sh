@@ -29,8 +29,14 @@ setup_venv() {
   # Reinstall only when pyproject.toml changed since the last install.
   local stamp=".venv/.installed${extras//[^a-z]/}"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    echo "正在安装 Python 依赖到 .venv (installing)…" >&2
     .venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-    .venv/bin/python -m pip install -q -e ".${extras}"
+    # Quiet on success (setuptools' editable-install notices are noise); the full log on failure.
+    if ! .venv/bin/python -m pip install -q -e ".${extras}" > .venv/pip-install.log 2>&1; then
+      cat .venv/pip-install.log >&2
+      echo "依赖安装失败，见上方日志 (pip install failed)" >&2
+      return 1
+    fi
     touch "$stamp"
   fi
 }
