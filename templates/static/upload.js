@@ -49,6 +49,8 @@
       typeSel.setAttribute("aria-label", file.name + " 材料类型");
       var date = el("input"); date.type = "date"; date.setAttribute("aria-label", file.name + " 日期");
       var title = el("input"); title.placeholder = stem(file.name); title.setAttribute("aria-label", file.name + " 标题");
+      var unit = el("input"); unit.setAttribute("list", "units"); unit.placeholder = "（统一设置）";
+      unit.setAttribute("aria-label", file.name + " 责任单位");
       var status = el("td", "status");
       var bar = el("progress"); bar.max = 100; bar.value = 0;
       var msg = el("div", "small msg", "待上传");
@@ -58,8 +60,11 @@
         if (entry.state === "uploading") { return; }
         entries.splice(entries.indexOf(entry), 1); tr.remove(); refresh();
       });
-      [tdName, wrap(typeSel), wrap(date), wrap(title), status, wrap(rm)].forEach(function (td) { tr.appendChild(td); });
-      entry.tr = tr; entry.typeSel = typeSel; entry.date = date; entry.title = title;
+      var cells = [tdName, wrap(typeSel), wrap(date)];
+      if (!clerkUnit) { cells.push(wrap(unit)); }   // a clerk's files always carry the clerk's unit
+      cells.push(wrap(title), status, wrap(rm));
+      cells.forEach(function (td) { tr.appendChild(td); });
+      entry.tr = tr; entry.typeSel = typeSel; entry.date = date; entry.title = title; entry.unit = unit;
       entry.bar = bar; entry.msg = msg; entry.rm = rm;
       if (maxBytes && file.size > maxBytes) {
         finish(entry, "refused", "文件超过上传上限 " + humanSize(maxBytes) + " (file too large)");
@@ -94,7 +99,7 @@
     }
     entry.bar.value = state === "uploading" ? entry.bar.value : 100;
     entry.bar.hidden = state !== "uploading";
-    [entry.typeSel, entry.date, entry.title].forEach(function (i) { i.disabled = state !== "ready" && state !== "error"; });
+    [entry.typeSel, entry.date, entry.title, entry.unit].forEach(function (i) { i.disabled = state !== "ready" && state !== "error"; });
   }
 
   function guessType(name) { return IMAGE_EXT.test(name) ? "实景图片" : ""; }
@@ -107,7 +112,7 @@
     var type = entry.typeSel.value || document.getElementById("all-type").value || guessType(entry.file.name);
     fd.append("type", type);
     fd.append("date", entry.date.value || document.getElementById("all-date").value || "");
-    if (!clerkUnit) { fd.append("unit", document.getElementById("all-unit").value || ""); }
+    if (!clerkUnit) { fd.append("unit", entry.unit.value.trim() || document.getElementById("all-unit").value || ""); }
     var prefix = document.getElementById("all-title").value.trim();
     fd.append("title", entry.title.value.trim() || (prefix ? prefix + " " + stem(entry.file.name) : ""));
     var xhr = new XMLHttpRequest();
