@@ -6,9 +6,12 @@
 # (its Latin letters and digits, which the Droid fallback font lacks).
 SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip"
 
+# ./run needs only pdftoppm (first-page previews of PDFs); ./test needs them all.
+RUN_PACKAGES="poppler-utils"
+
 setup_system_packages() {
-  local missing=()
-  for p in $SYSTEM_PACKAGES; do
+  local wanted="${1:-$SYSTEM_PACKAGES}" missing=()
+  for p in $wanted; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
