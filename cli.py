@@ -736,6 +736,15 @@ def serve(ctx, host, port, threads):
     from archive import users
     from archive.web import create_app
 
+    app = create_app({"INSTANCE": str(ctx.obj["instance_dir"])})
+    try:
+        # Bind first, so a busy port is a clear message before any first-run password is made.
+        # One file per request, up to Limits.max_request_bytes; waitress must not cap it lower.
+        server = waitress.create_server(app, host=host, port=port, threads=threads,
+                                        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
+                                        ident="evidence-archive")
+    except OSError as e:
+        fail_usage(f"无法在 {host}:{port} 上启动服务：{e.strerror}（端口已被占用？可用 --port 换一个） (cannot bind)")
     inst = open_instance(ctx)
     password = users.ensure_first_admin(inst.db)
     inst.close()
@@ -745,12 +754,8 @@ def serve(ctx, host, port, threads):
         click.echo(f"一次性密码：{password}")
         click.echo("请立即登录并在“修改密码”中更改；此密码不会再次显示。")
         click.echo("=" * 60)
-    app = create_app({"INSTANCE": str(ctx.obj["instance_dir"])})
     click.echo(f"创文资料档案 正在 http://{host}:{port}/ 提供服务（Ctrl+C 停止）")
-    # One file per request, up to Limits.max_request_bytes; waitress must not cap it lower.
-    waitress.serve(app, host=host, port=port, threads=threads,
-                   max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
-                   ident="evidence-archive")
+    server.run()
 # ---- end section: users / serve --------------------------------------------------------
 
 
