@@ -76,7 +76,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
     db = instance.db
     _register(db.conn)
     try:
-        if compiled.match and compiled.where == LIVE:
+        if compiled.match and compiled.where == LIVE and offset + limit <= TEXT_ONLY_MAX_ROWS:
             total, rows = _text_only(db, compiled.match, limit, offset)
         else:
             total, rows = _general(db, compiled, limit, offset)
@@ -88,6 +88,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
 
 
 LIVE = "items.deleted_at IS NULL"
+TEXT_ONLY_MAX_ROWS = 1000   # deeper pages go through _general
 _RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
 
 
