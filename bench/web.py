@@ -307,6 +307,15 @@ def main() -> None:
             ms = timed(rv, paths)
             results[kind] = (statistics.median(ms), pct(ms, 95), max(ms))
             print(f"  {kind:<10} {results[kind][0]:8.1f} {results[kind][1]:8.1f} {results[kind][2]:8.1f}", flush=True)
+        # The dashboard reuses a coverage report until the next commit; measure it cold too:
+        # a commit (an audit row, from this process) before every request.
+        ms = []
+        for path in pages["dashboard"][: max(20, n // 2)]:
+            with transaction(inst.db):
+                inst.db.execute("INSERT INTO audit (at, user, action) VALUES (?, 'bench', 'bench.touch')", [utcnow()])
+            ms.extend(timed(rv, [path]))
+        cold = (statistics.median(ms), pct(ms, 95), max(ms))
+        print(f"  {'dashboard, a commit before each request (no reuse)':<10}\n  {'':<10} {cold[0]:8.1f} {cold[1]:8.1f} {cold[2]:8.1f}")
 
         # concurrent uploaders
         up_dir = work / "uploads"
@@ -378,6 +387,7 @@ def main() -> None:
         good = not errors and after - before == total and len(ids) == total
         print("\nRESULT:", "ok" if good else "FAILED",
               "| p95 ms: " + ", ".join(f"{k} {v[1]:.0f}" for k, v in results.items()),
+              f"(dashboard cold {cold[1]:.0f})",
               f"| goal ≤ 200: {'met' if all(v[1] <= 200 for v in results.values()) else 'NOT met'}")
         if not good:
             sys.exit(1)

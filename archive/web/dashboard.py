@@ -6,10 +6,12 @@ and groups missing types by responsible unit for display.
 """
 from __future__ import annotations
 
+import sqlite3
+import threading
 from collections import OrderedDict
 from datetime import date
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
 from ..coverage import STATUS_ZH, coverage
@@ -20,6 +22,55 @@ from .common import ALL_ROLES, current_map, get_instance, roles_required
 bp = Blueprint("dashboard", __name__)
 
 NO_UNIT = "（未指定责任单位）"
+
+
+class CoverageCache:
+    """Coverage reports reused while the archive has not changed.
+
+    `coverage()` reads every item (≈ 200 ms at 20,000 items). A dashboard is read far more
+    often than the archive changes between two reads, so reports are kept per (date, unit)
+    and thrown away on any commit: `PRAGMA data_version` on a connection of our own that
+    never writes changes whenever any other connection (any thread or process) commits.
+    The version is read before the report is computed, so a report is never older than
+    the version it is filed under."""
+
+    MAX_REPORTS = 32
+
+    def __init__(self, db_path):
+        self.db_path = str(db_path)
+        self.lock = threading.Lock()
+        self.conn: sqlite3.Connection | None = None
+        self.reports: "OrderedDict[tuple, tuple[int, dict]]" = OrderedDict()
+
+    def version(self) -> int:
+        with self.lock:
+            if self.conn is None:
+                self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
+            return self.conn.execute("PRAGMA data_version").fetchone()[0]
+
+    def get(self, instance, evaluation_date: date, unit: str | None) -> dict:
+        key = (evaluation_date.isoformat(), unit)
+        v = self.version()
+        with self.lock:
+            hit = self.reports.get(key)
+            if hit is not None and hit[0] == v:
+                self.reports.move_to_end(key)
+                return hit[1]
+        report = coverage(instance, evaluation_date, unit=unit)
+        with self.lock:
+            self.reports[key] = (v, report)
+            self.reports.move_to_end(key)
+            while len(self.reports) > self.MAX_REPORTS:
+                self.reports.popitem(last=False)
+        return report
+
+
+def cached_coverage(evaluation_date: date, unit: str | None) -> dict:
+    inst = get_instance()
+    cache = current_app.extensions.get("coverage_cache")
+    if cache is None:
+        cache = current_app.extensions.setdefault("coverage_cache", CoverageCache(inst.db_path))
+    return cache.get(inst, evaluation_date, unit)
 
 
 def evaluation_date_arg(errors: list[str]) -> date:
@@ -96,7 +147,7 @@ def dashboard():
     else:
         unit = current_user.unit if current_user.role == "clerk" and current_user.unit in units else None
     gaps_only = request.args.get("gaps") == "1"
-    report = coverage(get_instance(), d, unit=unit)
+    report = cached_coverage(d, unit)
     rows = report["indicators"]
     display = rollup(imap, [r for r in rows if not gaps_only or r["status"] != "complete"])
     return render_template("dashboard.html", error=None, errors=errors, report=report, imap=imap,
@@ -114,7 +165,7 @@ def api_coverage():
     if errors:
         return jsonify({"error": errors[0], "status": 400}), 400
     try:
-        report = coverage(get_instance(), d, unit=request.args.get("unit") or None)
+        report = cached_coverage(d, request.args.get("unit") or None)
     except ArchiveError as e:
         return jsonify({"error": e.reason, "status": 400}), 400
     return jsonify(report)

@@ -33,6 +33,21 @@ def latest_reviews(db, ids: list[int]) -> dict[int, dict]:
     return out
 
 
+def state_counts(db, unit: str | None, code_in: list[str] | None) -> dict[str, int]:
+    """Live items per review state under the queue's filters (for the tabs)."""
+    where, params = ["deleted_at IS NULL"], []
+    if unit:
+        where.append("unit = ?")
+        params.append(unit)
+    if code_in is not None:
+        if not code_in:
+            return {}
+        where.append(f"id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
+        params += code_in
+    return dict(db.execute(f"SELECT review_state, count(*) FROM items WHERE {' AND '.join(where)} "
+                           "GROUP BY review_state", params).fetchall())
+
+
 def _filters() -> dict:
     state = request.args.get("state", "pending")
     if state not in STATES:
@@ -62,8 +77,7 @@ def queue():
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     reviews = latest_reviews(db, [r["id"] for r in rows])
-    counts = dict(db.execute("SELECT review_state, count(*) FROM items WHERE deleted_at IS NULL "
-                             "GROUP BY review_state").fetchall())
+    counts = state_counts(db, f["unit"] or None, _code_in(f["code"]))
     imap = current_map()
     units = sorted({u for n in imap.leaves() for u in n.units})
     return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,

@@ -301,3 +301,20 @@ def test_posts_need_csrf(csrf_client, items, instance, url, data):
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     r = c.post(url.format(photo=items["photo"]), data={**data, "csrf_token": token})
     assert r.status_code == 302
+
+
+def test_dashboard_reuse_ends_with_any_commit(login, items, instance, tmp_path):
+    """The coverage report is reused only until something commits, from any connection."""
+    from archive.ingest import IngestRequest, ingest_files
+
+    c = login("reviewer")
+    for _ in range(2):
+        assert re.search(r'id="n-complete">2<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
+    pdf = filefactory.make_pdf(tmp_path / "规范.pdf", ["门前三包责任制度"])
+    xlsx = filefactory.make_xlsx(tmp_path / "台账.xlsx", [["日期", "商户"], ["2026-03-01", "一号店"]])
+    ingest_files(instance, [IngestRequest(pdf, ["Ⅲ—6"], "规范文件", date="2026-03-01"),
+                            IngestRequest(xlsx, ["Ⅲ—6"], "工作台账", date="2026-03-01")], user="test")
+    assert re.search(r'id="n-complete">3<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
+    instance.db.execute("UPDATE items SET deleted_at = '2026-07-01T00:00:00Z' WHERE material_type = '工作台账'")
+    assert re.search(r'id="n-complete">2<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
+    assert login("auditor").get("/api/coverage?date=2026-07-15").get_json()["summary"]["complete"] == 2
