@@ -25,8 +25,8 @@ store file fails the export instead of entering the package); memory stays flat.
 Web hook (issue 6): run `export_package` in a worker thread with its own
 `Instance.open(root)` (SQLite connections stay in their thread) and pass
 `progress(done, total, message)`: `done`/`total` count files written (evidence files plus
-the four package files), `message` is the package path being written, in Chinese for the
-fixed steps. The callback is called from the worker thread; raising from it (e.g.
+the four package files), `message` is the path just written (a first call with done=0 says
+正在生成目录、审核记录表和清单 while the spreadsheets are built). The callback is called from the worker thread; raising from it (e.g.
 `ExportCancelled`) aborts the build and removes the temporary output. Strict refusal raises
 `PackageRefused` with `.report` (gaps listed); nothing is written.
 """
@@ -380,6 +380,8 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
     if fmt == "zip" and target.is_dir():
         raise UsageError("output exists", f"输出位置是一个目录：{target}")
     target.parent.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress(0, len(plan["files"]) + len(PACKAGE_FILES), "正在生成目录、审核记录表和清单")
     meta = package_files(plan)
 
     if fmt == "zip":

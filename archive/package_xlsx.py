@@ -16,6 +16,7 @@ import zipfile
 from datetime import date, datetime
 
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
@@ -52,58 +53,41 @@ def stable_xlsx(wb: Workbook, when: datetime) -> bytes:
     wb.save(raw)
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(raw.getvalue())) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
-            data = src.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                text = data.decode("utf-8")
-                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
-                              lambda m: m.group(1) + stamp + m.group(3), text)
-                data = text.encode("utf-8")
             zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
             zi.compress_type = zipfile.ZIP_DEFLATED
             zi.create_system = 3
             zi.external_attr = 0o644 << 16
-            dst.writestr(zi, data)
+            if info.filename == "docProps/core.xml":
+                text = src.read(info.filename).decode("utf-8")
+                text = re.sub(r"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)",
+                              lambda m: m.group(1) + stamp + m.group(3), text)
+                dst.writestr(zi, text.encode("utf-8"))
+                continue
+            # streamed: a 50,000-row sheet is ~60 MB of XML
+            zi.file_size = info.file_size
+            with src.open(info) as fin, dst.open(zi, "w") as fout:
+                for chunk in iter(lambda: fin.read(1 << 20), b""):
+                    fout.write(chunk)
     return out.getvalue()
 
 
-def _sheet(wb: Workbook, title: str, subtitle: str, headers: list[str], rows: list[list],
-           max_widths: dict[int, int] | None = None, status_col: int | None = None):
-    ws = wb.active
-    ws.title = title[:31]
+def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list],
+           max_widths: dict[int, int] | None = None, status_col: int | None = None) -> Workbook:
+    """A one-sheet workbook, written in openpyxl's write-only mode: rows stream to a temp
+    file instead of living as cell objects, so a 50,000-row 目录 stays small in memory."""
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(title[:31])
     ncol = len(headers)
-    ws.cell(row=1, column=1, value=title).font = Font(name=FONT_NAME, size=16, bold=True)
-    ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=ncol)
-    ws.cell(row=1, column=1).alignment = Alignment(horizontal="center", vertical="center")
-    ws.row_dimensions[1].height = 28
-    ws.cell(row=2, column=1, value=subtitle).font = Font(name=FONT_NAME, size=10)
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=ncol)
-    wrap = Alignment(wrap_text=True, vertical="top")
-    for c, h in enumerate(headers, start=1):
-        cell = ws.cell(row=3, column=c, value=h)
-        cell.font = Font(name=FONT_NAME, bold=True)
-        cell.fill = HEADER_FILL
-        cell.border = BORDER
-        cell.alignment = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    # column widths must be known before the first row is written
     widths = [display_width(h) for h in headers]
-    for r, row in enumerate(rows, start=4):
-        for c, value in enumerate(row, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            cell.font = Font(name=FONT_NAME, size=10)
-            cell.alignment = wrap
-            cell.border = BORDER
-            longest = max((display_width(x) for x in str(value if value is not None else "").split("\n")), default=0)
-            widths[c - 1] = max(widths[c - 1], longest)
-        if status_col is not None:
-            status = row[status_col - 1]
-            key = {v: k for k, v in STATUS_ZH.items()}.get(status)
-            if key:
-                cell = ws.cell(row=r, column=status_col)
-                cell.fill = PatternFill("solid", fgColor=STATUS_FILL[key])
-                cell.font = Font(name=FONT_NAME, size=10, bold=True, color=STATUS_FONT[key])
-                cell.alignment = Alignment(horizontal="center", vertical="top")
+    for row in rows:
+        for c, value in enumerate(row):
+            if value is not None:
+                longest = max((display_width(x) for x in str(value).split("\n")), default=0)
+                if longest > widths[c]:
+                    widths[c] = longest
     max_widths = max_widths or {}
     for c, w in enumerate(widths, start=1):
         cap = max_widths.get(c, 40)
@@ -113,13 +97,52 @@ def _sheet(wb: Workbook, title: str, subtitle: str, headers: list[str], rows: li
     if rows:
         ws.auto_filter.ref = f"A3:{get_column_letter(ncol)}{len(rows) + 3}"
     ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.paperSize = 9   # A4
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
     ws.print_options.horizontalCentered = True
     ws.oddFooter.center.text = "第 &P 页 / 共 &N 页"
-    return ws
+    last = get_column_letter(ncol)
+    ws.merged_cells.add(f"A1:{last}1")
+    ws.merged_cells.add(f"A2:{last}2")
+
+    def cell(value, font=None, fill=None, alignment=None, border=None):
+        c = WriteOnlyCell(ws, value=value)
+        if font is not None:
+            c.font = font
+        if fill is not None:
+            c.fill = fill
+        if alignment is not None:
+            c.alignment = alignment
+        if border is not None:
+            c.border = border
+        return c
+
+    title_cell = cell(title, Font(name=FONT_NAME, size=16, bold=True),
+                      alignment=Alignment(horizontal="center", vertical="center"))
+    ws.row_dimensions[1].height = 28
+    ws.append([title_cell])
+    ws.append([cell(subtitle, Font(name=FONT_NAME, size=10))])
+    head_font = Font(name=FONT_NAME, bold=True)
+    head_align = Alignment(wrap_text=True, horizontal="center", vertical="center")
+    ws.append([cell(h, head_font, HEADER_FILL, head_align, BORDER) for h in headers])
+    # Style one prototype cell per look and share its style array: setting font/fill/border
+    # on every cell hashes the style objects each time (20 s for a 50,000-row 目录).
+    body = cell(None, Font(name=FONT_NAME, size=10), None, Alignment(wrap_text=True, vertical="top"), BORDER)
+    by_status = {v: k for k, v in STATUS_ZH.items()}
+    status_protos = {k: cell(None, Font(name=FONT_NAME, size=10, bold=True, color=STATUS_FONT[k]),
+                             PatternFill("solid", fgColor=STATUS_FILL[k]),
+                             Alignment(horizontal="center", vertical="top"), BORDER) for k in STATUS_FILL}
+    for row in rows:
+        out = []
+        for c, value in enumerate(row, start=1):
+            key = by_status.get(value) if c == status_col else None
+            new = WriteOnlyCell(ws, value=value)
+            new._style = (status_protos[key] if key else body)._style
+            out.append(new)
+        ws.append(out)
+    return wb
 
 
 REVIEW_HEADERS = ["序号", "测评项目 / 测评指标", "编码", "测评内容", "测评方法", "必备材料", "已有材料",
@@ -148,9 +171,8 @@ def review_sheet_bytes(report: dict) -> bytes:
     if report.get("unit"):
         parts.append(f"责任单位 {report['unit']}")
     parts.append(f"共 {s['leaves']} 项：齐全 {s['complete']}，不全 {s['partial']}，缺失 {s['empty']}")
-    wb = Workbook()
-    _sheet(wb, "测评材料审核记录表", "　".join(parts), REVIEW_HEADERS, rows,
-           max_widths={2: 30, 4: 30, 16: 40, 17: 24}, status_col=14)
+    wb = _sheet("测评材料审核记录表", "　".join(parts), REVIEW_HEADERS, rows,
+                max_widths={2: 30, 4: 30, 16: 40, 17: 24}, status_col=14)
     return stable_xlsx(wb, fixed_instant(report["evaluation_date"]))
 
 
@@ -166,7 +188,5 @@ def catalogue_bytes(files: list[dict], subtitle: str, evaluation_date: str) -> b
         rows.append([i, "；".join(f["codes"]), f["leaf_name"], f["type"], f["title"], f["unit"] or "",
                      f["date"] or "", f["path"], f["sha256"], f["item_id"],
                      REVIEW_STATE_ZH.get(f["review_state"], f["review_state"])])
-    wb = Workbook()
-    _sheet(wb, "目录", subtitle, CATALOGUE_HEADERS, rows,
-           max_widths={3: 24, 5: 40, 8: 60, 9: 66})
+    wb = _sheet("目录", subtitle, CATALOGUE_HEADERS, rows, max_widths={3: 24, 5: 40, 8: 60, 9: 66})
     return stable_xlsx(wb, fixed_instant(evaluation_date))

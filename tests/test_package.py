@@ -238,7 +238,7 @@ def test_strict_refuses_a_gap_and_writes_nothing(archive, instance, tmp_path):
 
 def test_failed_export_leaves_nothing(archive, instance, tmp_path):
     def cancel(done, total, message):
-        if done == 3:
+        if done == 6:
             raise ExportCancelled()
     out = tmp_path / "out"
     out.mkdir()
@@ -252,7 +252,8 @@ def test_failed_export_leaves_nothing(archive, instance, tmp_path):
 def test_progress_reports_every_file(archive, instance, tmp_path):
     seen = []
     export_package(instance, tmp_path / "p.zip", EVAL, progress=lambda d, t, m: seen.append((d, t, m)))
-    assert [s[0] for s in seen] == list(range(1, len(seen) + 1))
+    assert seen[0][0] == 0 and "目录" in seen[0][2]
+    assert [s[0] for s in seen] == list(range(len(seen)))
     assert seen[-1][0] == seen[-1][1] == 4 + 8
 
 
