@@ -14,7 +14,7 @@ from datetime import date
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
-from ..coverage import STATUS_ZH, coverage
+from ..coverage import STATUS_ZH, compute, load_items, snapshot
 from ..dates import parse_date
 from ..errors import ArchiveError
 from .common import ALL_ROLES, current_map, get_instance, roles_required
@@ -28,18 +28,20 @@ class CoverageCache:
     """Coverage reports reused while the archive has not changed.
 
     `coverage()` reads every item (≈ 200 ms at 20,000 items). A dashboard is read far more
-    often than the archive changes between two reads, so reports are kept per (date, unit)
-    and thrown away on any commit: `PRAGMA data_version` on a connection of our own that
-    never writes changes whenever any other connection (any thread or process) commits.
-    The version is read before the report is computed, so a report is never older than
-    the version it is filed under."""
+    often than the archive changes between two reads, so the items read once (the domain's
+    `load_items`, in one snapshot) and the reports made from them (`compute`, per date and
+    unit) are kept and thrown away on any commit: `PRAGMA data_version` on a connection of
+    our own that never writes changes whenever any other connection (any thread or
+    process) commits. The version is read before the items, so nothing is ever filed under
+    a version older than what it shows."""
 
-    MAX_REPORTS = 32
+    MAX_REPORTS = 64
 
     def __init__(self, db_path):
         self.db_path = str(db_path)
         self.lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None
+        self.items: tuple[int, list[dict]] | None = None
         self.reports: "OrderedDict[tuple, tuple[int, dict]]" = OrderedDict()
 
     def version(self) -> int:
@@ -48,15 +50,21 @@ class CoverageCache:
                 self.conn = sqlite3.connect(self.db_path, check_same_thread=False, isolation_level=None)
             return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def get(self, instance, evaluation_date: date, unit: str | None) -> dict:
-        key = (evaluation_date.isoformat(), unit)
+    def get(self, instance, imap, evaluation_date: date, unit: str | None) -> dict:
+        key = (id(imap), evaluation_date.isoformat(), unit)
         v = self.version()
         with self.lock:
             hit = self.reports.get(key)
             if hit is not None and hit[0] == v:
                 self.reports.move_to_end(key)
                 return hit[1]
-        report = coverage(instance, evaluation_date, unit=unit)
+            items = self.items[1] if self.items is not None and self.items[0] == v else None
+        if items is None:
+            with snapshot(instance.db) as db:
+                items = load_items(db)
+            with self.lock:
+                self.items = (v, items)
+        report = compute(imap, items, evaluation_date, unit)
         with self.lock:
             self.reports[key] = (v, report)
             self.reports.move_to_end(key)
@@ -67,10 +75,11 @@ class CoverageCache:
 
 def cached_coverage(evaluation_date: date, unit: str | None) -> dict:
     inst = get_instance()
+    imap = current_map()
     cache = current_app.extensions.get("coverage_cache")
     if cache is None:
         cache = current_app.extensions.setdefault("coverage_cache", CoverageCache(inst.db_path))
-    return cache.get(inst, evaluation_date, unit)
+    return cache.get(inst, imap, evaluation_date, unit)
 
 
 def evaluation_date_arg(errors: list[str]) -> date:
