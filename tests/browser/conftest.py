@@ -137,9 +137,12 @@ class Page:
         return self
 
     def wait(self, cond, timeout: float = WAIT_S):
+        from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(cond)
+        # Pages re-render lists (picker results, upload rows): a stale element means "look again".
+        return WebDriverWait(self.d, timeout, poll_frequency=0.05,
+                             ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(cond)
 
     def css(self, selector: str):
         from selenium.webdriver.common.by import By
