@@ -54,6 +54,12 @@ def test_upload_mixed_batch_with_picker_and_refusal(page, tmp_path, tag):
     bad.write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog >>\nthis is not really a pdf")
 
     page.login("clerk")
+
+    def evidence_counts():
+        page.go("/dashboard?date=2026-07-15&unit=")
+        return {c: int(page.css(f'#readiness tr[data-code="{c}"] td.num').text) for c in ("Ⅲ—5", "Ⅲ—6")}
+
+    before = evidence_counts()
     page.go("/upload")
     # the tree picker: search by Chinese name, choose with the keyboard
     picker = page.css("#picker-input")
@@ -94,6 +100,8 @@ def test_upload_mixed_batch_with_picker_and_refusal(page, tmp_path, tag):
     for r in rows[:5]:
         assert r.find_element("css selector", ".msg a").get_attribute("href")
     page.shot("03_upload_done")
+    # every kept file counts on the dashboard at once (each was mapped to both leaves)
+    assert evidence_counts() == {c: n + 5 for c, n in before.items()}
 
     db = page.instance.db
     got = db.execute("SELECT original_name, unit, material_type FROM items WHERE original_name LIKE ?",
