@@ -318,3 +318,17 @@ def test_dashboard_reuse_ends_with_any_commit(login, items, instance, tmp_path):
     instance.db.execute("UPDATE items SET deleted_at = '2026-07-01T00:00:00Z' WHERE material_type = '工作台账'")
     assert re.search(r'id="n-complete">2<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
     assert login("auditor").get("/api/coverage?date=2026-07-15").get_json()["summary"]["complete"] == 2
+
+
+def test_api_search_and_coverage_with_token(app, items, users, instance):
+    from archive.users import issue_token
+
+    token = issue_token(instance.db, users["auditor"].id, by="test")
+    c = app.test_client()
+    auth = {"Authorization": f"Bearer {token}"}
+    r = c.get("/api/search?q=书法课", headers=auth)
+    assert r.status_code == 200 and r.get_json()["total"] == 1
+    assert "书法课" in r.get_data(as_text=True)          # UTF-8, not \\u-escaped
+    assert c.get("/api/coverage?date=2026-07-15", headers=auth).get_json()["summary"]["leaves"] == 6
+    assert c.get("/api/search?q=书法课", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert c.get("/api/coverage").status_code == 401
