@@ -65,6 +65,8 @@ def _image_thumb(src: Path, dest: Path, max_pixels: int) -> bool:
         with Image.open(src) as im:
             if im.width * im.height > max_pixels:
                 return False
+            # JPEG: decode at a reduced scale (1/2..1/8), far less memory for 50 MP photos.
+            im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))
             im = ImageOps.exif_transpose(im)
             im.thumbnail((THUMB_PX, THUMB_PX))
             if im.mode not in ("RGB", "L"):
