@@ -723,6 +723,16 @@ def user_add(ctx, name, role, unit, password_stdin):
     click.echo(f"已创建账号 {user.name}（{user.role_label}{'，' + user.unit if user.unit else ''}）")
 
 
+def probe_port(host: str, port: int) -> None:
+    """Raise OSError when host:port cannot be bound (busy, or not an address of this machine)."""
+    import socket
+
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 @cli.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True, help="监听地址")
 @click.option("--port", default=5000, show_default=True, type=int, help="端口")
@@ -736,9 +746,12 @@ def serve(ctx, host, port, threads):
     from archive import users
     from archive.web import create_app
 
+    open_instance(ctx).close()   # a missing instance is a usage error before anything binds
     app = create_app({"INSTANCE": str(ctx.obj["instance_dir"])})
     try:
         # Bind first, so a busy port is a clear message before any first-run password is made.
+        # The probe is ours: waitress leaks its socket when its own bind fails.
+        probe_port(host, port)
         # One file per request, up to Limits.max_request_bytes; waitress must not cap it lower.
         server = waitress.create_server(app, host=host, port=port, threads=threads,
                                         max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,

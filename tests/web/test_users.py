@@ -166,13 +166,23 @@ def test_serve_first_run_prints_admin_password_once(runner, instance, monkeypatc
     from cli import cli
 
     calls = []
-    monkeypatch.setattr(waitress, "serve", lambda app, **kw: calls.append(kw))
+
+    class FakeServer:
+        def run(self):
+            calls[-1]["ran"] = True
+
+    def create_server(app, **kw):
+        calls.append(kw)
+        return FakeServer()
+
+    monkeypatch.setattr(waitress, "create_server", create_server)
+    monkeypatch.setattr("cli.probe_port", lambda host, port: None)  # 5099 may be busy on this machine
     r = runner.invoke(cli, ["--instance", str(instance.root), "serve", "--port", "5099"])
     assert r.exit_code == 0, r.output
     assert "一次性密码" in r.output
     password = [line.split("：", 1)[1].strip() for line in r.output.splitlines() if line.startswith("一次性密码")][0]
     assert users.authenticate(instance.db, "admin", password).role == "admin"
-    assert calls[0]["port"] == 5099 and calls[0]["threads"] >= 8
+    assert calls[0]["port"] == 5099 and calls[0]["threads"] >= 8 and calls[0]["ran"]
     r2 = runner.invoke(cli, ["--instance", str(instance.root), "serve"])
     assert r2.exit_code == 0 and "一次性密码" not in r2.output and password not in r2.output
     assert users.count_users(instance.db) == 1
@@ -183,3 +193,18 @@ def test_serve_on_missing_instance_exit_2(runner, tmp_path):
 
     r = runner.invoke(cli, ["--instance", str(tmp_path / "nope"), "serve"])
     assert r.exit_code == 2
+
+
+def test_serve_on_busy_port_is_a_clear_error_and_makes_no_admin(runner, instance):
+    import socket
+
+    from cli import cli
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        r = runner.invoke(cli, ["--instance", str(instance.root), "serve", "--port", str(port)])
+    assert r.exit_code == 2
+    assert "端口已被占用" in r.stderr and "Traceback" not in r.output
+    assert users.count_users(instance.db) == 0
