@@ -256,7 +256,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=120, help="timed requests per page kind")
     ap.add_argument("--uploaders", type=int, default=8)
     ap.add_argument("--files", type=int, default=50, help="files per uploader")
-    ap.add_argument("--threads", type=int, default=8, help="waitress threads")
+    ap.add_argument("--threads", type=int, default=16, help="waitress threads (evidence serve: 16)")
     ap.add_argument("--dir", type=Path, default=None)
     ap.add_argument("--keep", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
