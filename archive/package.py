@@ -33,6 +33,7 @@ the four package files), `message` is the path just written (a first call with d
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -210,7 +211,7 @@ def package_files(plan: dict) -> dict[str, bytes]:
     ev = plan["evaluation_date"]
     subtitle = (f"{plan['map']['edition']}　测评日期 {ev}　材料时间窗口 {plan['window']['from']} 至 "
                 f"{plan['window']['to']}　共 {len(plan['files'])} 个文件")
-    cat = catalogue_bytes([dict(f, path=f"{plan['root']}/{f['path']}") for f in plan["files"]], subtitle, ev)
+    cat = catalogue_bytes(plan["files"], subtitle, ev, root=plan["root"])
     sheet = review_sheet_bytes(plan["coverage"])
     manifest = {
         "format": MANIFEST_FORMAT,
@@ -224,16 +225,36 @@ def package_files(plan: dict) -> dict[str, bytes]:
         "gaps": plan["gaps"],
         "excluded_count": len(plan["excluded"]),
         "folders": [p[len(plan["root"]) + 1:] for p in plan["folders"][1:]],
-        "files": [{k: f[k] for k in ("path", "item_id", "leaf", "codes", "type", "title", "unit", "date",
-                                     "review_state", "original_name", "sha256", "size")}
-                  for f in plan["files"]],
     }
-    man = (json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=False) + "\n").encode("utf-8")
+    man = _manifest_bytes(manifest, plan["files"])
     sums = [(hashlib.sha256(cat).hexdigest(), CATALOGUE), (hashlib.sha256(sheet).hexdigest(), REVIEW_SHEET),
             (hashlib.sha256(man).hexdigest(), MANIFEST)]
-    sums += [(f["sha256"], f["path"]) for f in plan["files"]]
-    text = "".join(f"{h}  {p}\n" for h, p in sums)
-    return {CATALOGUE: cat, REVIEW_SHEET: sheet, MANIFEST: man, SUMS: text.encode("utf-8")}
+    out = io.BytesIO()
+    for h, p in sums:
+        out.write(f"{h}  {p}\n".encode("utf-8"))
+    for f in plan["files"]:
+        out.write(f"{f['sha256']}  {f['path']}\n".encode("utf-8"))
+    return {CATALOGUE: cat, REVIEW_SHEET: sheet, MANIFEST: man, SUMS: out.getvalue()}
+
+
+MANIFEST_FILE_KEYS = ("path", "item_id", "leaf", "codes", "type", "title", "unit", "date", "review_state",
+                      "original_name", "sha256", "size")
+
+
+def _manifest_bytes(manifest: dict, files: list[dict]) -> bytes:
+    """Indented JSON with a last key `files`: one compact object per line (readable, diffable,
+    and written by the C encoder — `indent` would use the pure-Python one)."""
+    head = json.dumps(manifest, ensure_ascii=False, indent=1)
+    if not files:
+        return (head[:-2] + ',\n "files": []\n}\n').encode("utf-8")
+    out = io.BytesIO()   # line by line: a list of 50,000 JSON strings would cost ~100 MB
+    out.write((head[:-2] + ',\n "files": [\n').encode("utf-8"))
+    for n, f in enumerate(files):
+        if n:
+            out.write(b",\n")
+        out.write(json.dumps({k: f[k] for k in MANIFEST_FILE_KEYS}, ensure_ascii=False).encode("utf-8"))
+    out.write(b"\n ]\n}\n")
+    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- writing
@@ -364,6 +385,7 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
         items = load_items(db)
     plan = plan_package(imap, items, d, fmt=fmt, approved_only=approved_only,
                         include_out_of_window=include_out_of_window, strict=strict)
+    del items   # the plan keeps what it needs; memory goes with the number of files, not bytes
     report = {
         "path": None, "format": fmt, "root": plan["root"], "evaluation_date": plan["evaluation_date"],
         "window": plan["window"], "options": plan["options"], "included": plan["included"],

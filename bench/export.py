@@ -1,6 +1,6 @@
 """Export benchmark: `export_package` (zip) vs `zip -0 -r` of the same files, and peak RSS.
 
-    .venv/bin/python bench/export.py [--gb 2.0] [--work /tmp/bench_export] [--keep]
+    .venv/bin/python bench/export.py [--gb 2.0] [--many 0] [--work /tmp/bench_export] [--keep]
 
 Builds an instance with the sample indicator_map.yaml and fills it, straight through the
 store (no extraction: this measures the package, not ingest), with real-sized files:
@@ -46,7 +46,7 @@ def fake_media(rng: random.Random, kind: str, size: int) -> bytes:
     return head + rng.randbytes(size - len(head) - len(tail)) + tail
 
 
-def build(work: Path, gigabytes: float) -> tuple[Path, int, int]:
+def build(work: Path, gigabytes: float, many: int = 0) -> tuple[Path, int, int]:
     from archive.db import insert, transaction, utcnow
     from archive.instance import Instance
     from archive.maps import load_map_into
@@ -60,9 +60,12 @@ def build(work: Path, gigabytes: float) -> tuple[Path, int, int]:
     total = count = 0
     now = utcnow()
     rows = []
-    while total < target:
+    while total < target or count < many:
         photo = rng.random() < 0.6
-        size = rng.randint(int(2.5 * MB), 6 * MB) if photo else rng.randint(200 * 1024, 3 * MB)
+        if total >= target:     # --many: the rest are small scans, to count items, not bytes
+            size = rng.randint(4 * 1024, 20 * 1024)
+        else:
+            size = rng.randint(int(2.5 * MB), 6 * MB) if photo else rng.randint(200 * 1024, 3 * MB)
         kind = "jpeg" if photo else "pdf"
         sha, size = inst.store.put_stream(io.BytesIO(fake_media(rng, kind, size)))
         codes = rng.sample(leaves, 2 if rng.random() < 0.15 else 1)
@@ -144,6 +147,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_export"))
+    ap.add_argument("--many", type=int, default=0, help="at least this many items (small ones fill up)")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     work = args.work
@@ -151,7 +155,7 @@ def main() -> None:
         shutil.rmtree(work)
     work.mkdir(parents=True)
     t = time.perf_counter()
-    instance, count, total = build(work, args.gb)
+    instance, count, total = build(work, args.gb, args.many)
     print(f"archive: {count} files, {total / MB:.0f} MB stored, built in {time.perf_counter() - t:.0f} s", flush=True)
 
     d = child("dir", instance, work / "tree")
