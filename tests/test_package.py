@@ -478,3 +478,17 @@ def test_long_names_fit_linux_and_windows_limits():
     folder = folder_name("{code} {name}", "Ⅲ—1", title)
     assert folder.startswith("Ⅲ—1 关于") and len(folder.encode("utf-8")) <= MAX_NAME_BYTES
     assert file_name("{title}", {"title": "短"}, 240) == "短"
+
+
+def test_control_characters_in_titles_do_not_break_names_or_xlsx(instance, tmp_path):
+    pdf = ff.make_pdf(tmp_path / "src" / "c.pdf", ["控制字符"])
+    insert_direct(instance, pdf, ["Ⅲ—1"], "规范文件", date="2026-01-05", title="标题\x01控制\x0b字符")
+    insert_direct(instance, ff.make_pdf(tmp_path / "src" / "d.pdf", ["第二份"]), ["Ⅲ—1"], "规范文件",
+                  date="2026-01-06", title="第二\x02份")
+    path = Path(export_package(instance, tmp_path / "out" / "p.zip", EVAL)["path"])
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        assert any(n.endswith("001_规范文件_标题_控制_字符.pdf") for n in names)
+        root = unpack(path, tmp_path / "x")
+    rows = [[c.value for c in r] for r in load_workbook(root / CATALOGUE).active.iter_rows(min_row=4)]
+    assert [r[4] for r in rows] == ["标题?控制?字符", "第二?份"]
