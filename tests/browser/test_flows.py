@@ -274,3 +274,11 @@ def test_clerk_cannot_touch_another_units_items(page, tmp_path, tag):
     assert page.all("form[action$='/meta']")
     page.go("/dashboard")
     page.shot("10_dashboard_clerk")
+    page.d.set_window_size(390, 844)   # a phone
+    try:
+        page.go("/review/returned")
+        page.shot("11_returned_phone")
+        page.go("/dashboard")
+        page.shot("12_dashboard_phone")
+    finally:
+        page.d.set_window_size(1366, 768)
