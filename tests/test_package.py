@@ -345,8 +345,16 @@ def test_names_are_windows_safe_unique_and_short(instance, tmp_path):
 
 
 def _unzip_names(path) -> list[str]:
-    out = subprocess.run(["unzip", "-Z1", str(path)], capture_output=True, check=True).stdout.decode("utf-8")
-    return sorted(out.splitlines())
+    """Names as `unzip -l` prints them (Length, Date, Time, Name columns)."""
+    out = subprocess.run(["unzip", "-l", str(path)], capture_output=True, check=True,
+                         env=dict(os.environ, LC_ALL="C.UTF-8")).stdout.decode("utf-8")
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("---------")) + 1
+    end = max(i for i, line in enumerate(lines) if line.startswith("---------"))
+    names = [line.split(None, 3)[3] for line in lines[start:end]]
+    z1 = subprocess.run(["unzip", "-Z1", str(path)], capture_output=True, check=True).stdout.decode("utf-8")
+    assert sorted(z1.splitlines()) == sorted(names)
+    return sorted(names)
 
 
 def _7z_names(path) -> list[str]:
