@@ -436,6 +436,33 @@ def fsck_cmd(ctx, quick, as_json):
     sys.exit(1 if report["problems"] else 0)
 
 
+@cli.command("ocr")
+@click.option("--limit", type=click.IntRange(1), help="最多处理多少件")
+@click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
+@click.pass_context
+def ocr_cmd(ctx, limit, as_json):
+    """对待识别的扫描件和文件照片做 OCR，识别出的文字可被检索（网页服务运行时会在后台自动处理）。"""
+    from archive.ocr_queue import ocr_available, pending_count, run_pending
+
+    inst = open_instance(ctx)
+    if not ocr_available():
+        fail_usage("未安装离线 OCR 引擎：apt-get install tesseract-ocr tesseract-ocr-chi-sim poppler-utils (no OCR engine)")
+    bar, update = progress_bar("OCR", min(pending_count(inst.db), limit or 10**9))
+    try:
+        result = run_pending(inst, limit=limit, progress=update)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+    for f in result["failed"]:
+        click.echo(f"failed: #{f['id']}: {f['error']} (ocr failed)", err=True)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"OCR 完成 {len(result['done'])} 件，失败 {len(result['failed'])} 件，"
+                   f"尚待识别 {pending_count(inst.db)} 件")
+    sys.exit(1 if result["failed"] else 0)
+
+
 @cli.command("backup")
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
 @click.pass_context
@@ -767,6 +794,10 @@ def serve(ctx, host, port, threads):
         click.echo(f"一次性密码：{password}")
         click.echo("请立即登录并在“修改密码”中更改；此密码不会再次显示。")
         click.echo("=" * 60)
+    from archive.ocr_queue import start_background_worker
+
+    if start_background_worker(ctx.obj["instance_dir"]) is None:
+        click.echo("提示：未安装离线 OCR 引擎（tesseract-ocr-chi-sim），扫描件暂不能按图像内容检索")
     click.echo(f"创文资料档案 正在 http://{host}:{port}/ 提供服务（Ctrl+C 停止）")
     server.run()
 # ---- end section: users / serve --------------------------------------------------------

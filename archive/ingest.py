@@ -19,6 +19,7 @@ from .dates import parse_date
 from .db import insert, transaction, utcnow
 from .errors import Refusal, UsageError
 from .extract import extract, sniff_kind
+from .ocr_queue import needs_ocr
 from .store import sha256_file
 
 Progress = Callable[[int, int, str], None]
@@ -120,6 +121,9 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
         raise Refusal("file changed while reading", "读取过程中文件被修改，请重新上传")
 
     meta = extraction.meta or {}
+    wants_ocr = needs_ocr(kind, material_type, extraction.ocr_pages)
+    if extraction.ocr_pages:
+        meta["ocr_pages"] = extraction.ocr_pages
     if given_date is not None:
         item_date, date_source = given_date.isoformat(), "given"
     elif meta.get("exif_date"):
@@ -141,7 +145,7 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
             "date": item_date, "date_source": date_source, "size": size,
             "text": extraction.text or "",
             "meta": json.dumps(meta, ensure_ascii=False, default=str),
-            "ocr_status": "pending" if extraction.ocr_pages else "none",
+            "ocr_status": "pending" if wants_ocr else "none",
             "review_state": "pending", "created_at": now, "created_by": user, "updated_at": now,
         })
         for code in codes:

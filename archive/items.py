@@ -9,6 +9,7 @@ from .db import insert, transaction, utcnow
 from .errors import NotFound, Refusal
 from .extract import extract, sniff_kind
 from .ingest import resolve_codes
+from .ocr_queue import needs_ocr
 from .store import sha256_file
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
@@ -148,13 +149,16 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
     extraction = extract(path, kind, instance.limits)
     stored_sha, size = instance.store.put(path)
     meta = extraction.meta or {}
+    if extraction.ocr_pages:
+        meta["ocr_pages"] = extraction.ocr_pages
+    wants_ocr = needs_ocr(kind, item["material_type"], extraction.ocr_pages)
     now = utcnow()
     with transaction(db):
         db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
                    [sha, size, kind, now])
         updates = {"sha256": sha, "kind": kind, "original_name": original_name, "size": size,
                    "text": extraction.text or "", "meta": json.dumps(meta, ensure_ascii=False, default=str),
-                   "ocr_status": "pending" if extraction.ocr_pages else "none",
+                   "ocr_status": "pending" if wants_ocr else "none",
                    "review_state": "pending", "updated_at": now}
         if item["date_source"] != "given":
             updates["date"] = meta.get("exif_date")

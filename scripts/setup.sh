@@ -4,10 +4,11 @@
 # bench, pdftoppm for PDF previews), p7zip-full (7-Zip listing of package names),
 # fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots), fonts-dejavu-core
 # (its Latin letters and digits, which the Droid fallback font lacks).
-SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip"
+SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip tesseract-ocr tesseract-ocr-chi-sim"
 
-# ./run needs only pdftoppm (first-page previews of PDFs); ./test needs them all.
-RUN_PACKAGES="poppler-utils"
+# ./run needs pdftoppm (PDF previews, OCR page rendering) and tesseract with Simplified Chinese
+# (offline OCR: its models ship in the Debian packages); ./test needs them all.
+RUN_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-chi-sim"
 
 setup_system_packages() {
   local wanted="${1:-$SYSTEM_PACKAGES}" missing=()

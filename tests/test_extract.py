@@ -10,7 +10,6 @@ import pytest
 from archive.config import Limits
 from archive.errors import Refusal
 from archive.extract import Extraction, extract, sniff_kind
-from archive.extract.ocr import ocr_available
 from tests import filefactory as ff
 
 LIMITS = Limits()
@@ -364,10 +363,6 @@ def test_png_meta(tmp_path):
     result = run(ff.make_png(tmp_path / "a.png", size=(100, 50)))
     assert result.meta == {"width": 100, "height": 50}
     assert result.text == "" and result.ocr_pages == []
-
-
-def test_ocr_stub_is_offline_and_optional():
-    assert ocr_available() in (True, False)
 
 
 def test_cjk_font_helper_finds_a_font():
