@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import re
-import unicodedata
 import zipfile
 from xml.sax.saxutils import escape as xml_escape
 from datetime import date, datetime

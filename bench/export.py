@@ -19,14 +19,12 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import random
 import shutil
 import subprocess
 import sys
 import time
 import zlib
-from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,8 +174,8 @@ def main() -> None:
     mbps_zip = zip_size / MB / z
     mbps_exp = pkg_size / MB / e["seconds"]
     print()
-    print(f"| measure | value |")
-    print(f"|---|---|")
+    print("| measure | value |")
+    print("|---|---|")
     print(f"| archive | {count} files, {total / MB:.0f} MB; package {e['files']} files, {pkg_size / MB:.0f} MB |")
     print(f"| `zip -0 -r` of the exported tree (best of 2) | {z:.1f} s, {mbps_zip:.0f} MB/s |")
     print(f"| `export_package` zip (best of 2) | {e['seconds']:.1f} s, {mbps_exp:.0f} MB/s |")
