@@ -43,6 +43,19 @@ def types_present(db, codes: list[str]) -> Counter:
         f"WHERE i.deleted_at IS NULL AND c.code IN ({marks}) GROUP BY i.material_type", codes).fetchall()))
 
 
+ITEMS_PAGE = 200
+
+
+def count_items(db, codes: list[str], include_deleted: bool = False) -> int:
+    """Items mapped to any of these codes. TODO: move beside items.list_items."""
+    if not codes:
+        return 0
+    marks = ",".join("?" * len(codes))
+    alive = "" if include_deleted else "AND i.deleted_at IS NULL"
+    return db.execute(f"SELECT count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
+                      f"WHERE c.code IN ({marks}) {alive}", codes).fetchone()[0]
+
+
 def load_item(item_id: int) -> dict:
     try:
         return items_mod.item_detail(get_instance(), item_id)
@@ -126,10 +139,14 @@ def indicator(code):
     required = list(node.requires) if node.is_leaf else []
     missing = [t for t in required if not present.get(t)]
     show_deleted = request.args.get("deleted") == "1"
-    rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted, limit=500)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    total = count_items(db, leaf_codes, show_deleted)
+    rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted,
+                                limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)
     counts = subtree_counts(db, imap)
     return render_template("indicator.html", node=node, present=present, required=required,
-                           missing=missing, items=rows, counts=counts, show_deleted=show_deleted)
+                           missing=missing, items=rows, counts=counts, show_deleted=show_deleted,
+                           total=total, page=page, page_size=ITEMS_PAGE)
 
 
 @bp.route("/upload")

@@ -319,3 +319,16 @@ def test_admin_map_check_and_load(login, items, instance):
     assert "健全学习制度（新）" in c.get("/").get_data(as_text=True)   # the app sees the new edition at once
     row = instance.db.execute("SELECT user, action FROM audit WHERE action = 'map.load' ORDER BY id DESC").fetchone()
     assert tuple(row) == ("admin", "map.load")
+
+
+def test_indicator_page_pages(login, items, monkeypatch):
+    import archive.web.evidence as ev
+
+    monkeypatch.setattr(ev, "ITEMS_PAGE", 1)
+    c = login("auditor")
+    first = c.get("/indicators/Ⅰ—1").get_data(as_text=True)
+    assert "材料（2）" in first and "第 1 页" in first and "下一页" in first
+    second = c.get("/indicators/Ⅰ—1?page=2").get_data(as_text=True)
+    assert "上一页" in second and "下一页" not in second
+    titles = [("宣传栏" in p, "少年宫台账" in p) for p in (first, second)]
+    assert sorted(titles) == [(False, True), (True, False)]
