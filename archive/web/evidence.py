@@ -143,7 +143,7 @@ def indicator(code):
     total = count_items(db, leaf_codes, show_deleted)
     rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted,
                                 limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)
-    counts = subtree_counts(db, imap)
+    counts = subtree_counts(db, imap) if not node.is_leaf else {}
     return render_template("indicator.html", node=node, present=present, required=required,
                            missing=missing, items=rows, counts=counts, show_deleted=show_deleted,
                            total=total, page=page, page_size=ITEMS_PAGE)
