@@ -355,3 +355,41 @@ def test_fsck_finds_tampered_and_missing_files(instance, tmp_path, runner):
     p.unlink()
     r = runner.invoke(cli, ["--instance", str(instance.root), "fsck", "--json"])
     assert [x["key"] for x in json.loads(r.stdout)["problems"]] == ["missing file"]
+
+
+def test_import_shows_progress_only_on_a_terminal(instance, tmp_path):
+    """A clerk at a terminal sees a progress bar on stderr; scripts (pipes) get none."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    rows = []
+    for i in range(3):
+        p = ff.make_pdf(tmp_path / f"p{i}.pdf", [f"第{i}份文件"])
+        rows.append([p.name, "Ⅲ—1", "规范文件", "2026-03-01", "", ""])
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    cmd = [sys.executable, "-m", "cli", "--instance", str(instance.root), "import", str(manifest)]
+    root = Path(__file__).resolve().parent.parent
+
+    primary, secondary = pty.openpty()
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=secondary, cwd=root, timeout=120)
+        os.close(secondary)
+        chunks = []
+        while True:
+            try:
+                data = os.read(primary, 65536)
+            except OSError:   # EIO: the child closed its end
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(primary)
+    tty_err = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    assert "批量入库" in tty_err and "3/3" in tty_err
+
+    piped = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=120)
+    assert "批量入库" not in piped.stderr and "3/3" not in piped.stderr
