@@ -96,8 +96,9 @@ def init_app(app) -> None:
 def _safe_next(target: str | None) -> str:
     if target:
         parts = urlsplit(target)
+        # Browsers drop tabs/newlines and read "\" as "/": "/\t/evil" or "/\\evil" would leave the site.
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
-                and "\\" not in target:
+                and "\\" not in target and not any(c.isspace() or ord(c) < 32 for c in target):
             return target
     return url_for("evidence.home")
 

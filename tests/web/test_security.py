@@ -227,11 +227,17 @@ def test_json_is_not_ascii_escaped(login, users):
     assert r.get_json()["leaves"][0]["code"] == "Ⅲ—1"
 
 
-def test_open_redirect_after_login_is_blocked(client, users):
-    r = client.post("/login?next=//evil.example/x", data={"name": "clerk", "password": PASSWORD})
+@pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example/", "/\\evil.example",
+                                    "/\t/evil.example", "\\\\evil.example", "javascript:alert(1)"])
+def test_open_redirect_after_login_is_blocked(app, users, target):
+    from urllib.parse import quote as q
+
+    r = app.test_client().post("/login?next=" + q(target, safe=""), data={"name": "clerk", "password": PASSWORD})
     assert r.status_code == 302 and r.headers["Location"] == "/"
-    c2 = client.application.test_client()
-    r = c2.post("/login?next=/indicators/Ⅲ—1", data={"name": "clerk", "password": PASSWORD})
+
+
+def test_redirect_after_login_keeps_local_target(client, users):
+    r = client.post("/login?next=/indicators/Ⅲ—1", data={"name": "clerk", "password": PASSWORD})
     from urllib.parse import unquote
     assert unquote(r.headers["Location"]) == "/indicators/Ⅲ—1"
 
