@@ -277,3 +277,15 @@ def test_order_is_stable_and_paged(corpus):
     assert scores == sorted(scores, reverse=True)
     page = [h["id"] for h in search(inst, "志愿 OR 文明", limit=10, offset=20)["hits"]]
     assert page == [h["id"] for h in full["hits"][20:30]]
+
+
+def test_both_query_paths_order_alike(corpus, monkeypatch):
+    """Term-only queries take a shortcut inside FTS5; the general path must order identically."""
+    from archive.search import engine
+
+    inst, _, _ = corpus
+    queries = ["志愿", "文明 OR 台账", "城", "TZ20051", "门前三包 NOT 红马甲"]
+    fast = [[h["id"] for h in search(inst, q, limit=50, offset=5)["hits"]] for q in queries]
+    monkeypatch.setattr(engine, "TEXT_ONLY_MAX_ROWS", 0)
+    slow = [[h["id"] for h in search(inst, q, limit=50, offset=5)["hits"]] for q in queries]
+    assert fast == slow

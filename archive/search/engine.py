@@ -1,6 +1,7 @@
 """search / reindex / check_index: the query path and index maintenance."""
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from typing import Callable
 
@@ -93,19 +94,36 @@ _RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
 
 
 def _general(db, compiled, limit, offset):
-    """Any query: SQLite joins each FTS hit to items (through a covering index) and sorts."""
+    """Any query. With terms: one pass joins each FTS hit to items (through a covering index:
+    deleted_at sits after the text in the row) and keeps the matching rows; Python counts them and
+    picks the page. Without terms: SQL counts and sorts over the covering index."""
     if compiled.match:
-        base = ("FROM items_fts CROSS JOIN items INDEXED BY items_search_live "
-                f"ON items.id = items_fts.rowid WHERE items_fts MATCH ? AND {compiled.where}")
-        params = [compiled.match, *compiled.params]
-        score = f"bm25(items_fts, {', '.join(str(x) for x in BM25_WEIGHTS)})"
-    else:
-        base, params, score = f"FROM items WHERE {compiled.where}", list(compiled.params), "0.0"
-    total = db.execute(f"SELECT count(*) {base}", params).fetchone()[0]
-    rows = db.execute(f"SELECT items.id, {score} AS s {base} "
-                      "ORDER BY s, items.date DESC, items.id LIMIT ? OFFSET ?",
-                      [*params, limit, offset]).fetchall()
+        sql = ("SELECT items.id, " + _RANK + ", items.date FROM items_fts "
+               "CROSS JOIN items INDEXED BY items_search_live ON items.id = items_fts.rowid "
+               f"WHERE items_fts MATCH ? AND {compiled.where}")
+        rows = db.execute(sql, [compiled.match, *compiled.params]).fetchall()
+        # bm25, then date (newest first, none last), then id
+        top = heapq.nsmallest(offset + limit, rows, key=_order_key)
+        return len(rows), [(r[0], r[1]) for r in top[offset:]]
+    base = f"FROM items INDEXED BY items_search_live WHERE {compiled.where}"
+    total = db.execute(f"SELECT count(*) {base}", compiled.params).fetchone()[0]
+    rows = db.execute(f"SELECT items.id, 0.0 {base} ORDER BY items.date DESC, items.id LIMIT ? OFFSET ?",
+                      [*compiled.params, limit, offset]).fetchall()
     return total, rows
+
+
+def _order_key(r):
+    # (score asc, date desc with None last, id asc); dates are ISO strings
+    return (r[1], _neg_date(r[2]), r[0])
+
+
+def _neg_date(d):
+    if d is None:
+        return (1, 0)
+    try:
+        return (0, -int(d[:4] + d[5:7] + d[8:10]))
+    except ValueError:
+        return (0, 0)
 
 
 def _text_only(db, match, limit, offset):
