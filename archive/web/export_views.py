@@ -42,11 +42,15 @@ PROGRESS_EVERY_S = 0.25
 MANIFEST_ROWS = 300
 
 _build_slot = threading.Semaphore(1)
-_active: set[int] = set()
+_active: set[tuple[str, int]] = set()   # (instance root, job id) of builds alive in this process
 _active_lock = threading.Lock()
 
 JOB_COLUMNS = ("id", "created_at", "created_by", "evaluation_date", "options", "state", "done", "total",
                "message", "error", "path", "size", "report", "finished_at")
+
+
+def _key(job_id: int, root: str | None = None) -> tuple[str, int]:
+    return (str(root or current_app.config["INSTANCE"]), job_id)
 
 
 def _row(r) -> dict:
@@ -54,7 +58,7 @@ def _row(r) -> dict:
     job["options"] = json.loads(job["options"] or "{}")
     job["report"] = json.loads(job["report"]) if job["report"] else None
     with _active_lock:
-        alive = job["id"] in _active
+        alive = _key(job["id"]) in _active
     if job["state"] in ("queued", "running") and not alive:
         job["state"] = "interrupted"     # its process ended (restart) before it finished
     job["state_zh"] = STATES.get(job["state"], job["state"])
@@ -124,7 +128,7 @@ def run_job(root: str, limits, job_id: int, evaluation_date: str, options: dict,
             log.exception("export job %s: could not record the failure", job_id)
     finally:
         with _active_lock:
-            _active.discard(job_id)
+            _active.discard(_key(job_id, root))
         inst.close()
 
 
@@ -139,7 +143,7 @@ def start_job(evaluation_date: str, options: dict) -> int:
             job_id = cur.lastrowid
             audit.log(db, current_user.name, "export.start", f"export:{job_id}",
                       {"evaluation_date": evaluation_date, "options": options}, client_ip())
-        _active.add(job_id)
+        _active.add(_key(job_id))
     t = threading.Thread(target=run_job, name=f"export-{job_id}", daemon=True,
                          args=(current_app.config["INSTANCE"], current_app.extensions["archive_limits"],
                                job_id, evaluation_date, options, current_user.name, client_ip()))
