@@ -102,6 +102,7 @@ def browser(live_server, downloads_dir):
         "safebrowsing.enabled": False,
         "intl.accept_languages": "zh-CN,zh",
     })
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=opts, service=Service(str(CHROMEDRIVER)))
     driver.set_window_size(1366, 768)
     driver.set_page_load_timeout(30)
@@ -192,9 +193,15 @@ class Page:
 
 @pytest.fixture
 def page(browser, live_server, live_instance):
+    """A Page; afterwards, the browser console must hold no script error and no CSP refusal
+    (failed loads are expected: the tests provoke 403s and 404s on purpose)."""
     browser.set_window_size(1366, 768)
     browser.set_script_timeout(20)
-    return Page(browser, live_server, live_instance)
+    browser.get_log("browser")  # drop what earlier tests left
+    yield Page(browser, live_server, live_instance)
+    bad = [e["message"] for e in browser.get_log("browser")
+           if e["level"] == "SEVERE" and "Failed to load resource" not in e["message"]]
+    assert not bad, bad
 
 
 @pytest.fixture
