@@ -165,6 +165,25 @@ def enable(db, user_id: int, by: str | None = None, ip: str | None = None) -> No
         audit.log(db, by, "user.enable", target=user.name, ip=ip)
 
 
+def update_user(db, user_id: int, role: str, unit: str | None, by: str | None = None,
+                ip: str | None = None) -> User:
+    """Changes an account's role and unit (same rules as creation: a clerk needs a unit)."""
+    user = _require(db, user_id)
+    unit = (unit or "").strip() or None
+    if role not in ROLES:
+        raise UsageError("unknown role", f"未知角色 {role}")
+    if role == "clerk" and not unit:
+        raise UsageError("clerk needs a unit", "资料员必须指定所属单位（--unit）")
+    if (role, unit) == (user.role, user.unit):
+        return user
+    with transaction(db):
+        db.execute("UPDATE users SET role = ?, unit = ? WHERE id = ?", [role, unit, user_id])
+        audit.log(db, by, "user.update", target=user.name,
+                  detail={"old": {"role": user.role, "unit": user.unit}, "new": {"role": role, "unit": unit}},
+                  ip=ip)
+    return get_user(db, user_id)
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 

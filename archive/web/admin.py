@@ -69,6 +69,24 @@ def enable(user_id):
     return redirect(url_for("admin.users_page"))
 
 
+@bp.route("/users/<int:user_id>/edit", methods=["POST"])
+@roles_required("admin")
+def edit_user(user_id):
+    user = _target(user_id)
+    role = request.form.get("role", user.role)
+    if user.id == current_user.id and role != "admin":
+        flash("不能取消自己的管理员角色", "error")
+        return redirect(url_for("admin.users_page"))
+    try:
+        updated = users.update_user(get_db(), user.id, role, request.form.get("unit"),
+                                    by=current_user.name, ip=client_ip())
+    except ArchiveError as e:
+        flash(e.message_zh, "error")
+    else:
+        flash(f"已更新 {updated.name}：{updated.role_label}{'，' + updated.unit if updated.unit else ''}", "success")
+    return redirect(url_for("admin.users_page"))
+
+
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @roles_required("admin")
 def reset_password(user_id):

@@ -13,7 +13,7 @@ bp = Blueprint("audit", __name__)
 PAGE_SIZE = 100
 ACTION_LABELS = {
     "login": "登录", "login.failed": "登录失败", "login.locked": "登录被锁定", "logout": "退出",
-    "user.create": "新建账号", "user.password": "修改密码", "user.disable": "停用账号",
+    "user.create": "新建账号", "user.update": "修改角色/单位", "user.password": "修改密码", "user.disable": "停用账号",
     "user.enable": "启用账号", "user.token": "签发令牌", "user.token_revoke": "撤销令牌",
     "item.add": "材料入库", "item.refused": "上传被拒收", "item.codes": "修改指标", "item.edit": "修改信息",
     "item.replace": "替换文件", "item.delete": "删除材料", "item.restore": "恢复材料",

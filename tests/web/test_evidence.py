@@ -332,3 +332,16 @@ def test_indicator_page_pages(login, items, monkeypatch):
     assert "上一页" in second and "下一页" not in second
     titles = [("宣传栏" in p, "少年宫台账" in p) for p in (first, second)]
     assert sorted(titles) == [(False, True), (True, False)]
+
+
+def test_admin_edits_role_and_unit(login, users, items, instance):
+    c = login("admin")
+    uid = users["clerk"].id
+    r = c.post(f"/admin/users/{uid}/edit", data={"role": "clerk", "unit": ""}, follow_redirects=True)
+    assert "资料员必须指定所属单位" in r.get_data(as_text=True)
+    c.post(f"/admin/users/{uid}/edit", data={"role": "clerk", "unit": "市城管局"})
+    assert instance.db.execute("SELECT unit FROM users WHERE id = ?", [uid]).fetchone()[0] == "市城管局"
+    r = c.post(f"/admin/users/{users['admin'].id}/edit", data={"role": "auditor"}, follow_redirects=True)
+    assert "不能取消自己的管理员角色" in r.get_data(as_text=True)
+    # the clerk's session sees the new unit at once: the photo of 草场街街道 is no longer theirs
+    assert login("clerk").post(f"/items/{items['photo']}/delete").status_code == 403

@@ -47,6 +47,7 @@ ROUTES = [
                               "confirm_password": "abcdefgh12"}, expect(302, ("admin",))),
     ("POST", "/admin/users/{victim}/disable", {}, expect(302, ("admin",))),
     ("POST", "/admin/users/{victim}/enable", {}, expect(302, ("admin",))),
+    ("POST", "/admin/users/{victim}/edit", {"role": "reviewer", "unit": ""}, expect(302, ("admin",))),
     ("POST", "/admin/users/{victim}/password", {"password": "another-pass-1"}, expect(302, ("admin",))),
     ("POST", "/admin/users/{victim}/token", {}, expect(200, ("admin",))),
     ("POST", "/admin/users/{victim}/token/revoke", {}, expect(302, ("admin",))),

@@ -208,3 +208,16 @@ def test_serve_on_busy_port_is_a_clear_error_and_makes_no_admin(runner, instance
     assert r.exit_code == 2
     assert "端口已被占用" in r.stderr and "Traceback" not in r.output
     assert users.count_users(instance.db) == 0
+
+
+def test_update_user(instance):
+    db = instance.db
+    u = users.create_user(db, "调岗", "clerk", "市教育局", "password-123")
+    with pytest.raises(UsageError):
+        users.update_user(db, u.id, "clerk", "", by="admin")
+    with pytest.raises(UsageError):
+        users.update_user(db, u.id, "boss", None, by="admin")
+    moved = users.update_user(db, u.id, "clerk", "草场街街道", by="admin", ip="10.0.0.2")
+    assert (moved.role, moved.unit) == ("clerk", "草场街街道")
+    assert users.update_user(db, u.id, "reviewer", None, by="admin").role == "reviewer"
+    assert [r[1] for r in audit_rows(db, "user.update")] == ["user.update", "user.update"]
