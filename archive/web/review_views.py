@@ -119,3 +119,14 @@ def returned():
         rows = items_mod.list_items(db, review_state="rejected", unit=unit, limit=500)
     reviews = latest_reviews(db, [r["id"] for r in rows])
     return render_template("review_returned.html", rows=rows, reviews=reviews, unit=unit)
+
+
+@bp.app_context_processor
+def returned_badge():
+    """`returned_count()` for the nav: a clerk's sent-back items, counted only when shown."""
+    def returned_count() -> int:
+        if not current_user.is_authenticated or current_user.role != "clerk" or not current_user.unit:
+            return 0
+        return get_db().execute("SELECT count(*) FROM items WHERE unit = ? AND review_state = 'rejected' "
+                                "AND deleted_at IS NULL", [current_user.unit]).fetchone()[0]
+    return {"returned_count": returned_count}

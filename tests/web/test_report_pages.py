@@ -203,6 +203,8 @@ def test_returned_page_scoped_to_clerk_unit(login, items):
     assert "缺少盖章" in other and "照片模糊" not in other
     # the clerk's unit is forced: ?unit= cannot widen it
     assert "缺少盖章" not in login("clerk").get("/review/returned?unit=市教育局").get_data(as_text=True)
+    assert re.search(r'class="navcount"[^>]*>1<', mine)                       # the nav tells the clerk
+    assert "navcount" not in login("reviewer").get("/dashboard").get_data(as_text=True)
     auditor = login("auditor").get("/review/returned").get_data(as_text=True)
     assert "照片模糊" in auditor and "缺少盖章" in auditor and "<form method=\"post\" action=\"/review/" not in auditor
 
