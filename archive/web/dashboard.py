@@ -40,6 +40,7 @@ class CoverageCache:
     def __init__(self, db_path):
         self.db_path = str(db_path)
         self.lock = threading.Lock()
+        self.load_lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None
         self.items: tuple[int, list[dict]] | None = None
         self.reports: "OrderedDict[tuple, tuple[int, dict]]" = OrderedDict()
@@ -60,10 +61,17 @@ class CoverageCache:
                 return hit[1]
             items = self.items[1] if self.items is not None and self.items[0] == v else None
         if items is None:
-            with snapshot(instance.db) as db:
-                items = load_items(db)
-            with self.lock:
-                self.items = (v, items)
+            # One reader at a time: requests arriving while the items are read wait for that
+            # read and share it instead of each reading 20,000 rows.
+            with self.load_lock:
+                v = self.version()
+                with self.lock:
+                    items = self.items[1] if self.items is not None and self.items[0] == v else None
+                if items is None:
+                    with snapshot(instance.db) as db:
+                        items = load_items(db)
+                    with self.lock:
+                        self.items = (v, items)
         report = compute(imap, items, evaluation_date, unit)
         with self.lock:
             self.reports[key] = (v, report)
