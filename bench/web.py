@@ -331,7 +331,7 @@ def main() -> None:
         before = inst.db.execute("SELECT count(*) FROM items").fetchone()[0]
         outcomes: list[tuple[int, int, str, float]] = []
         lock = threading.Lock()
-        during: list[float] = []
+        during: dict[str, list[float]] = {"search": [], "indicator": [], "dashboard": []}
         stop = threading.Event()
 
         def uploader(u: int):
@@ -346,10 +346,13 @@ def main() -> None:
         def reader():
             s = Session(port).login("reviewer1")
             i = 0
+            kinds = list(during)
             while not stop.is_set() and i < 2000:
+                kind = kinds[i % len(kinds)]
                 t0 = time.perf_counter()
-                s.get(pages["search"][i % len(pages["search"])] if i % 2 else pages["indicator"][i % n])
-                during.append((time.perf_counter() - t0) * 1000)
+                status, _, _ = s.get(pages[kind][i % n])
+                during[kind].append((time.perf_counter() - t0) * 1000)
+                assert status == 200, (kind, status)
                 i += 1
 
         threads = [threading.Thread(target=uploader, args=(u,)) for u in range(args.uploaders)]
@@ -379,9 +382,10 @@ def main() -> None:
               f"lost {total - (after - before)}")
         print(f"  wall {elapsed:.1f} s, {total / elapsed:.1f} files/s; per upload p50 {statistics.median(up_ms):.0f} ms, "
               f"p95 {pct(up_ms, 95):.0f} ms")
-        if during:
-            print(f"  meanwhile a reader (search/indicator pages): {len(during)} requests, "
-                  f"p50 {statistics.median(during):.0f} ms, p95 {pct(during, 95):.0f} ms")
+        for kind, ms in during.items():
+            if ms:
+                print(f"  meanwhile one reader, {kind} page: {len(ms)} requests, "
+                      f"p50 {statistics.median(ms):.0f} ms, p95 {pct(ms, 95):.0f} ms")
         for e in errors[:5]:
             print("  error:", e)
         good = not errors and after - before == total and len(ids) == total
