@@ -334,3 +334,23 @@ def test_api_search_and_coverage_with_token(app, items, users, instance):
     assert c.get("/api/coverage?date=2026-07-15", headers=auth).get_json()["summary"]["leaves"] == 6
     assert c.get("/api/search?q=书法课", headers={"Authorization": "Bearer nope"}).status_code == 401
     assert c.get("/api/coverage").status_code == 401
+
+
+def test_dashboard_may_lag_only_when_reading_is_slow_and_says_so(login, items, instance, monkeypatch):
+    """With slow reads (here: every read counts as slow) a page may show a snapshot a few
+    seconds old, labelled, with a link that reads afresh; the API is always exact."""
+    from archive.web.dashboard import CoverageCache
+
+    monkeypatch.setattr(CoverageCache, "SLOW_LOAD_S", 0.0)
+    c = login("reviewer")
+    page = c.get("/dashboard?date=2026-07-15").get_data(as_text=True)
+    assert re.search(r'id="n-complete">2<', page) and 'id="behind"' not in page
+    instance.db.execute("UPDATE items SET review_state = 'rejected' WHERE id = ?", [items["ledger"]])
+    page = c.get("/dashboard?date=2026-07-15").get_data(as_text=True)
+    assert re.search(r'id="n-complete">2<', page) and 'id="behind"' in page and "立即刷新" in page
+    fresh = c.get("/dashboard?date=2026-07-15&fresh=1").get_data(as_text=True)
+    assert re.search(r'id="n-complete">1<', fresh) and 'id="behind"' not in fresh
+    assert login("auditor").get("/api/coverage?date=2026-07-15").get_json()["summary"]["complete"] == 1
+    monkeypatch.setattr(CoverageCache, "MAX_STALE_S", 0.0)
+    instance.db.execute("UPDATE items SET review_state = 'pending' WHERE id = ?", [items["ledger"]])
+    assert re.search(r'id="n-complete">2<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
