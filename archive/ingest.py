@@ -57,12 +57,15 @@ class BatchResult:
 
 
 def ingest_files(instance, requests: Iterable[IngestRequest], user: str | None = None,
-                 ip: str | None = None, progress: Progress | None = None) -> BatchResult:
+                 ip: str | None = None, progress: Progress | None = None,
+                 only_unit: str | None = None) -> BatchResult:
+    """Ingest a batch. `only_unit`: the uploader may change items of this unit only (a clerk);
+    a duplicate of another unit's item is reported but not touched."""
     requests = list(requests)
     result = BatchResult()
     for n, req in enumerate(requests, start=1):
         try:
-            outcome, row = ingest_one(instance, req, user=user, ip=ip)
+            outcome, row = ingest_one(instance, req, user=user, ip=ip, only_unit=only_unit)
         except Refusal as e:
             result.refused.append({"path": req.label, "reason": e.reason, "key": e.key})
         else:
@@ -98,7 +101,7 @@ def check_material_type(imap, material_type: str) -> str:
 
 
 def ingest_one(instance, req: IngestRequest, user: str | None = None,
-               ip: str | None = None) -> tuple[str, dict]:
+               ip: str | None = None, only_unit: str | None = None) -> tuple[str, dict]:
     """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal."""
     imap = instance.indicator_map()
     codes = resolve_codes(imap, req.codes)
@@ -113,7 +116,7 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     sha = sha256_file(path)
     existing = _find_by_sha(instance.db, sha)
     if existing is not None:
-        return "duplicate", _add_codes_to_duplicate(instance, existing, codes, req, user, ip)
+        return "duplicate", _add_codes_to_duplicate(instance, existing, codes, req, user, ip, only_unit)
 
     extraction = extract(path, kind, instance.limits)
     stored_sha, size = instance.store.put(path)
@@ -136,7 +139,7 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     with transaction(db):
         raced = _find_by_sha(db, sha)   # a concurrent upload of the same bytes won the race
         if raced is not None:
-            return "duplicate", _add_codes(db, raced, codes, req, user, ip, now)
+            return "duplicate", _add_codes(db, raced, codes, req, user, ip, now, only_unit)
         db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
                    [sha, size, kind, now])
         item_id = insert(db, "items", {
@@ -166,13 +169,19 @@ def _find_by_sha(db, sha: str) -> int | None:
     return row[0] if row else None
 
 
-def _add_codes_to_duplicate(instance, item_id, codes, req, user, ip) -> dict:
+def _add_codes_to_duplicate(instance, item_id, codes, req, user, ip, only_unit) -> dict:
     with transaction(instance.db):
-        return _add_codes(instance.db, item_id, codes, req, user, ip, utcnow())
+        return _add_codes(instance.db, item_id, codes, req, user, ip, utcnow(), only_unit)
 
 
-def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now) -> dict:
+def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now, only_unit=None) -> dict:
     """A byte-identical file: no second copy; codes not yet on the item are added."""
+    owner = db.execute("SELECT unit FROM items WHERE id = ?", [item_id]).fetchone()[0]
+    if only_unit is not None and owner != only_unit:
+        audit.log(db, user, "item.duplicate", f"item:{item_id}",
+                  {"path": req.label, "other_unit": owner, "unchanged": True}, ip)
+        return {"path": req.label, "id": item_id,
+                "note": f"该文件已由{owner or '其他单位'}上传，未作改动 (duplicate of another unit's item)"}
     have = {r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ?", [item_id])}
     new = [c for c in codes if c not in have]
     for code in new:

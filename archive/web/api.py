@@ -67,7 +67,8 @@ def upload():
                             date=request.form.get("date") or None, unit=unit,
                             title=request.form.get("title") or None, original_name=name, display=name)
         try:
-            result = ingest_files(get_instance(), [req], user=current_user.name, ip=client_ip())
+            result = ingest_files(get_instance(), [req], user=current_user.name, ip=client_ip(),
+                                  only_unit=unit if current_user.role == "clerk" else None)
         except ArchiveError as e:  # e.g. no map loaded: the whole request is refused
             result = None
             body = {"added": [], "duplicates": [], "refused": [{"path": name, "reason": e.reason}]}

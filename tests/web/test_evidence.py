@@ -37,6 +37,24 @@ def test_upload_one_file_json(login, users, instance, tmp_path):
     assert r.get_json()["duplicates"][0]["id"] == item_id
 
 
+def test_clerk_reupload_of_another_units_file_changes_nothing(login, items, instance, tmp_path):
+    """The ledger belongs to 市教育局; a 草场街街道 clerk uploading the same bytes must not add
+    codes to it (or restore it): it is reported as a duplicate, untouched."""
+    data = instance.store.path(instance.db.execute(
+        "SELECT sha256 FROM items WHERE id = ?", [items["ledger"]]).fetchone()[0]).read_bytes()
+    r = login("clerk").post("/api/items", data={"file": (io.BytesIO(data), "台账.csv"),
+                                                "code": "Ⅲ—6", "type": "统计表格"})
+    assert r.status_code == 200
+    dup = r.get_json()["duplicates"][0]
+    assert dup["id"] == items["ledger"] and "codes_added" not in dup and "市教育局" in dup["note"]
+    codes = [c for (c,) in instance.db.execute("SELECT code FROM item_codes WHERE item_id = ?", [items["ledger"]])]
+    assert codes == ["Ⅲ—3"]
+    # A reviewer may add the code.
+    r = login("reviewer").post("/api/items", data={"file": (io.BytesIO(data), "台账.csv"),
+                                                   "code": "Ⅲ—6", "type": "统计表格"})
+    assert r.get_json()["duplicates"][0]["codes_added"] == ["Ⅲ—6"]
+
+
 @pytest.mark.parametrize("name,data,form,key", [
     ("空文件.pdf", b"", {"code": "Ⅲ—1", "type": "规范文件"}, "empty"),
     ("假图片.jpg", b"MZ\x90\x00" + b"\x00" * 200, {"code": "Ⅲ—5", "type": "实景图片"}, None),
