@@ -358,9 +358,12 @@ def _write_dir(plan, meta, store, parent: Path, progress) -> _Copier:
 
 def _target(out: Path, fmt: str, root: str) -> Path:
     if fmt == "zip":
-        if out.is_dir():
-            return out / f"{root}.zip"
-        return out
+        # `OUT.zip` is the file; any other OUT is a folder (made if missing) that gets {root}.zip,
+        # so `export out/` never leaves a zip called "out" without an extension.
+        if out.suffix.lower() == ".zip" and not out.is_dir():
+            return out
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{root}.zip"
     if fmt == "dir":
         return out / root
     return out   # bagit

@@ -139,6 +139,16 @@ def test_zip_tree_files_and_sha256sums(archive, instance, tmp_path):
         assert jpg.compress_type == zipfile.ZIP_STORED
 
 
+def test_zip_out_without_zip_suffix_is_a_folder(archive, instance, tmp_path):
+    """`export out/` (or `out`) puts {root}.zip inside the folder; it never writes a zip named `out`."""
+    for out in (tmp_path / "new-folder", tmp_path / "existing"):
+        if out.name == "existing":
+            out.mkdir()
+        report = export_package(instance, out, EVAL)
+        assert report["path"] == str(out / f"{ROOT}.zip")
+        assert zipfile.is_zipfile(out / f"{ROOT}.zip")
+
+
 def test_excluded_items_are_listed_with_reasons(archive, instance, tmp_path):
     report = export_package(instance, tmp_path / "pkg.zip", EVAL)
     reasons = {x["id"]: x["reason"] for x in report["excluded"]}
