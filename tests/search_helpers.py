@@ -3,18 +3,20 @@ and a brute-force matcher that is written independently of archive/search."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 
 from archive.db import transaction
 from archive.search import index_item
 
+_SEQ = itertools.count()
 _CJK = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 
 
 def add_item(db, text, title="材料", original_name="材料.pdf", unit=None, date=None,
              material_type="情况说明", codes=(), deleted=False) -> int:
-    sha = hashlib.sha256(f"{text}|{title}|{original_name}|{unit}|{date}|{codes}|{id(text)}".encode()).hexdigest()
+    sha = hashlib.sha256(f"{next(_SEQ)}|{text}".encode()).hexdigest()
     with transaction(db):
         db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [sha])
         cur = db.execute(

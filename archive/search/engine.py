@@ -90,6 +90,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
 
 LIVE = "items.deleted_at IS NULL"
 TEXT_ONLY_MAX_ROWS = 1000   # deeper pages go through _general
+TIE_SLACK = 64              # rows fetched past the page, so equal scores at its edge sort by date
 _RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
 
 
@@ -130,17 +131,19 @@ def _text_only(db, match, limit, offset):
     """Terms only, no filters (the common case), answered from FTS5 alone: the count needs no
     join (index_item keeps rows of deleted items out of the index) and the top rows are sorted
     by bm25 without joining every hit to items; the page is then ordered by date/id in Python.
-    Falls back to `_general` when
-    something would make the shortcut inexact (a tie at the page boundary, a stale row)."""
+    Falls back to `_general` when the shortcut could be inexact (a tie group wider than
+    TIE_SLACK at the page's edge, a stale row)."""
     n = offset + limit
     total = db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [match]).fetchone()[0]
     if n == 0 or total == 0:
         return _general(db, _Plain(match), limit, offset) if n == 0 else (0, [])
     top = db.execute(f"SELECT rowid, {_RANK} AS s FROM items_fts WHERE items_fts MATCH ? "
-                     "ORDER BY s LIMIT ?", [match, n + 1]).fetchall()
-    if len(top) > n and top[n - 1][1] == top[n][1]:
-        return _general(db, _Plain(match), limit, offset)   # tie straddles the page: let SQL order it
-    top = top[:n]
+                     "ORDER BY s LIMIT ?", [match, n + TIE_SLACK]).fetchall()
+    if len(top) > n:
+        edge = top[n - 1][1]
+        if top[-1][1] == edge:
+            return _general(db, _Plain(match), limit, offset)   # a tie group wider than the slack
+        top = [r for r in top if r[1] <= edge]   # rows tied with the last one on the page compete on date
     marks = ", ".join("?" for _ in top)
     meta = {r[0]: r[1:] for r in db.execute(
         f"SELECT id, deleted_at, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
