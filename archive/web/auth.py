@@ -100,7 +100,7 @@ def _safe_next(target: str | None) -> str:
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//") \
                 and "\\" not in target and not any(c.isspace() or ord(c) < 32 for c in target):
             return target
-    return url_for("evidence.home")
+    return url_for("dashboard.dashboard")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -154,6 +154,6 @@ def change_password():
                 flash(e.message_zh, "error")
             else:
                 flash("密码已修改", "success")
-                return redirect(url_for("evidence.home"))
+                return redirect(url_for("dashboard.dashboard"))
         return render_template("auth/password.html"), 400
     return render_template("auth/password.html")

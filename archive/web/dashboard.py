@@ -178,6 +178,7 @@ def owed_by_unit(rows: list[dict], only_unit: str | None = None) -> "OrderedDict
 
 
 @bp.route("/dashboard")
+@bp.route("/")          # registered first, so url_for() gives "/"
 @roles_required(*ALL_ROLES)
 def dashboard():
     errors: list[str] = []

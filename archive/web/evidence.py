@@ -111,10 +111,10 @@ def form_codes(form) -> list[str]:
 
 # -- pages ------------------------------------------------------------------------------
 
-@bp.route("/")
+@bp.route("/tree")
 @roles_required(*ALL_ROLES)
 def home():
-    """The indicator tree with evidence counts. (The dashboard replaces this page later.)"""
+    """The indicator tree with evidence counts (the home page `/` is the dashboard)."""
     db = get_db()
     try:
         imap = current_map()

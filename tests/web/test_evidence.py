@@ -123,7 +123,7 @@ def test_indicator_page(login, items):
 
 
 def test_tree_counts(login, items):
-    page = login("auditor").get("/").get_data(as_text=True)
+    page = login("auditor").get("/tree").get_data(as_text=True)
     assert "测试用测评体系" in page and "Ⅲ—6" in page
 
 
@@ -334,7 +334,7 @@ def test_admin_map_check_and_load(login, items, instance):
     assert "Ⅲ—3" in body and "1 份材料" in body
     assert instance.db.execute("SELECT count(*) FROM maps").fetchone()[0] == 2
     assert instance.db.execute("SELECT count(*) FROM items WHERE id = ?", [items["ledger"]]).fetchone()[0] == 1
-    assert "健全学习制度（新）" in c.get("/").get_data(as_text=True)   # the app sees the new edition at once
+    assert "健全学习制度（新）" in c.get("/tree").get_data(as_text=True)   # the app sees the new edition at once
     row = instance.db.execute("SELECT user, action FROM audit WHERE action = 'map.load' ORDER BY id DESC").fetchone()
     assert tuple(row) == ("admin", "map.load")
 

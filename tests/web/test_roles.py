@@ -30,6 +30,7 @@ EXPORT_VIEWERS = ("reviewer", "auditor", "admin")   # auditors may look and down
 # (method, url, form data or callable, expected statuses by role)
 ROUTES = [
     ("GET", "/", None, expect(200, EVERYONE)),
+    ("GET", "/tree", None, expect(200, EVERYONE)),
     ("GET", "/indicators/Ⅲ—2", None, expect(200, EVERYONE)),
     ("GET", "/indicators/Ⅰ—1", None, expect(200, EVERYONE)),
     ("GET", "/upload", None, expect(200, EDIT_ROLES)),

@@ -197,7 +197,7 @@ def test_500_page_is_chinese(instance, users, monkeypatch):
     c = app.test_client()
     with c.session_transaction() as sess:
         sess["_user_id"] = str(users["clerk"].id)
-    r = c.get("/")
+    r = c.get("/tree")
     assert r.status_code == 500 and "服务器内部错误" in r.get_data(as_text=True)
 
 
