@@ -66,8 +66,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from . import common
+    from . import common, timefmt
     common.init_app(app)
+    timefmt.init_app(app)
 
     from . import admin, api, audit_log, auth, evidence, errors
     auth.init_app(app)
