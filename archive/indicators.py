@@ -220,14 +220,10 @@ def level_name(depth: int) -> str:
 
 
 def parse_date(value: date | datetime | str) -> date:
-    if isinstance(value, datetime):
-        return value.date()
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value).strip())
-    except ValueError:
-        raise UsageError("bad date", f"日期格式不正确: {value}（应为 YYYY-MM-DD）") from None
+    """An evaluation date (the one parser in archive/dates.py; a bad one is a usage error)."""
+    from .dates import require_date
+
+    return require_date(value, UsageError)
 
 
 def window_for(evaluation_date: date | datetime | str, months: int) -> tuple[date, date]:

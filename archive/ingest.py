@@ -68,6 +68,9 @@ def ingest_files(instance, requests: Iterable[IngestRequest], user: str | None =
             outcome, row = ingest_one(instance, req, user=user, ip=ip, only_unit=only_unit)
         except Refusal as e:
             result.refused.append({"path": req.label, "reason": e.reason, "key": e.key})
+        except OSError as e:   # unreadable, vanished, disk full: this file only, the batch goes on
+            refusal = Refusal("cannot read file", f"无法读取或保存文件：{e.strerror or e}")
+            result.refused.append({"path": req.label, "reason": refusal.reason, "key": refusal.key})
         else:
             (result.added if outcome == "added" else result.duplicates).append(row)
         if progress:

@@ -393,3 +393,46 @@ def test_import_shows_progress_only_on_a_terminal(instance, tmp_path):
 
     piped = subprocess.run(cmd, capture_output=True, text=True, cwd=root, timeout=120)
     assert "批量入库" not in piped.stderr and "3/3" not in piped.stderr
+
+
+def test_unreadable_file_is_refused_and_batch_goes_on(instance, tmp_path, monkeypatch):
+    """An OS error on one file (no permission, vanished, disk full) refuses that file only."""
+    import archive.ingest
+
+    good = ff.make_pdf(tmp_path / "好.pdf", ["正常文件"])
+    bad = ff.make_pdf(tmp_path / "坏.pdf", ["读不出的文件"])
+    real = archive.ingest.sha256_file
+
+    def flaky(path):
+        if Path(path).name == "坏.pdf":
+            raise PermissionError(13, "Permission denied")
+        return real(path)
+
+    monkeypatch.setattr(archive.ingest, "sha256_file", flaky)
+    result = ingest_files(instance, [IngestRequest(bad, ["Ⅲ—1"], "规范文件"),
+                                     IngestRequest(good, ["Ⅲ—1"], "规范文件")], user="t")
+    assert [a["path"] for a in result.added] == [str(good)]
+    assert result.refused == [{"path": str(bad), "key": "cannot read file",
+                               "reason": "无法读取或保存文件：Permission denied (cannot read file)"}]
+    assert_store_clean(instance)
+
+
+@pytest.mark.parametrize("typed,iso", [
+    ("2026-07-01", "2026-07-01"), ("2026/7/1", "2026-07-01"), ("2026.07.01", "2026-07-01"),
+    ("20260701", "2026-07-01"), ("2026年7月1日", "2026-07-01"), ("２０２６－０７－０１", "2026-07-01"),
+    ("2026/7/1 0:00", "2026-07-01"), ("2026-07-01 09:30:15", "2026-07-01"),
+])
+def test_dates_clerks_and_excel_write(typed, iso):
+    from archive.dates import parse_date
+
+    assert parse_date(typed).isoformat() == iso
+
+
+@pytest.mark.parametrize("typed", ["2026-02-30", "昨天", "0001-01-15", "2026-7", "26/7/1", "3026-01-01"])
+def test_bad_dates_are_refused(typed):
+    from archive.dates import parse_date
+    from archive.errors import Refusal
+
+    with pytest.raises(Refusal) as e:
+        parse_date(typed)
+    assert e.value.key == "bad date"
