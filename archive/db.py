@@ -247,6 +247,9 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
         if version in applied:
             continue
         with transaction(db):
+            # Another process (CLI beside `serve`) may have applied it since we looked.
+            if db.execute("SELECT 1 FROM migrations WHERE version = ?", [version]).fetchone():
+                continue
             fn(db)
             db.execute("INSERT INTO migrations (version, name, applied_at) VALUES (?, ?, ?)",
                        [version, name, utcnow()])
