@@ -12,6 +12,9 @@ from archive.errors import ArchiveError, UsageError
 from archive.instance import Instance
 
 
+ITEM_ID = click.IntRange(1, 2**63 - 1)   # SQLite's rowid range: a bigger number is a typo, not a crash
+
+
 def emit_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
@@ -354,7 +357,7 @@ def import_cmd(ctx, manifest, as_json):
 
 
 @cli.command("show")
-@click.argument("item_id", type=int)
+@click.argument("item_id", type=ITEM_ID)
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 @click.pass_context
 def show_cmd(ctx, item_id, as_json):
@@ -390,18 +393,19 @@ def show_cmd(ctx, item_id, as_json):
 
 
 @cli.command("review")
-@click.argument("item_id", type=int)
-@click.option("--approve", "decision", flag_value="approved", help="审核通过")
-@click.option("--reject", "decision", flag_value="rejected", help="退回")
+@click.argument("item_id", type=ITEM_ID)
+@click.option("--approve", is_flag=True, help="审核通过")
+@click.option("--reject", is_flag=True, help="退回")
 @click.option("--comment", help="审核意见")
 @click.option("--by", "by", help="审核人（默认当前系统用户）")
 @click.pass_context
-def review_cmd(ctx, item_id, decision, comment, by):
+def review_cmd(ctx, item_id, approve, reject, comment, by):
     """审核一件材料：--approve 通过，--reject 退回（可附 --comment 意见）。"""
     from archive.review import review_item
 
-    if decision is None:
-        fail_usage("请给出 --approve 或 --reject (missing decision)")
+    if approve == reject:
+        fail_usage("请给出 --approve 或 --reject 中的一个 (exactly one decision)")
+    decision = "approved" if approve else "rejected"
     inst = open_instance(ctx)
     try:
         r = review_item(inst, item_id, decision, comment, by or current_os_user())
@@ -475,8 +479,11 @@ def backup_cmd(ctx, out):
         r = backup(inst, out)
     except ArchiveError as e:
         fail_usage(e)
+    for sha in r["missing"]:
+        click.echo(f"missing: {sha}: 文件库中缺少该文件，未能备份 (missing file)", err=True)
     click.echo(f"已备份 {r['files']} 个文件（{r['bytes']} 字节）到 {r['path']}；"
                f"恢复：evidence --instance {r['path']} fsck 后即可使用")
+    sys.exit(1 if r["missing"] else 0)
 
 
 # ---- end section: ingest / items --------------------------------------------------
@@ -552,9 +559,6 @@ def reindex_cmd(ctx):
 # ---- end section: search -------------------------------------------------------------
 
 # ---- section: coverage / export / verify / package ----------------------------------
-STATUS_TEXT = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
-
-
 def _tty_progress(label: str):
     """(bar, callback) drawing a progress bar on stderr when it is a terminal, else (None, None)."""
     if not sys.stderr.isatty():
@@ -583,7 +587,7 @@ def _close_progress(state) -> None:
 @click.pass_context
 def coverage_cmd(ctx, evaluation_date, unit, xlsx_out, as_json):
     """各测评内容的材料完整度：必备材料、时间窗口内已有、缺少、待审核、已退回。"""
-    from archive.coverage import coverage, coverage_xlsx
+    from archive.coverage import STATUS_ZH, coverage, coverage_xlsx
 
     inst = open_instance(ctx)
     try:
@@ -600,7 +604,7 @@ def coverage_cmd(ctx, evaluation_date, unit, xlsx_out, as_json):
                    + (f"，责任单位 {unit}" if unit else ""))
         for r in report["indicators"]:
             need = "、".join(r["required"]) or "无需材料"
-            line = f"[{STATUS_TEXT[r['status']]}] {r['code']} {r['name']}  必备：{need}"
+            line = f"[{STATUS_ZH[r['status']]}] {r['code']} {r['name']}  必备：{need}"
             if r["missing"]:
                 line += f"  缺：{'、'.join(r['missing'])}"
             line += (f"  （材料 {r['evidence']}，窗口外 {r['out_of_window']}，待审核 {r['pending']}，"

@@ -30,6 +30,7 @@ from pathlib import Path
 from .dates import parse_date
 from .errors import UsageError
 
+# The one table of status names (CLI, spreadsheets and web import it from here).
 STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
 
 
@@ -225,12 +226,24 @@ def coverage(instance, evaluation_date, unit: str | None = None) -> dict:
 
 
 def coverage_xlsx(report: dict, out) -> Path:
-    """Write the 测评材料审核记录表 for `report` (a `coverage()` result) to `out`; stable bytes."""
+    """Write the 测评材料审核记录表 for `report` (a `coverage()` result) to `out`; stable bytes.
+
+    Missing parent folders are created (a clerk typing `--xlsx 报表/审核记录表.xlsx` expects
+    the folder to appear); anything else that stops the write is UsageError "cannot write
+    output", and no temporary file is left behind."""
+    from .package import cannot_write, make_dirs
     from .package_xlsx import review_sheet_bytes
 
     out = Path(out)
     data = review_sheet_bytes(report)
+    if out.is_dir():
+        raise UsageError("cannot write output", f"无法写入输出位置 {out}：是一个文件夹")
+    make_dirs(out.parent, [])
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(out)
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise cannot_write(out, e) from None
     return out

@@ -207,6 +207,7 @@ def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now, only_unit
 # -- manifests ---------------------------------------------------------------------
 
 MANIFEST_COLUMNS = ("path", "code", "type", "date", "unit", "title")
+MANIFEST_FIELD_LIMIT = 1024 * 1024
 
 
 def decode_text(data: bytes) -> str:
@@ -226,7 +227,19 @@ def read_manifest(manifest: Path) -> tuple[list[IngestRequest], list[dict]]:
         text = decode_text(manifest.read_bytes())
     except OSError as e:
         raise UsageError("cannot read manifest", f"无法读取清单文件 {manifest}: {e.strerror}") from e
+    # A title or path is never megabytes; past 1 MB per cell the file is not a manifest.
+    # (The limit is process-wide in the csv module: set it for this read, then put it back.)
+    previous = csv.field_size_limit(MANIFEST_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _manifest_rows(manifest, reader)
+    except csv.Error as e:
+        raise UsageError("bad manifest", f"清单文件 {manifest.name} 第 {reader.line_num} 行无法解析：{e}") from e
+    finally:
+        csv.field_size_limit(previous)
+
+
+def _manifest_rows(manifest: Path, reader: csv.DictReader) -> tuple[list[IngestRequest], list[dict]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("path", "code", "type") if c not in header]
     if missing:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from functools import cached_property
 from pathlib import Path
 
@@ -37,7 +38,12 @@ class Instance:
         if not inst.exists():
             raise UsageError("instance not initialised",
                              f"实例目录 {inst.root} 尚未初始化，请先运行 evidence init")
-        dbmod.migrate(inst.db)
+        try:
+            dbmod.migrate(inst.db)
+        except sqlite3.DatabaseError as e:
+            inst.close()
+            raise UsageError("not an archive database",
+                             f"{inst.db_path} 不是可用的档案数据库（{e}）；请从备份恢复") from e
         return inst
 
     @cached_property

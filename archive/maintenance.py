@@ -75,30 +75,37 @@ def fsck(instance, verify_hashes: bool = True, progress: Progress | None = None)
 def backup(instance, out: Path, progress: Progress | None = None) -> dict:
     """A consistent online copy: SQLite's backup API snapshots the DB, then the files it names
     are copied (stored files never change, so the snapshot and the copies agree).
-    `out` becomes a complete instance: restore by pointing --instance at it (or copying it back)."""
+    `out` becomes a complete instance: restore by pointing --instance at it (or copying it back).
+    A damaged archive is still backed up: files missing from the store are listed in `missing`
+    (the caller exits 1), everything else is copied. Every copy is fsynced before it counts."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise UsageError("backup target not empty", f"备份目录 {out} 已存在且不为空")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError("cannot write backup", f"无法创建备份目录 {out}：{e.strerror}") from e
     tmp_db = out / "archive.db.partial"
     target = sqlite3.connect(str(tmp_db))
     try:
         instance.db.conn.backup(target)
         target.execute("PRAGMA journal_mode=DELETE")
+        files = target.execute("SELECT sha256, size FROM files ORDER BY sha256").fetchall()
     finally:
         target.close()
-    snapshot = sqlite3.connect(str(tmp_db))
-    try:
-        files = snapshot.execute("SELECT sha256, size FROM files ORDER BY sha256").fetchall()
-    finally:
-        snapshot.close()
+    _fsync(tmp_db)
     dest_store = FileStore(out / "files")
-    copied_bytes = 0
+    copied_bytes, missing = 0, []
     for n, (sha, size) in enumerate(files, start=1):
+        src = instance.store.path(sha)
+        if not src.is_file():
+            missing.append(sha)
+            continue
         dest = dest_store.path(sha)
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(sha + ".partial")
-        shutil.copyfile(instance.store.path(sha), part)
+        shutil.copyfile(src, part)
+        _fsync(part)
         os.chmod(part, 0o444)
         os.replace(part, dest)
         copied_bytes += size
@@ -110,4 +117,19 @@ def backup(instance, out: Path, progress: Progress | None = None) -> dict:
     if secret.exists():
         shutil.copy2(secret, out / "secret_key")
     os.replace(tmp_db, out / "archive.db")  # last: a backup without archive.db is visibly unfinished
-    return {"path": str(out), "files": len(files), "bytes": copied_bytes}
+    _fsync_tree_dirs(out)
+    return {"path": str(out), "files": len(files) - len(missing), "bytes": copied_bytes, "missing": missing}
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
+
+
+def _fsync_tree_dirs(root: Path) -> None:
+    for d in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+        fd = os.open(d, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)

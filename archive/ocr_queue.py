@@ -39,9 +39,12 @@ def run_pending(instance, limit: int | None = None, progress: Progress | None = 
         meta = json.loads(meta_json or "{}")
         try:
             pages = ocr_file(instance.store.path(sha), kind, meta.get("ocr_pages") or [])
-        except OcrError as e:
-            _record(db, item_id, sha, None, str(e))
-            failed.append({"id": item_id, "error": str(e)})
+        except Exception as e:   # one unreadable file must not stall the queue behind it
+            if not isinstance(e, OcrError):
+                log.exception("OCR of item %s failed", item_id)
+            error = str(e) if isinstance(e, OcrError) else f"{type(e).__name__}: {e}"
+            _record(db, item_id, sha, None, error)
+            failed.append({"id": item_id, "error": error})
         else:
             if _record(db, item_id, sha, pages, None):
                 done.append(item_id)

@@ -271,10 +271,21 @@ class _Copier:
             self.progress(self.done, self.total, message)
 
     def copy(self, f: dict, dst) -> None:
+        """Copy one store file into `dst`. Store trouble (missing, unreadable, altered) is a
+        Refusal "store damaged"; an OSError raised here comes from writing `dst`."""
         h = hashlib.sha256()
-        with self.store.open(f["sha256"]) as src:
+        try:
+            src = self.store.open(f["sha256"])
+        except OSError:
+            raise Refusal("store damaged", f"文件库缺少材料 #{f['item_id']} 的文件 ({f['sha256'][:12]}…)，"
+                                           "请运行 evidence fsck") from None
+        with src:
             while True:
-                chunk = src.read(CHUNK)
+                try:
+                    chunk = src.read(CHUNK)
+                except OSError as e:
+                    raise Refusal("store damaged", f"文件库中材料 #{f['item_id']} 的文件无法读取"
+                                                   f"（{os_reason(e)}），请运行 evidence fsck") from None
                 if not chunk:
                     break
                 h.update(chunk)
@@ -356,13 +367,51 @@ def _write_dir(plan, meta, store, parent: Path, progress) -> _Copier:
     return copier
 
 
-def _target(out: Path, fmt: str, root: str) -> Path:
+def os_reason(e: OSError) -> str:
+    """An OSError in Chinese, for "无法写入输出位置 …：原因"."""
+    import errno
+
+    zh = {errno.EEXIST: "已有同名文件，不是文件夹", errno.ENOTDIR: "路径中有一段是文件，不是文件夹",
+          errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限", errno.ENOSPC: "磁盘空间不足",
+          errno.EROFS: "只读文件系统", errno.ENAMETOOLONG: "路径过长", errno.EISDIR: "是一个文件夹",
+          errno.ENOENT: "路径不存在", errno.EDQUOT: "超出磁盘配额"}
+    return zh.get(e.errno) or e.strerror or type(e).__name__
+
+
+def cannot_write(where: Path, e: OSError) -> UsageError:
+    return UsageError("cannot write output", f"无法写入输出位置 {where}：{os_reason(e)}")
+
+
+def make_dirs(path: Path, created: list[Path]) -> None:
+    """mkdir -p, remembering each folder made (so a failed export can remove them again)."""
+    missing = []
+    p = path
+    while not p.is_dir():
+        if p.exists() or p.is_symlink():   # a file where a folder must be
+            raise cannot_write(p, FileExistsError(17, "File exists"))
+        missing.append(p)
+        if p.parent == p:
+            break
+        p = p.parent
+    for p in reversed(missing):
+        try:
+            p.mkdir()
+        except FileExistsError:
+            if not p.is_dir():
+                raise cannot_write(p, FileExistsError(17, "File exists")) from None
+            continue
+        except OSError as e:
+            raise cannot_write(p, e) from None
+        created.append(p)
+
+
+def _target(out: Path, fmt: str, root: str, created: list[Path]) -> Path:
     if fmt == "zip":
         # `OUT.zip` is the file; any other OUT is a folder (made if missing) that gets {root}.zip,
         # so `export out/` never leaves a zip called "out" without an extension.
         if out.suffix.lower() == ".zip" and not out.is_dir():
             return out
-        out.mkdir(parents=True, exist_ok=True)
+        make_dirs(out, created)
         return out / f"{root}.zip"
     if fmt == "dir":
         return out / root
@@ -398,30 +447,62 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
     if strict and plan["gaps"]:
         raise PackageRefused(report)
 
-    out = Path(out)
-    target = _target(out, fmt, plan["root"])
+    created: list[Path] = []   # folders this export made: removed again if it fails
+    try:
+        target, copier = _build(instance, plan, Path(out), fmt, progress, created)
+    except BaseException:
+        for folder in reversed(created):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        raise
+    report["path"] = str(target)
+    report["bytes"] = copier.bytes
+    with transaction(instance.db):
+        audit.log(instance.db, user, "package.export", str(target),
+                  {"format": fmt, "evaluation_date": plan["evaluation_date"], "options": plan["options"],
+                   "included": plan["included"], "excluded": len(plan["excluded"]),
+                   "gaps": len(plan["gaps"])}, ip)
+    return report
+
+
+def _build(instance, plan: dict, out: Path, fmt: str, progress, created: list[Path]):
+    """Write the package under a temporary name beside the target, then rename it into
+    place. Output-side OSErrors become UsageError "cannot write output" (store trouble is
+    already a Refusal from _Copier); the temporary output is removed on any failure."""
+    target = _target(out, fmt, plan["root"], created)
     if fmt != "zip" and target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise UsageError("output exists", f"输出位置已存在且不为空：{target}")
     if fmt == "zip" and target.is_dir():
         raise UsageError("output exists", f"输出位置是一个目录：{target}")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent, created)
     if progress:
         progress(0, len(plan["files"]) + len(PACKAGE_FILES), "正在生成目录、审核记录表和清单")
     meta = package_files(plan)
 
     if fmt == "zip":
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+        except OSError as e:
+            raise cannot_write(target.parent, e) from None
         os.close(fd)
         tmp = Path(tmp_name)
         try:
             copier = _write_zip(plan, meta, instance.store, tmp, progress)
             os.chmod(tmp, 0o644)
             os.replace(tmp, target)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise cannot_write(target, e) from None
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
     else:
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+        try:
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+        except OSError as e:
+            raise cannot_write(target.parent, e) from None
         try:
             copier = _write_dir(plan, meta, instance.store, tmp, progress)
             if fmt == "bagit":
@@ -433,17 +514,13 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
             else:
                 os.replace(tmp / plan["root"], target)
                 tmp.rmdir()
+        except OSError as e:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise cannot_write(target, e) from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    report["path"] = str(target)
-    report["bytes"] = copier.bytes
-    with transaction(instance.db):
-        audit.log(instance.db, user, "package.export", str(target),
-                  {"format": fmt, "evaluation_date": plan["evaluation_date"], "options": plan["options"],
-                   "included": plan["included"], "excluded": len(plan["excluded"]),
-                   "gaps": len(plan["gaps"])}, ip)
-    return report
+    return target, copier
 
 
 def _make_bag(staging: Path, plan: dict) -> None:
@@ -460,5 +537,10 @@ def _make_bag(staging: Path, plan: dict) -> None:
     bagit.make_bag(str(staging), info, checksums=["sha256"])
 
 
-# verify and diff live in package_verify.py; re-exported so callers import one module
-from .package_verify import diff_packages, verify_package  # noqa: E402,F401
+# verify and diff live in package_verify.py, which imports this module's constants; they are
+# re-exported here lazily (PEP 562) so callers import one module and there is no import cycle.
+def __getattr__(name: str):
+    if name in ("diff_packages", "verify_package", "open_package"):
+        from . import package_verify
+        return getattr(package_verify, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,8 +2,10 @@
 
 `verify_package(path)` → a list of problems, each {"problem", "path", "message"}
 (problem keys: missing file, hash mismatch, extra file, missing folder, extra folder,
-manifest mismatch, bad checksum line, bag invalid, not a package); [] means the package
-matches its own SHA256SUMS and manifest.json.
+manifest mismatch, bad checksum line, bag invalid, not a package, corrupt package); [] means
+the package matches its own SHA256SUMS and manifest.json. A damaged package is reported, never
+raised: a zip whose directory cannot be read is one `corrupt package` problem, a manifest.json
+of the wrong shape is `manifest mismatch`. `diff_packages` raises UsageError for both.
 
 `diff_packages(old, new)` compares two packages' manifests by (item, leaf): added,
 removed, replaced (same item on the same leaf, different SHA-256), moved (an item left a
@@ -15,19 +17,26 @@ import hashlib
 import json
 import re
 import zipfile
+import zlib
 from pathlib import Path
 
 from .errors import UsageError
+from .package import CATALOGUE, CHUNK, MANIFEST, REVIEW_SHEET, SUMS
 
-SUMS = "SHA256SUMS"
-MANIFEST = "manifest.json"
-GENERATED = {"00_目录.xlsx", "00_材料审核记录表.xlsx", MANIFEST}
-CHUNK = 1024 * 1024
+GENERATED = {CATALOGUE, REVIEW_SHEET, MANIFEST}
+# What reading a damaged package can raise: a bad local header or CRC (BadZipFile), a broken
+# deflate stream (zlib.error), a truncated member (EOFError), an unknown method (NotImplementedError).
+READ_ERRORS = (OSError, zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, KeyError)
 _SUM_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 
 
 def _problem(key: str, path: str, zh: str) -> dict:
     return {"problem": key, "path": path, "message": f"{path}: {zh} ({key})"}
+
+
+class PackageUnreadable(UsageError):
+    """The package cannot be opened at all (e.g. a zip whose central directory is damaged).
+    `verify` reports it as a problem (exit 1); `package diff` as a usage error (exit 2)."""
 
 
 class _Reader:
@@ -74,7 +83,10 @@ class _ZipReader(_Reader):
     kind = "zip"
 
     def __init__(self, path: Path):
-        self.zf = zipfile.ZipFile(path)
+        try:
+            self.zf = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError) as e:
+            raise PackageUnreadable("corrupt package", f"材料包已损坏，无法读取 zip 目录：{path}（{e}）") from None
         self.files, self.folders, self.problems = {}, set(), []
         tops = {n.split("/", 1)[0] for n in self.zf.namelist()}
         with_sums = [t for t in sorted(tops) if f"{t}/{SUMS}" in self.zf.NameToInfo]
@@ -132,12 +144,14 @@ def _package_root(path: Path) -> Path:
 def read_sums(reader: _Reader) -> tuple[dict[str, str], list[dict]]:
     problems = []
     sums: dict[str, str] = {}
+    if SUMS not in reader.files:
+        return sums, [_problem("missing file", SUMS, "缺少校验文件")]
     try:
         text = reader.read(SUMS).decode("utf-8")
-    except KeyError:
-        return sums, [_problem("missing file", SUMS, "缺少校验文件")]
-    except OSError:
-        return sums, [_problem("missing file", SUMS, "缺少校验文件")]
+    except READ_ERRORS as e:
+        return sums, [_problem("hash mismatch", SUMS, f"校验文件无法读取或已损坏：{e}")]
+    except UnicodeDecodeError:
+        return sums, [_problem("bad checksum line", SUMS, "校验文件不是 UTF-8 文本")]
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
@@ -150,15 +164,60 @@ def read_sums(reader: _Reader) -> tuple[dict[str, str], list[dict]]:
 
 
 def read_manifest(reader: _Reader) -> dict | None:
+    """manifest.json as parsed JSON (any shape: see manifest_problems), None if unreadable."""
     try:
         return json.loads(reader.read(MANIFEST).decode("utf-8"))
-    except (KeyError, OSError, ValueError):
+    except (*READ_ERRORS, ValueError, RecursionError):
         return None
+
+
+def _is_str_list(value) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+def manifest_problems(m, for_diff: bool = False) -> list[str]:
+    """What is wrong with the shape of a parsed manifest.json, in Chinese ([] = usable).
+    verify needs each file's `path` and `sha256` and the `folders`; diff also needs each
+    file's `item_id`, `leaf`, `title`, `type` and the gaps' `code`, `name`, `missing`."""
+    if not isinstance(m, dict):
+        return ["manifest.json 不是 JSON 对象"]
+    out = []
+    files = m.get("files", [])
+    if not isinstance(files, list):
+        out.append("manifest.json 的 files 不是列表")
+        files = []
+    need = {"path": str, "sha256": str}
+    if for_diff:
+        need.update({"item_id": (int, str), "leaf": str, "title": (str, type(None)), "type": str})
+    for n, f in enumerate(files, start=1):
+        if not isinstance(f, dict):
+            out.append(f"manifest.json 的第 {n} 个文件条目不是 JSON 对象")
+            continue
+        for key, kind in need.items():
+            if key not in f:
+                out.append(f"manifest.json 的第 {n} 个文件条目缺少 {key}")
+            elif not isinstance(f[key], kind) or isinstance(f[key], bool):
+                out.append(f"manifest.json 的第 {n} 个文件条目的 {key} 类型不对")
+    if "folders" in m and not _is_str_list(m["folders"]):
+        out.append("manifest.json 的 folders 不是文件夹名的列表")
+    if for_diff:
+        gaps = m.get("gaps", [])
+        if not isinstance(gaps, list):
+            out.append("manifest.json 的 gaps 不是列表")
+        else:
+            for n, g in enumerate(gaps, start=1):
+                if not (isinstance(g, dict) and isinstance(g.get("code"), str)
+                        and isinstance(g.get("name"), str) and _is_str_list(g.get("missing"))):
+                    out.append(f"manifest.json 的第 {n} 个缺项条目应有 code、name、missing")
+    return out
 
 
 def verify_package(path) -> list[dict]:
     """Problems of a package against its own SHA256SUMS and manifest.json ([] = intact)."""
-    reader = open_package(path)
+    try:
+        reader = open_package(path)
+    except PackageUnreadable as e:
+        return [_problem(e.key, str(path), e.message_zh)]
     try:
         return _verify(reader)
     finally:
@@ -179,7 +238,7 @@ def _verify(reader: _Reader) -> list[dict]:
             continue
         try:
             actual = reader.sha256(rel)
-        except (zipfile.BadZipFile, OSError) as e:
+        except READ_ERRORS as e:
             problems.append(_problem("hash mismatch", rel, f"文件无法读取或已损坏：{e}"))
             continue
         if actual != expected:
@@ -194,6 +253,9 @@ def _verify(reader: _Reader) -> list[dict]:
         elif MANIFEST not in sums:
             problems.append(_problem("missing file", MANIFEST, "文件缺失"))
         return problems
+    shape = manifest_problems(manifest)
+    if shape:
+        return problems + [_problem("manifest mismatch", MANIFEST, p) for p in shape]
     listed = set()
     for f in manifest.get("files", []):
         rel = f.get("path")
@@ -243,6 +305,10 @@ def _load_manifest(path) -> dict:
         reader.close()
     if m is None:
         raise UsageError("not a package", f"材料包没有可读的 manifest.json：{path}")
+    shape = manifest_problems(m, for_diff=True)
+    if shape:
+        more = f"等 {len(shape)} 处" if len(shape) > 1 else ""
+        raise UsageError("bad manifest", f"材料包 {path} 的清单无法比较：{shape[0]}{more}")
     return m
 
 

@@ -20,7 +20,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
+from .coverage import STATUS_ZH
+
 STATUS_FILL = {"complete": "C6EFCE", "partial": "FFEB9C", "empty": "FFC7CE"}
 STATUS_FONT = {"complete": "006100", "partial": "9C5700", "empty": "9C0006"}
 THIN = Side(style="thin", color="999999")
@@ -50,6 +51,16 @@ def xml_clean(value):
     if isinstance(value, str) and _ILLEGAL_XML.search(value):
         return _ILLEGAL_XML.sub("?", value)
     return value
+
+
+def text_cell(ws, value) -> WriteOnlyCell:
+    """A write-only cell holding `value` as data, never as a formula: openpyxl turns any
+    string starting with "=" into a formula (a title `=HYPERLINK(...)` would be live in the
+    package's spreadsheets), so such strings are forced back to string cells."""
+    c = WriteOnlyCell(ws, value=xml_clean(value))
+    if c.data_type == "f":
+        c.data_type = "s"
+    return c
 
 
 def fixed_instant(d: date | str) -> datetime:
@@ -193,7 +204,7 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list],
     ws.merged_cells.add(f"A2:{last}2")
 
     def cell(value, font=None, fill=None, alignment=None, border=None):
-        c = WriteOnlyCell(ws, value=value)
+        c = text_cell(ws, value)
         if font is not None:
             c.font = font
         if fill is not None:
@@ -204,7 +215,6 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list],
             c.border = border
         return c
 
-    subtitle = xml_clean(subtitle)
     title_cell = cell(title, Font(name=FONT_NAME, size=16, bold=True),
                       alignment=Alignment(horizontal="center", vertical="center"))
     ws.row_dimensions[1].height = 28
@@ -224,7 +234,7 @@ def _sheet(title: str, subtitle: str, headers: list[str], rows: list[list],
         out = []
         for c, value in enumerate(row, start=1):
             key = by_status.get(value) if c == status_col else None
-            new = WriteOnlyCell(ws, value=xml_clean(value))
+            new = text_cell(ws, value)
             new._style = (status_protos[key] if key else body)._style
             out.append(new)
         ws.append(out)

@@ -436,3 +436,44 @@ def test_bad_dates_are_refused(typed):
     with pytest.raises(Refusal) as e:
         parse_date(typed)
     assert e.value.key == "bad date"
+
+
+def test_bad_inputs_are_usage_errors_not_tracebacks(instance, tmp_path, runner):
+    base = ["--instance", str(instance.root)]
+    # a manifest with a runaway quoted field
+    m = tmp_path / "m.csv"
+    m.write_text("path,code,type\n" + '"' + "x" * (2 * 1024 * 1024) + "\n", encoding="utf-8")
+    r = runner.invoke(cli, base + ["import", str(m)])
+    assert r.exit_code == 2 and "(bad manifest)" in r.stderr and "Traceback" not in r.output
+    # an id past SQLite's range
+    r = runner.invoke(cli, base + ["show", "99999999999999999999"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    # both decisions, or none
+    pdf = ff.make_pdf(tmp_path / "a.pdf", ["正文"])
+    item = add(instance, pdf).added[0]["id"]
+    for flags in (["--approve", "--reject"], []):
+        r = runner.invoke(cli, base + ["review", str(item), *flags])
+        assert r.exit_code == 2 and "exactly one decision" in r.stderr
+    assert instance.db.execute("SELECT review_state FROM items WHERE id = ?", [item]).fetchone()[0] == "pending"
+
+
+def test_garbage_database_is_a_clear_error(tmp_path, runner):
+    inst = tmp_path / "broken"
+    inst.mkdir()
+    (inst / "archive.db").write_bytes(b"this is not sqlite at all" * 100)
+    r = runner.invoke(cli, ["--instance", str(inst), "fsck"])
+    assert r.exit_code == 2 and "(not an archive database)" in r.stderr
+
+
+def test_backup_of_a_damaged_archive_copies_the_rest_and_exits_1(instance, tmp_path, runner):
+    kept = add(instance, ff.make_pdf(tmp_path / "a.pdf", ["保留的文件"])).added[0]["sha256"]
+    lost = add(instance, ff.make_pdf(tmp_path / "b.pdf", ["丢失的文件"])).added[0]["sha256"]
+    instance.store.path(lost).unlink()
+    out = tmp_path / "bk"
+    r = runner.invoke(cli, ["--instance", str(instance.root), "backup", str(out)])
+    assert r.exit_code == 1
+    assert f"missing: {lost}: " in r.stderr
+    assert (out / "archive.db").is_file() and not (out / "archive.db.partial").exists()
+    copy = Instance.open(out)
+    assert list(copy.store.iter_all()) == [kept]
+    copy.close()

@@ -83,3 +83,16 @@ def test_ocr_command_without_engine_is_usage_error(instance, runner, monkeypatch
     r = runner.invoke(cli, ["--instance", str(instance.root), "ocr"])
     assert r.exit_code == 2
     assert "tesseract-ocr-chi-sim" in r.stderr
+
+
+@needs_engine
+def test_missing_store_file_fails_that_item_only(instance, tmp_path):
+    lost = ff.make_text_image(tmp_path / "丢失.png", ["第一份通知"])
+    kept = ff.make_text_image(tmp_path / "保留.png", ["文明交通劝导"])
+    lost_id = add(instance, lost, "Ⅲ—1", "规范文件").added[0]
+    kept_id = add(instance, kept, "Ⅲ—1", "规范文件").added[0]["id"]
+    instance.store.path(lost_id["sha256"]).unlink()
+    result = run_pending(instance)
+    assert result["done"] == [kept_id]
+    assert [f["id"] for f in result["failed"]] == [lost_id["id"]]
+    assert "FileNotFoundError" in result["failed"][0]["error"]

@@ -60,11 +60,17 @@ def extract_xls(path: Path, limits: Limits):
         from python_calamine import CalamineWorkbook
 
         wb = CalamineWorkbook.from_path(str(path))
+        if not wb.sheet_names:
+            # A workbook always has a sheet; none readable means the Workbook stream is damaged
+            # (calamine then reports an empty workbook instead of an error).
+            raise corrupt("XLS")
         sheets = []
         for name in wb.sheet_names:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
             text, n = rows_text(rows)
             sheets.append((name, text, n))
+    except Refusal:
+        raise
     except Exception:  # calamine raises its own error types, and ValueError/OSError
         raise corrupt("XLS") from None
     return _result(sheets)
