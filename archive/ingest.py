@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
@@ -115,17 +114,12 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     if not path.is_file():
         raise Refusal("file not found", "找不到文件")
 
-    kind = sniff_kind(path, original_name, instance.limits)
-    sha = sha256_file(path)
+    kind, sha = sniff_and_hash(instance, path, original_name)
     existing = _find_by_sha(instance.db, sha)
     if existing is not None:
         return "duplicate", _add_codes_to_duplicate(instance, existing, codes, req, user, ip, only_unit)
 
-    extraction = extract(path, kind, instance.limits)
-    stored_sha, size = instance.store.put(path)
-    if stored_sha != sha:  # the file changed under us between hashing and copying
-        raise Refusal("file changed while reading", "读取过程中文件被修改，请重新上传")
-
+    extraction, size = extract_and_store(instance, path, kind, sha)
     meta = extraction.meta or {}
     wants_ocr = needs_ocr(kind, material_type, extraction.ocr_pages)
     if extraction.ocr_pages:
@@ -162,6 +156,20 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
         audit.log(db, user, "item.add", f"item:{item_id}",
                   {"path": req.label, "sha256": sha, "codes": codes, "type": material_type}, ip)
     return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": codes}
+
+
+def sniff_and_hash(instance, path: Path, original_name: str) -> tuple[str, str]:
+    """The cheap half of accepting a file: its kind by magic bytes, and its SHA-256 (for dedup)."""
+    return sniff_kind(path, original_name, instance.limits), sha256_file(path)
+
+
+def extract_and_store(instance, path: Path, kind: str, sha: str):
+    """The costly half: validate + extract, then copy into the store. Returns (Extraction, size)."""
+    extraction = extract(path, kind, instance.limits)
+    stored_sha, size = instance.store.put(path)
+    if stored_sha != sha:  # the file changed under us between hashing and copying
+        raise Refusal("file changed while reading", "读取过程中文件被修改，请重新上传")
+    return extraction, size
 
 
 def _find_by_sha(db, sha: str) -> int | None:

@@ -7,10 +7,8 @@ from pathlib import Path
 from . import audit, search
 from .db import insert, transaction, utcnow
 from .errors import NotFound, Refusal
-from .extract import extract, sniff_kind
-from .ingest import resolve_codes
+from .ingest import extract_and_store, resolve_codes, sniff_and_hash
 from .ocr_queue import needs_ocr
-from .store import sha256_file
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
                 "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
@@ -139,21 +137,18 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
     item = get_item(db, item_id)
     path = Path(path)
     original_name = original_name or path.name
-    kind = sniff_kind(path, original_name, instance.limits)
-    sha = sha256_file(path)
+    kind, sha = sniff_and_hash(instance, path, original_name)
     if sha == item["sha256"]:
         raise Refusal("same file", "新文件与当前版本完全相同")
-    other = db.execute("SELECT id FROM items WHERE sha256 = ? AND id != ?", [sha, item_id]).fetchone()
-    if other:
-        raise Refusal("duplicate of another item", f"该文件已作为材料 #{other[0]} 入库")
-    extraction = extract(path, kind, instance.limits)
-    stored_sha, size = instance.store.put(path)
+    _refuse_other_items_file(db, sha, item_id)
+    extraction, size = extract_and_store(instance, path, kind, sha)
     meta = extraction.meta or {}
     if extraction.ocr_pages:
         meta["ocr_pages"] = extraction.ocr_pages
     wants_ocr = needs_ocr(kind, item["material_type"], extraction.ocr_pages)
     now = utcnow()
     with transaction(db):
+        _refuse_other_items_file(db, sha, item_id)   # again: a concurrent upload may have won
         db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
                    [sha, size, kind, now])
         updates = {"sha256": sha, "kind": kind, "original_name": original_name, "size": size,
@@ -170,7 +165,13 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
         search.index_item(db, item_id)
         audit.log(db, user, "item.replace", f"item:{item_id}",
                   {"old_sha256": item["sha256"], "sha256": sha, "name": original_name}, ip)
-    return {"id": item_id, "sha256": stored_sha}
+    return {"id": item_id, "sha256": sha}
+
+
+def _refuse_other_items_file(db, sha: str, item_id: int) -> None:
+    other = db.execute("SELECT id FROM items WHERE sha256 = ? AND id != ?", [sha, item_id]).fetchone()
+    if other:
+        raise Refusal("duplicate of another item", f"该文件已作为材料 #{other[0]} 入库")
 
 
 def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,
