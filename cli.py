@@ -24,6 +24,15 @@ def fail_usage(err: ArchiveError | str) -> None:
     sys.exit(2)
 
 
+def cli_user() -> str:
+    """Who the audit log names for a CLI action: the OS account."""
+    import getpass
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def open_instance(ctx: click.Context) -> Instance:
     try:
         return Instance.open(ctx.obj["instance_dir"])
@@ -42,14 +51,6 @@ def cli(ctx, instance_dir):
 
 
 # ---- section: map (indicators) -------------------------------------------------
-def _cli_user() -> str:
-    import getpass
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
-
-
 def _fail_map(err: ArchiveError, shown_as: str | None = None) -> None:
     """Print a refused map one problem per line (`file:LINE: 说明 (key)`), exit 2."""
     from archive.indicators import MapError
@@ -111,7 +112,7 @@ def init_cmd(ctx, map_path):
         else:
             inst.create()
             click.echo(f"已创建实例 {inst.root}")
-        report = load_map_into(inst, path, user=_cli_user())
+        report = load_map_into(inst, path, user=cli_user())
     except ArchiveError as e:
         _fail_map(e, shown_as=str(path))
     finally:
@@ -209,7 +210,7 @@ def map_load_cmd(ctx, path, as_json):
 
     inst = open_instance(ctx)
     try:
-        report = load_map_into(inst, path, user=_cli_user())
+        report = load_map_into(inst, path, user=cli_user())
     except ArchiveError as e:
         _fail_map(e, shown_as=str(path))
     finally:
@@ -298,7 +299,7 @@ def run_batch(inst, requests, label, as_json, pre_refused=()):
 
     bar, update = progress_bar(label, len(requests))
     try:
-        result = ingest_files(inst, requests, user=current_os_user(), progress=update)
+        result = ingest_files(inst, requests, user=cli_user(), progress=update)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
@@ -306,14 +307,6 @@ def run_batch(inst, requests, label, as_json, pre_refused=()):
         result = BatchResult(result.added, result.duplicates, list(pre_refused) + result.refused)
     print_batch(result, as_json)
     sys.exit(0 if result.ok else 1)
-
-
-def current_os_user() -> str:
-    import getpass
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 @cli.command("add")
@@ -408,7 +401,7 @@ def review_cmd(ctx, item_id, approve, reject, comment, by):
     decision = "approved" if approve else "rejected"
     inst = open_instance(ctx)
     try:
-        r = review_item(inst, item_id, decision, comment, by or current_os_user())
+        r = review_item(inst, item_id, decision, comment, by or cli_user())
     except ArchiveError as e:
         fail_usage(e)
     click.echo(f"#{item_id} {'已通过' if decision == 'approved' else '已退回'}"
@@ -646,7 +639,7 @@ def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_win
     try:
         report = export_package(inst, out, evaluation_date, fmt=fmt, approved_only=approved_only,
                                 include_out_of_window=include_out_of_window, strict=strict,
-                                progress=update, user=_cli_user())
+                                progress=update, user=cli_user())
     except PackageRefused as e:
         _close_progress(state)
         if as_json:
@@ -748,7 +741,7 @@ def user_add(ctx, name, role, unit, password_stdin):
     else:
         password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
     try:
-        user = users.create_user(inst.db, name, role, unit, password, by=current_os_user())
+        user = users.create_user(inst.db, name, role, unit, password, by=cli_user())
     except ArchiveError as e:
         fail_usage(e)
     click.echo(f"已创建账号 {user.name}（{user.role_label}{'，' + user.unit if user.unit else ''}）")
