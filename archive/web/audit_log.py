@@ -5,9 +5,7 @@ import json
 
 from flask import Blueprint, render_template, request
 
-from ..dates import parse_date
-from ..errors import ArchiveError
-from .common import get_db, roles_required
+from .common import get_db, iso_date_arg, roles_required
 
 bp = Blueprint("audit", __name__)
 PAGE_SIZE = 100
@@ -56,18 +54,7 @@ def query_audit(db, *, user=None, action=None, target=None, date_from=None, date
     return total, rows
 
 
-def _date_arg(name: str, errors: list[str]) -> str | None:
-    value = request.args.get(name, "").strip()
-    if not value:
-        return None
-    try:
-        parsed = parse_date(value)
-    except ArchiveError:
-        parsed = None
-    if parsed is None:
-        errors.append(f"日期“{value}”无法识别，请用 YYYY-MM-DD")
-        return None
-    return parsed.isoformat()
+_date_arg = iso_date_arg
 
 
 @bp.route("/audit")

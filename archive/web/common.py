@@ -95,6 +95,28 @@ def require_edit_unit(unit: str | None) -> None:
         abort(403)
 
 
+def date_arg(raw: str | None, errors: list[str], label: str = "日期", hint: str = ""):
+    """A date typed into a form (any spelling archive.dates accepts) → `date`; blank → None;
+    unreadable → None with a message for the page appended to `errors`."""
+    from ..dates import parse_date
+    from ..errors import ArchiveError
+
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        return parse_date(raw)
+    except ArchiveError:
+        errors.append(f"{label}“{raw}”无法识别，请用 YYYY-MM-DD{hint}")
+        return None
+
+
+def iso_date_arg(name: str, errors: list[str]) -> str | None:
+    """?name=DATE as ISO text for SQL filters (see date_arg)."""
+    d = date_arg(request.args.get(name), errors)
+    return d.isoformat() if d else None
+
+
 def init_app(app) -> None:
     @app.teardown_appcontext
     def close_instance(exc):

@@ -16,9 +16,8 @@ from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
 from ..coverage import STATUS_ZH, compute, load_items, snapshot
-from ..dates import parse_date
 from ..errors import ArchiveError
-from .common import ALL_ROLES, current_map, get_instance, roles_required
+from .common import ALL_ROLES, current_map, date_arg, get_instance, roles_required
 
 bp = Blueprint("dashboard", __name__)
 
@@ -122,17 +121,8 @@ def cached_coverage(evaluation_date: date, unit: str | None, fresh: bool = True)
 
 def evaluation_date_arg(errors: list[str]) -> date:
     """?date= (any spelling a clerk types), default today; a bad date → message + today."""
-    raw = (request.args.get("date") or request.args.get("evaluation_date") or "").strip()
-    if not raw:
-        return date.today()
-    try:
-        d = parse_date(raw)
-    except ArchiveError:
-        d = None
-    if d is None:
-        errors.append(f"测评日期“{raw}”无法识别，请用 YYYY-MM-DD 格式；下面按今天显示。")
-        return date.today()
-    return d
+    raw = request.args.get("date") or request.args.get("evaluation_date")
+    return date_arg(raw, errors, "测评日期", "；下面按今天显示。") or date.today()
 
 
 def rollup(imap, rows: list[dict]) -> list[dict]:

@@ -22,12 +22,11 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
 from flask_login import current_user
 
 from .. import audit
-from ..dates import parse_date
 from ..db import transaction, utcnow
 from ..errors import ArchiveError
 from ..instance import Instance
 from ..package import PackageRefused, export_package
-from .common import REVIEW_ROLES, client_ip, get_db, get_instance, roles_required
+from .common import REVIEW_ROLES, client_ip, date_arg, get_db, get_instance, roles_required
 
 bp = Blueprint("export", __name__)
 log = logging.getLogger(__name__)
@@ -173,13 +172,10 @@ def export_page():
 @bp.route("/export", methods=["POST"])
 @roles_required(*REVIEW_ROLES)
 def export_start():
-    raw = request.form.get("date", "").strip()
-    try:
-        d = parse_date(raw)
-    except ArchiveError:
-        d = None
+    errors: list[str] = []
+    d = date_arg(request.form.get("date"), errors, "测评日期")
     if d is None:
-        flash(f"测评日期“{raw}”无法识别，请用 YYYY-MM-DD", "error")
+        flash(errors[0] if errors else "请填写测评日期 (YYYY-MM-DD)", "error")
         return redirect(url_for("export.export_page"))
     options = {k: request.form.get(k) == "1" for k in OPTIONS}
     job_id = start_job(d.isoformat(), options)

@@ -10,11 +10,10 @@ from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user
 
 from .. import audit
-from ..dates import parse_date
 from ..db import transaction
 from ..errors import ArchiveError
 from ..search import search
-from .common import ALL_ROLES, client_ip, current_map, get_db, get_instance, roles_required
+from .common import ALL_ROLES, client_ip, current_map, get_db, get_instance, iso_date_arg, roles_required
 
 bp = Blueprint("search", __name__)
 
@@ -23,18 +22,7 @@ MAX_PAGE = 500          # 10,000 hits deep is enough for a page; the API pages f
 API_MAX_LIMIT = 200
 
 
-def _date(name: str, errors: list[str]) -> str | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        d = parse_date(raw)
-    except ArchiveError:
-        d = None
-    if d is None:
-        errors.append(f"日期“{raw}”无法识别，请用 YYYY-MM-DD")
-        return None
-    return d.isoformat()
+_date = iso_date_arg
 
 
 def search_args(errors: list[str]) -> dict:
