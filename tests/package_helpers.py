@@ -86,3 +86,39 @@ def _exif_date(path: Path) -> str | None:
     if not value:
         return None
     return value[:10].replace(":", "-")
+
+
+EVIL = '=HYPERLINK("http://evil.example","点此查看")'
+
+
+def load_mini_map_with_edition(instance, edition: str) -> None:
+    """Reload tests/data/mini_map.yaml with another `edition` (e.g. one that looks like a formula)."""
+    from archive.maps import load_map_text_into
+
+    src = Path(__file__).parent / "data" / "mini_map.yaml"
+    text = src.read_text("utf-8").replace("edition: 测试用测评体系（迷你）",
+                                          "edition: " + json.dumps(edition, ensure_ascii=False), 1)
+    assert json.dumps(edition, ensure_ascii=False) in text
+    load_map_text_into(instance, text, "mini_map.yaml", user="test")
+
+
+def xlsx_sheet_xml(path) -> str:
+    """Every worksheet's XML in an xlsx (the raw text, to look for <f> formula elements)."""
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        return "".join(zf.read(n).decode("utf-8") for n in zf.namelist() if n.startswith("xl/worksheets/"))
+
+
+def assert_text_not_formula(path, text: str) -> None:
+    """`text` is in the workbook as a plain string cell, and the workbook has no formula at all."""
+    import re
+
+    from openpyxl import load_workbook
+
+    xml = xlsx_sheet_xml(path)
+    assert not re.search(r"<f[\s>/]", xml), "formula element in " + str(path)
+    ws = load_workbook(path).active
+    found = [c for row in ws.iter_rows() for c in row if isinstance(c.value, str) and text in c.value]
+    assert found, f"{text!r} not in {path}"
+    assert all(c.data_type == "s" for c in found)

@@ -11,7 +11,7 @@ from archive.coverage import coverage, coverage_xlsx
 from archive.errors import UsageError
 from cli import cli
 from tests import filefactory as ff
-from tests.package_helpers import add
+from tests.package_helpers import EVIL, add, assert_text_not_formula, load_mini_map_with_edition
 
 EVAL = "2026-07-15"     # default window 2025-07-01 .. 2026-06-30; 统计表格 2024-07-01 .. 2026-06-30
 
@@ -141,3 +141,36 @@ def test_cli_coverage_json_text_and_xlsx(archive, instance, runner, tmp_path):
     assert (tmp_path / "x.xlsx").is_file()
     res = runner.invoke(cli, ["--instance", str(instance.root), "coverage", "--evaluation-date", "明天"])
     assert res.exit_code == 2
+
+
+def test_coverage_xlsx_writes_formula_like_text_as_text(archive, instance, runner, tmp_path):
+    """An edition or reviewer name starting with "=" stays text: openpyxl would write a live
+    formula (=HYPERLINK to a foreign site) into the 测评材料审核记录表."""
+    from archive.review import review_item
+
+    load_mini_map_with_edition(instance, EVIL)
+    review_item(instance, archive["rule"], "approved", comment="=1+1", by="=CMD()")
+    out = tmp_path / "审核记录表.xlsx"
+    res = runner.invoke(cli, ["--instance", str(instance.root), "coverage", "--evaluation-date", EVAL,
+                              "--xlsx", str(out)])
+    assert res.exit_code == 0, res.output
+    assert_text_not_formula(out, EVIL)          # the subtitle starts with the edition
+    assert_text_not_formula(out, "=CMD()")       # reviewer column of Ⅲ—1
+    assert_text_not_formula(out, "=1+1")
+
+
+def test_coverage_xlsx_into_a_missing_folder_creates_it(archive, instance, runner, tmp_path):
+    out = tmp_path / "报表" / "七月" / "审核记录表.xlsx"
+    res = runner.invoke(cli, ["--instance", str(instance.root), "coverage", "--evaluation-date", EVAL,
+                              "--xlsx", str(out)])
+    assert res.exit_code == 0, res.output
+    assert load_workbook(out).active.title == "测评材料审核记录表"
+    assert [p.name for p in out.parent.iterdir()] == ["审核记录表.xlsx"]    # no temp file left
+    # a file where the folder should be: usage error, one line, no traceback
+    (tmp_path / "pf").write_text("x")
+    res = runner.invoke(cli, ["--instance", str(instance.root), "coverage", "--evaluation-date", EVAL,
+                              "--xlsx", str(tmp_path / "pf" / "x.xlsx")])
+    assert res.exit_code == 2, res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+    assert "cannot write output" in res.stderr and "无法写入输出位置" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -174,6 +174,22 @@ def test_word_97_document_named_xls_is_refused(tmp_path):
     assert refusal(path).key == "corrupt XLS"
 
 
+def test_xls_with_a_zeroed_workbook_stream_is_refused(tmp_path, instance):
+    """calamine reads a zeroed Workbook stream as a workbook with no sheets; a real workbook
+    always has one, so this is damage, refused by extract and by the real ingest."""
+    path = ff.make_ole2(tmp_path / "清零.xls", {"Workbook": b"\x00" * 4096})
+    r = refusal(path)
+    assert (r.key, r.message_zh) == ("corrupt XLS", "文件已损坏")
+    from archive.ingest import IngestRequest, ingest_files
+
+    res = ingest_files(instance, [IngestRequest(path=path, codes=["Ⅲ—1"], material_type="工作台账",
+                                                date="2026-01-05")], user="tester")
+    assert not res.added and len(res.refused) == 1 and "corrupt XLS" in str(res.refused[0])
+    # an xls with one empty sheet is still fine
+    empty = run(ff.make_xls(tmp_path / "空表.xls", []))
+    assert empty.meta["sheets"] == ["台账"]
+
+
 def test_encrypted_pdf_is_refused(tmp_path):
     r = refusal(ff.make_pdf(tmp_path / "加密.pdf", ["机密"], encrypt="secret"))
     assert (r.key, r.message_zh) == ("encrypted PDF", "PDF 已加密，无法读取")

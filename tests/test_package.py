@@ -18,11 +18,12 @@ from openpyxl import load_workbook
 
 from archive.package import (CATALOGUE, REVIEW_SHEET, ExportCancelled, PackageRefused, diff_packages,
                              export_package, verify_package)
+from archive.errors import UsageError
 from archive.package_names import MAX_PATH, Folder, safe_name
 from archive.store import sha256_file
 from cli import cli
 from tests import filefactory as ff
-from tests.package_helpers import add, insert_direct
+from tests.package_helpers import EVIL, add, assert_text_not_formula, insert_direct, load_mini_map_with_edition
 
 EVAL = "2026-07-15"
 ROOT = "mini-test_网上申报_2026-07-15"
@@ -256,7 +257,7 @@ def test_failed_export_leaves_nothing(archive, instance, tmp_path):
         with pytest.raises(ExportCancelled):
             export_package(instance, target, EVAL, fmt=fmt, progress=cancel)
     leftovers = [p for p in out.rglob("*")]
-    assert leftovers == [out / "d"]   # the dir format's parent folder, empty
+    assert leftovers == []   # not even the dir format's parent folder, which the export made
 
 
 def test_progress_reports_every_file(archive, instance, tmp_path):
@@ -510,3 +511,155 @@ def test_control_characters_in_titles_do_not_break_names_or_xlsx(instance, tmp_p
         root = unpack(path, tmp_path / "x")
     rows = [[c.value for c in r] for r in load_workbook(root / CATALOGUE).active.iter_rows(min_row=4)]
     assert [r[4] for r in rows] == ["标题?控制?字符", "第二?份"]
+
+
+def _clean_exit(res, code: int) -> None:
+    """The command ended with `code` through sys.exit, not with a traceback."""
+    assert res.exit_code == code, (res.output, res.exception)
+    assert res.exception is None or isinstance(res.exception, SystemExit), repr(res.exception)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes | None]:
+    return {p.relative_to(folder).as_posix(): (p.read_bytes() if p.is_file() else None)
+            for p in sorted(folder.rglob("*"))}
+
+
+def test_formula_like_text_stays_text_in_both_spreadsheets(instance, tmp_path):
+    """openpyxl writes any string starting with "=" as a formula: a title, unit, reviewer or
+    edition like =HYPERLINK("http://evil.example",…) must reach the xlsx as plain text."""
+    from archive.review import review_item
+
+    load_mini_map_with_edition(instance, EVIL)
+    pdf = ff.make_pdf(tmp_path / "src" / "a.pdf", ["公式注入"])
+    item = add(instance, pdf, ["Ⅲ—1", "Ⅲ—2"], "规范文件", date="2026-01-05", title=EVIL, unit="=2+3")
+    review_item(instance, item, "approved", comment="=1+1", by="=CMD()")
+    path = Path(export_package(instance, tmp_path / "p.zip", EVAL)["path"])
+    root = unpack(path, tmp_path / "x")
+    # 目录: row 4 is written by openpyxl, row 5 (the same item on Ⅲ—2) as raw XML
+    assert_text_not_formula(root / CATALOGUE, EVIL)
+    assert_text_not_formula(root / CATALOGUE, "=2+3")
+    rows = [[c.value for c in r] for r in load_workbook(root / CATALOGUE).active.iter_rows(min_row=4)]
+    assert [(r[4], r[5]) for r in rows] == [(EVIL, "=2+3"), (EVIL, "=2+3")]
+    assert load_workbook(root / CATALOGUE).active["A2"].value.startswith(EVIL)
+    # 审核记录表: the subtitle starts with the edition; the reviewer column holds the name
+    assert_text_not_formula(root / REVIEW_SHEET, EVIL)
+    assert_text_not_formula(root / REVIEW_SHEET, "=CMD()")
+    assert verify_package(path) == []
+
+
+@pytest.mark.parametrize("args", [["pf"], ["pf", "--format", "dir"], ["pf/x.zip"], ["pf/a/x.zip"],
+                                  ["pf/bag", "--format", "bagit"]])
+def test_export_into_a_file_is_a_usage_error(archive, instance, runner, tmp_path, args):
+    """A file where the output folder should be: exit 2, one Chinese line naming it, nothing written."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "pf").write_text("不是文件夹", "utf-8")
+    before = _snapshot(work)
+    out = str(work / args[0])
+    res = runner.invoke(cli, ["--instance", str(instance.root), "export", out, "--evaluation-date", EVAL]
+                        + args[1:])
+    _clean_exit(res, 2)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "(cannot write output)" in lines[0]
+    assert "无法写入输出位置" in lines[0] and str(work / "pf") in lines[0]
+    assert _snapshot(work) == before
+
+
+def test_export_into_a_new_nested_folder_is_made(archive, instance, tmp_path):
+    report = export_package(instance, tmp_path / "a" / "b" / "p.zip", EVAL)
+    assert verify_package(report["path"]) == []
+
+
+def test_missing_store_file_refuses_the_export(archive, instance, runner, tmp_path):
+    sha = instance.db.execute("SELECT sha256 FROM items WHERE id = ?", [archive["rule"]]).fetchone()[0]
+    p = instance.store.path(sha)
+    os.chmod(p.parent, 0o755)
+    p.unlink()
+    work = tmp_path / "work"
+    work.mkdir()
+    for args in (["out"], ["out", "--format", "dir"], ["bag", "--format", "bagit"]):
+        res = runner.invoke(cli, ["--instance", str(instance.root), "export", str(work / args[0]),
+                                  "--evaluation-date", EVAL] + args[1:])
+        _clean_exit(res, 1)
+        lines = res.stderr.strip().splitlines()
+        assert len(lines) == 1 and "(store damaged)" in lines[0], res.stderr
+        assert f"文件库缺少材料 #{archive['rule']} 的文件" in lines[0] and "evidence fsck" in lines[0]
+        assert list(work.iterdir()) == [], args     # no temp output, no folder made for it
+
+
+def _break_central_directory(path: Path) -> None:
+    with zipfile.ZipFile(path) as zf:
+        start = min(i.header_offset for i in zf.infolist())
+        cd = zf.start_dir
+    data = bytearray(path.read_bytes())
+    data[cd:cd + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    assert zipfile.is_zipfile(path) and start == 0
+
+
+def test_verify_and_diff_a_zip_with_a_corrupt_central_directory(archive, instance, runner, tmp_path):
+    good = Path(export_package(instance, tmp_path / "good.zip", EVAL)["path"])
+    bad = tmp_path / "bad.zip"
+    shutil.copy(good, bad)
+    _break_central_directory(bad)
+    problems = verify_package(bad)
+    assert [p["problem"] for p in problems] == ["corrupt package"]
+    res = runner.invoke(cli, ["verify", str(bad)])
+    _clean_exit(res, 1)
+    assert "材料包已损坏" in res.output and "(corrupt package)" in res.output
+    res = runner.invoke(cli, ["package", "diff", str(good), str(bad)])
+    _clean_exit(res, 2)
+    assert "(corrupt package)" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("manifest", ["[1]", '{"files": 3}', '{"files": [1]}', '{"files": [{"path": ["x"]}]}',
+                                      '{"files": [], "folders": [1]}', "[" * 100000])
+def test_verify_and_diff_a_manifest_of_the_wrong_shape(archive, instance, runner, tmp_path, manifest):
+    good = Path(export_package(instance, tmp_path / "good", EVAL, fmt="dir")["path"])
+    bad = tmp_path / "bad" / ROOT
+    shutil.copytree(good, bad)
+    (bad / "manifest.json").write_text(manifest, "utf-8")
+    kinds = {p["problem"] for p in verify_package(bad)}
+    assert "manifest mismatch" in kinds and "hash mismatch" in kinds
+    res = runner.invoke(cli, ["verify", str(bad)])
+    _clean_exit(res, 1)
+    assert "manifest.json" in res.output
+    res = runner.invoke(cli, ["package", "diff", str(good), str(bad)])
+    _clean_exit(res, 2)
+    assert len(res.stderr.strip().splitlines()) == 1 and res.stderr.startswith("错误: ")
+
+
+def test_diff_a_manifest_entry_without_item_id(archive, instance, runner, tmp_path):
+    good = Path(export_package(instance, tmp_path / "good", EVAL, fmt="dir")["path"])
+    bad = tmp_path / "bad" / ROOT
+    shutil.copytree(good, bad)
+    m = json.loads((bad / "manifest.json").read_text("utf-8"))
+    del m["files"][1]["item_id"]
+    (bad / "manifest.json").write_text(json.dumps(m, ensure_ascii=False), "utf-8")
+    with pytest.raises(UsageError, match="bad manifest"):
+        diff_packages(good, bad)
+    res = runner.invoke(cli, ["package", "diff", str(good), str(bad), "--json"])
+    _clean_exit(res, 2)
+    assert "第 2 个文件条目缺少 item_id" in res.stderr and "(bad manifest)" in res.stderr
+    # verify does not need item_id: only the changed manifest's hash is reported
+    assert [p["problem"] for p in verify_package(bad)] == ["hash mismatch"]
+
+
+def test_one_definition_of_shared_names():
+    """The status names live in coverage.py, the package file names and chunk size in
+    package.py; the others import them (and either module can be imported first)."""
+    import sys
+
+    import cli as cli_module
+    from archive import coverage, package, package_verify, package_xlsx
+
+    assert package_xlsx.STATUS_ZH is coverage.STATUS_ZH
+    assert not hasattr(cli_module, "STATUS_TEXT")
+    for name in ("SUMS", "MANIFEST", "CHUNK", "CATALOGUE", "REVIEW_SHEET"):
+        assert getattr(package_verify, name) is getattr(package, name)
+    assert package.verify_package is package_verify.verify_package
+    for first in ("archive.package_verify", "archive.package", "archive.package_xlsx"):
+        res = subprocess.run([sys.executable, "-c", f"import {first}; from archive.package import "
+                              "verify_package, diff_packages, export_package"],
+                             cwd=Path(__file__).parents[1], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
