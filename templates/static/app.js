@@ -1,6 +1,13 @@
 /* Shared behaviour, no inline script (CSP): confirmations, image fallbacks, CSRF for fetch. */
 (function () {
   "use strict";
+  // el("td", "muted", "文字"): build an element with text, never innerHTML (file names are untrusted).
+  window.el = function (tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined) { e.textContent = text; }
+    return e;
+  };
   window.csrfToken = function () {
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.getAttribute("content") : "";

@@ -3,12 +3,7 @@
    with the surrounding form) and is readable through picker.getCodes(). */
 (function () {
   "use strict";
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined) { e.textContent = text; }
-    return e;
-  }
+  var el = window.el;   // from app.js
   function Picker(root) {
     var self = this;
     this.root = root;

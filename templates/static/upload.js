@@ -20,12 +20,7 @@
   var running = 0;
   var IMAGE_EXT = /\.(jpe?g|png)$/i;
 
-  function el(tag, cls, text) {
-    var e = document.createElement(tag);
-    if (cls) { e.className = cls; }
-    if (text !== undefined) { e.textContent = text; }
-    return e;
-  }
+  var el = window.el;   // from app.js
   function humanSize(n) {
     if (n < 1024) { return n + " B"; }
     if (n < 1048576) { return (n / 1024).toFixed(1) + " KB"; }
