@@ -1,4 +1,6 @@
 """Names inside a declaration package: from the map's `export` templates, Windows-safe.
+(Hand-written rather than pathvalidate: that library drops or replaces forbidden characters
+with one placeholder, while a Chinese reader is better served by full-width look-alikes.)
 
 Rules (CONTRACT.md "The declaration package"):
 - NFC; the map's codes verbatim.
