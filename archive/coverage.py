@@ -86,11 +86,16 @@ def resolve_leaf(imap, code: str, cache: dict):
     return cache[code]
 
 
-def load_items(db) -> list[dict]:
-    """Every item with its codes and latest review (one read; call inside a snapshot)."""
+def load_items(db, codes: list[str] | None = None) -> list[dict]:
+    """Every item (or those mapped to `codes`) with its codes and latest review
+    (one read; call inside a snapshot)."""
+    where, params = "", []
+    if codes is not None:
+        where = f"WHERE id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(codes))}))"
+        params = list(codes)
     rows = db.execute(
         "SELECT id, sha256, kind, material_type, title, original_name, unit, date, date_source, "
-        "size, review_state, deleted_at FROM items ORDER BY id").fetchall()
+        f"size, review_state, deleted_at FROM items {where} ORDER BY id", params).fetchall()
     cols = ["id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
             "date_source", "size", "review_state", "deleted_at"]
     items = {r[0]: dict(zip(cols, r), codes=[], reviewer=None, comment=None) for r in rows}
@@ -163,7 +168,8 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
             continue
         required = list(leaf.requires or [])
         its = by_leaf.get(leaf.code, [])
-        present_set = set()
+        present_set: set[str] = set()
+        present_counts: dict[str, int] = defaultdict(int)
         out_of_window = pending = rejected = approved = 0
         reviewers, comments = set(), []
         for it in its:
@@ -179,6 +185,7 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
                 approved += 1
             if ok_window and state != "rejected" and (state == "approved" or not approved_only):
                 present_set.add(it["material_type"])
+                present_counts[it["material_type"]] += 1
             if it.get("reviewer"):
                 reviewers.add(it["reviewer"])
             if it.get("comment"):
@@ -200,6 +207,7 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
             "rejected": rejected, "status": status,
             "units": units, "path": node_path(leaf), "approved": approved,
             "reviewers": sorted(reviewers), "comments": comments,
+            "present_counts": {t: present_counts[t] for t in present},
         })
     report = {
         "evaluation_date": evaluation_date.isoformat(),
@@ -223,6 +231,22 @@ def coverage(instance, evaluation_date, unit: str | None = None) -> dict:
     with snapshot(instance.db) as db:
         items = load_items(db)
     return compute(imap, items, d, unit)
+
+
+def leaf_coverage(instance, code: str, evaluation_date) -> tuple[dict, dict]:
+    """One leaf's coverage row and the report's windows, reading only that leaf's items
+    (the indicator page)."""
+    d = as_date(evaluation_date)
+    imap = instance.indicator_map()
+    leaf = imap.find(code)
+    if leaf is None or not leaf.is_leaf:
+        raise UsageError("not a leaf", f"「{code}」不是测评内容（末级指标）")
+    with snapshot(instance.db) as db:
+        items = load_items(db, [leaf.code])
+    report = compute(imap, items, d)
+    row = next(r for r in report["indicators"] if r["code"] == leaf.code)
+    return row, {"evaluation_date": report["evaluation_date"], "window": report["window"],
+                 "windows": report["windows"]}
 
 
 def coverage_xlsx(report: dict, out) -> Path:

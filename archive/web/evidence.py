@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
@@ -15,10 +16,11 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
 from flask_login import current_user
 
 from .. import items as items_mod
+from ..coverage import leaf_coverage
 from ..errors import ArchiveError, NotFound
 from ..indicators import normalise_code
 from ..maps import evidence_counts
-from .common import (ALL_ROLES, EDIT_ROLES, can_edit_unit, client_ip, current_map, get_db,
+from .common import (ALL_ROLES, EDIT_ROLES, can_edit_unit, client_ip, current_map, date_arg, get_db,
                      get_instance, require_edit_unit, roles_required)
 from .previews import ledger_rows, preview_kind, thumbnail
 
@@ -33,8 +35,8 @@ def subtree_counts(db, imap) -> dict[str, int]:
 
 
 def types_present(db, codes: list[str]) -> Counter:
-    """Material types of live items mapped to these codes.
-    TODO: switch to archive.coverage for window-aware present/missing on the dashboard."""
+    """Material types of live items mapped to these codes (a parent node's summary; leaves use
+    archive.coverage.leaf_coverage, which applies the window and review state)."""
     if not codes:
         return Counter()
     marks = ",".join("?" * len(codes))
@@ -135,9 +137,14 @@ def indicator(code):
         return redirect(url_for("evidence.indicator", code=node.code))
     db = get_db()
     leaf_codes = [n.code for n in node.leaves()]
-    present = types_present(db, leaf_codes)
-    required = list(node.requires) if node.is_leaf else []
-    missing = [t for t in required if not present.get(t)]
+    errors: list[str] = []
+    evaluation_date = date_arg(request.args.get("date"), errors, "测评日期", "；下面按今天显示。") or date.today()
+    if node.is_leaf:   # window-aware, as the dashboard and the package judge it
+        row, windows = leaf_coverage(get_instance(), node.code, evaluation_date)
+        present, required, missing = row["present_counts"], row["required"], row["missing"]
+    else:
+        row, windows = None, None
+        present, required, missing = types_present(db, leaf_codes), [], []
     show_deleted = request.args.get("deleted") == "1"
     page = max(1, request.args.get("page", 1, type=int) or 1)
     total = count_items(db, leaf_codes, show_deleted)
@@ -146,7 +153,8 @@ def indicator(code):
     counts = subtree_counts(db, imap) if not node.is_leaf else {}
     return render_template("indicator.html", node=node, present=present, required=required,
                            missing=missing, items=rows, counts=counts, show_deleted=show_deleted,
-                           total=total, page=page, page_size=ITEMS_PAGE)
+                           total=total, page=page, page_size=ITEMS_PAGE, row=row, windows=windows,
+                           evaluation_date=evaluation_date, errors=errors)
 
 
 @bp.route("/upload")

@@ -363,3 +363,29 @@ def test_admin_edits_role_and_unit(login, users, items, instance):
     assert "不能取消自己的管理员角色" in r.get_data(as_text=True)
     # the clerk's session sees the new unit at once: the photo of 草场街街道 is no longer theirs
     assert login("clerk").post(f"/items/{items['photo']}/delete").status_code == 403
+
+
+def test_indicator_page_judges_presence_in_the_window(login, instance, tmp_path, users):
+    """Ⅲ—1 requires 规范文件 + 情况说明. An out-of-window 情况说明 or a rejected one does not count,
+    exactly as the dashboard and the package judge it."""
+    from archive.ingest import IngestRequest, ingest_files
+    from archive.review import review_item
+
+    rule = filefactory.make_pdf(tmp_path / "制度.pdf", ["学习制度"])
+    old_note = filefactory.make_pdf(tmp_path / "旧说明.pdf", ["去年的情况说明"])
+    result = ingest_files(instance, [IngestRequest(rule, ["Ⅲ—1"], "规范文件", date="2026-03-01"),
+                                     IngestRequest(old_note, ["Ⅲ—1"], "情况说明", date="2025-05-01")], user="t")
+    c = login("auditor")
+    page = c.get("/indicators/Ⅲ—1?date=2026-07-15").get_data(as_text=True)
+    assert "尚缺：情况说明" in page and "窗口外或无日期 1" in page
+    assert "2025-07-01 至 2026-06-30" in page
+    # evaluated in April, the window 2025-04-01..2026-03-31 holds both, so nothing is missing
+    page = c.get("/indicators/Ⅲ—1?date=2026-04-15").get_data(as_text=True)
+    assert "必备材料类型均已具备" in page and "尚缺" not in page
+    # a rejected rule no longer counts
+    review_item(instance, result.added[0]["id"], "rejected", "模糊", by="r")
+    page = c.get("/indicators/Ⅲ—1?date=2026-04-15").get_data(as_text=True)
+    assert "尚缺：规范文件" in page
+    # a bad date is a message, not an error page
+    r = c.get("/indicators/Ⅲ—1?date=去年")
+    assert r.status_code == 200 and "无法识别" in r.get_data(as_text=True)
