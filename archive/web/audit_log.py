@@ -6,6 +6,7 @@ import json
 from flask import Blueprint, render_template, request
 
 from .common import get_db, iso_date_arg, roles_required
+from .timefmt import utc_day_end, utc_day_start
 
 bp = Blueprint("audit", __name__)
 PAGE_SIZE = 100
@@ -33,12 +34,12 @@ def query_audit(db, *, user=None, action=None, target=None, date_from=None, date
     if target:
         where.append("target = ?")
         params.append(target)
-    if date_from:
+    if date_from:   # the days a user types are 北京时间 days, as the page shows times
         where.append("at >= ?")
-        params.append(f"{date_from}T00:00:00Z")
+        params.append(utc_day_start(date_from))
     if date_to:
         where.append("at <= ?")
-        params.append(f"{date_to}T23:59:59Z")
+        params.append(utc_day_end(date_to))
     sql_where = ("WHERE " + " AND ".join(where)) if where else ""
     total = db.execute(f"SELECT count(*) FROM audit {sql_where}", params).fetchone()[0]
     rows = []

@@ -21,6 +21,18 @@ def localdate(value: str | None) -> str:
     return localtime(value, "%Y-%m-%d")
 
 
+def utc_day_start(day: str) -> str:
+    """The first UTC second of a 北京时间 calendar day ('2026-07-01' → '2026-06-30T16:00:00Z')."""
+    local = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=BEIJING)
+    return local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def utc_day_end(day: str) -> str:
+    """The last UTC second of a 北京时间 calendar day."""
+    local = (datetime.strptime(day, "%Y-%m-%d") + timedelta(days=1, seconds=-1)).replace(tzinfo=BEIJING)
+    return local.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def init_app(app) -> None:
     app.jinja_env.filters["localtime"] = localtime
     app.jinja_env.filters["localdate"] = localdate
