@@ -519,6 +519,8 @@ def search_cmd(ctx, query, code, material_type, unit, date_from, date_to, limit,
         click.echo()
     shown = len(result["hits"])
     click.echo(f"共 {result['total']} 条，显示第 {offset + 1 if shown else 0}–{offset + shown} 条", err=True)
+    if result["order"] == "recent":
+        click.echo("命中较多，按入库时间倒序排列", err=True)
 
 
 @cli.command("reindex")

@@ -56,3 +56,19 @@ def bf_contains(field: str | None, term: str) -> bool:
 
 def bf_item_has(item: dict, term: str) -> bool:
     return any(bf_contains(item[k], term) for k in ("text", "title", "original_name", "unit"))
+
+
+def add_many(db, texts, dates=None) -> list[int]:
+    """Many short items in one transaction (index_item for each): for tests that need thousands."""
+    ids = []
+    with transaction(db):
+        for k, text in enumerate(texts):
+            sha = hashlib.sha256(f"{next(_SEQ)}|{text}".encode()).hexdigest()
+            db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [sha])
+            cur = db.execute(
+                "INSERT INTO items (sha256, kind, material_type, title, original_name, unit, date, size, text,"
+                " created_at, updated_at) VALUES (?, 'pdf', '情况说明', '材料', '材料.pdf', NULL, ?, 1, ?, 't', 't')",
+                [sha, dates[k] if dates else None, text])
+            index_item(db, cur.lastrowid)
+            ids.append(cur.lastrowid)
+    return ids

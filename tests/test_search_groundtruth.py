@@ -234,21 +234,35 @@ def build_queries(items: list[dict]) -> list[tuple[str, object]]:
     return qs
 
 
-def test_ground_truth_recall_and_precision(corpus):
+@pytest.mark.parametrize("recent_min_hits", [None, 15])
+def test_ground_truth_recall_and_precision(corpus, monkeypatch, recent_min_hits):
+    """Both orders: the default threshold (every query here ranked by bm25) and a low one (most
+    queries newest first), so the recent-order paths are held to the same hit sets."""
+    from archive.search import engine
+
+    if recent_min_hits is not None:
+        monkeypatch.setattr(engine, "RECENT_MIN_HITS", recent_min_hits)
     inst, live, _ = corpus
     queries = build_queries(live)
     assert len(queries) >= 300, len(queries)
     failures = []
-    nonempty = 0
+    nonempty = recent = 0
     for q, pred in queries:
         expected = {it["id"] for it in live if pred(it)}
         got = search(inst, q, limit=1000)
         ids = {h["id"] for h in got["hits"]}
         if ids != expected or got["total"] != len(expected):
             failures.append((q, len(expected), got["total"], sorted(expected - ids)[:5], sorted(ids - expected)[:5]))
+        if got["order"] != ("recent" if len(expected) > engine.RECENT_MIN_HITS else "relevance"):
+            failures.append((q, "order", got["order"]))
+        if got["order"] == "recent":
+            recent += 1
+            if [h["id"] for h in got["hits"]] != sorted(ids, reverse=True):
+                failures.append((q, "not newest first"))
         nonempty += bool(expected)
     assert not failures, f"{len(failures)} of {len(queries)} queries differ: {failures[:10]}"
     assert nonempty >= 250  # the check is not vacuous
+    assert recent == 0 if recent_min_hits is None else recent >= 150, recent
 
 
 def test_filters_as_arguments(corpus):
@@ -261,7 +275,12 @@ def test_filters_as_arguments(corpus):
     assert {h["id"] for h in got["hits"]} == expected
 
 
-def test_deleted_items_never_returned(corpus):
+@pytest.mark.parametrize("recent_min_hits", [None, 15])
+def test_deleted_items_never_returned(corpus, monkeypatch, recent_min_hits):
+    from archive.search import engine
+
+    if recent_min_hits is not None:
+        monkeypatch.setattr(engine, "RECENT_MIN_HITS", recent_min_hits)
     inst, _, everything = corpus
     deleted = {it["id"] for it in everything if it["deleted"]}
     assert deleted

@@ -48,9 +48,13 @@ def _resolver(instance):
 
 def search(instance, query: str | None, code=None, type=None, unit=None, date_from=None,
            date_to=None, limit: int = 20, offset: int = 0) -> dict:
-    """Run a query (CONTRACT.md "Search") → {"total": N, "hits": [...]}; hits ordered by bm25,
-    then date (newest first), then id. Each hit also carries `snippet_html` (escaped, terms in
-    <mark>) and `highlights` ([start, end] offsets of the terms in `snippet`).
+    """Run a query (CONTRACT.md "Search") → {"total": N, "order": "relevance"|"recent", "hits": [...]}.
+
+    Order: when the query has more than RECENT_MIN_HITS hits, newest first (item id descending,
+    i.e. archive order, `"order": "recent"`, each hit's `score` is None); otherwise by bm25, then
+    date (newest first), then id (`"order": "relevance"`). The rule depends on the total alone,
+    so every page of one result is ordered alike. Each hit also carries `snippet_html` (escaped,
+    terms in <mark>) and `highlights` ([start, end] offsets of the terms in `snippet`).
     Raises UsageError (Chinese message) for a malformed query or filter."""
     if not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
         raise UsageError("bad limit", f"--limit 应为 0 到 {MAX_LIMIT} 之间的整数")
@@ -78,39 +82,63 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
     _register(db.conn)
     try:
         if compiled.match and compiled.where == LIVE and offset + limit <= TEXT_ONLY_MAX_ROWS:
-            total, rows = _text_only(db, compiled.match, limit, offset)
+            total, rows, order = _text_only(db, compiled.match, limit, offset)
         else:
-            total, rows = _general(db, compiled, limit, offset)
+            total, rows, order = _general(db, compiled, limit, offset)
     except sqlite3.OperationalError as e:
         if "fts5" in str(e).lower():  # should not happen: every term is quoted
             raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
         raise
-    return {"total": total, "hits": _hits(db, rows, compiled.terms)}
+    return {"total": total, "order": order, "hits": _hits(db, rows, compiled.terms)}
 
 
 LIVE = "items.deleted_at IS NULL"
+# More hits than this: newest first (id desc) instead of bm25. bm25 costs ~1.5 µs a hit and says
+# nothing about a term most items contain; 2,000 bounds its cost (≤ ~4 ms) at any archive size.
+# Measurements and the decision: docs/search.md, bench/RESULTS.md "Search".
+RECENT_MIN_HITS = 2000
+RECENT, RELEVANCE = "recent", "relevance"
 TEXT_ONLY_MAX_ROWS = 1000   # deeper pages go through _general
 TIE_SLACK = 64              # rows fetched past the page, so equal scores at its edge sort by date
 _RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
+_JOIN = ("FROM items_fts CROSS JOIN items INDEXED BY items_search_live ON items.id = items_fts.rowid "
+         "WHERE items_fts MATCH ? AND {where}")
 
 
 def _general(db, compiled, limit, offset):
-    """Any query. With terms: one pass joins each FTS hit to items (through a covering index:
-    deleted_at sits after the text in the row) and keeps the matching rows; Python counts them and
-    picks the page. Without terms: SQL counts and sorts over the covering index."""
+    """Any query. With terms: each FTS hit is joined to items (through a covering index:
+    deleted_at sits after the text in the row) and the matching rows kept. A result of at most
+    RECENT_MIN_HITS rows is fetched in one pass with bm25 and ordered in Python. A larger one is
+    recognised after RECENT_MIN_HITS + 1 rows, then counted in SQL and paged by rowid descending
+    without scoring. Without terms: SQL counts and sorts over the covering index."""
     if compiled.match:
-        sql = ("SELECT items.id, " + _RANK + ", items.date FROM items_fts "
-               "CROSS JOIN items INDEXED BY items_search_live ON items.id = items_fts.rowid "
-               f"WHERE items_fts MATCH ? AND {compiled.where}")
-        rows = db.execute(sql, [compiled.match, *compiled.params]).fetchall()
-        # bm25, then date (newest first, none last), then id
-        top = heapq.nsmallest(offset + limit, rows, key=_order_key)
-        return len(rows), [(r[0], r[1]) for r in top[offset:]]
+        params = [compiled.match, *compiled.params]
+        join = _JOIN.format(where=compiled.where)
+        sql = f"SELECT items.id, {_RANK}, items.date {join}"
+        upper = _fts_count(db, compiled.match)   # cheap: the hits before the filters
+        if upper > RECENT_MIN_HITS:
+            sql += f" LIMIT {RECENT_MIN_HITS + 1}"
+        rows = db.execute(sql, params).fetchall()
+        if len(rows) <= RECENT_MIN_HITS:
+            # bm25, then date (newest first, none last), then id
+            top = heapq.nsmallest(offset + limit, rows, key=_order_key)
+            return len(rows), [(r[0], r[1]) for r in top[offset:]], RELEVANCE
+        total = db.execute(f"SELECT count(*) {join}", params).fetchone()[0]
+        page = db.execute(f"SELECT items.id, NULL {join} ORDER BY items_fts.rowid DESC LIMIT ? OFFSET ?",
+                          [*params, limit, offset]).fetchall()
+        return total, page, RECENT
     base = f"FROM items INDEXED BY items_search_live WHERE {compiled.where}"
     total = db.execute(f"SELECT count(*) {base}", compiled.params).fetchone()[0]
-    rows = db.execute(f"SELECT items.id, 0.0 {base} ORDER BY items.date DESC, items.id LIMIT ? OFFSET ?",
-                      [*compiled.params, limit, offset]).fetchall()
-    return total, rows
+    if total > RECENT_MIN_HITS:
+        return total, db.execute(f"SELECT items.id, NULL {base} ORDER BY items.id DESC LIMIT ? OFFSET ?",
+                                 [*compiled.params, limit, offset]).fetchall(), RECENT
+    return total, db.execute(f"SELECT items.id, 0.0 {base} ORDER BY items.date DESC, items.id LIMIT ? OFFSET ?",
+                             [*compiled.params, limit, offset]).fetchall(), RELEVANCE
+
+
+def _fts_count(db, match) -> int:
+    """Rows matching `match` in FTS5 alone: walks rowids only (~0.04 µs a hit), no scoring."""
+    return db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [match]).fetchone()[0]
 
 
 def _order_key(r):
@@ -129,14 +157,21 @@ def _neg_date(d):
 
 def _text_only(db, match, limit, offset):
     """Terms only, no filters (the common case), answered from FTS5 alone: the count needs no
-    join (index_item keeps rows of deleted items out of the index) and the top rows are sorted
-    by bm25 without joining every hit to items; the page is then ordered by date/id in Python.
-    Falls back to `_general` when the shortcut could be inexact (a tie group wider than
-    TIE_SLACK at the page's edge, a stale row)."""
+    join (index_item keeps rows of deleted items out of the index). Many hits: the page is
+    FTS5's doclist walked by rowid descending and stopped after it, nothing scored. Otherwise
+    the top rows are sorted by bm25 without joining every hit to items, and the page is ordered
+    by date/id in Python. Falls back to `_general` when the shortcut could be inexact (a tie
+    group wider than TIE_SLACK at the page's edge, a stale row)."""
     n = offset + limit
-    total = db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [match]).fetchone()[0]
+    total = _fts_count(db, match)
     if n == 0 or total == 0:
-        return _general(db, _Plain(match), limit, offset) if n == 0 else (0, [])
+        return total, [], RECENT if total > RECENT_MIN_HITS else RELEVANCE
+    if total > RECENT_MIN_HITS:
+        page = db.execute("SELECT rowid, NULL FROM items_fts WHERE items_fts MATCH ? "
+                          "ORDER BY rowid DESC LIMIT ? OFFSET ?", [match, limit, offset]).fetchall()
+        if not _all_live(db, [r[0] for r in page]):
+            return _general(db, _Plain(match), limit, offset)   # a stale row: never show it
+        return total, page, RECENT
     top = db.execute(f"SELECT rowid, {_RANK} AS s FROM items_fts WHERE items_fts MATCH ? "
                      "ORDER BY s LIMIT ?", [match, n + TIE_SLACK]).fetchall()
     if len(top) > n:
@@ -154,7 +189,15 @@ def _text_only(db, match, limit, offset):
     top.sort(key=lambda r: r[0])
     top.sort(key=lambda r: meta[r[0]][1] or "", reverse=True)
     top.sort(key=lambda r: r[1])
-    return total, top[offset:n]
+    return total, top[offset:n], RELEVANCE
+
+
+def _all_live(db, ids) -> bool:
+    if not ids:
+        return True
+    marks = ", ".join("?" for _ in ids)
+    return db.execute(f"SELECT count(*) FROM items INDEXED BY items_search_live "
+                      f"WHERE id IN ({marks}) AND deleted_at IS NULL", ids).fetchone()[0] == len(ids)
 
 
 class _Plain:
@@ -180,7 +223,7 @@ def _hits(db, rows, terms) -> list[dict]:
         snip = make_snippet(r[7], terms)
         hits.append({"id": item_id, "title": r[1], "codes": codes[item_id], "type": r[2],
                      "date": r[3], "unit": r[4], "original_name": r[5], "sha256": r[6],
-                     "snippet": snip["snippet"], "score": round(-s, 6) if s else 0.0,
+                     "snippet": snip["snippet"], "score": None if s is None else round(-s, 6) if s else 0.0,
                      "snippet_html": snip["snippet_html"], "highlights": snip["highlights"]})
     return hits
 
