@@ -109,21 +109,21 @@ def _general(db, compiled, limit, offset):
     """Any query. With terms: each FTS hit is joined to items (through a covering index:
     deleted_at sits after the text in the row) and the matching rows kept. A result of at most
     RECENT_MIN_HITS rows is fetched in one pass with bm25 and ordered in Python. A larger one is
-    recognised after RECENT_MIN_HITS + 1 rows, then counted in SQL and paged by rowid descending
-    without scoring. Without terms: SQL counts and sorts over the covering index."""
+    recognised after RECENT_MIN_HITS + 1 rows; the rest is counted in SQL from where that pass
+    stopped (so each hit is read once) and the page walked by rowid descending, nothing scored.
+    Without terms: SQL counts and sorts over the covering index."""
     if compiled.match:
         params = [compiled.match, *compiled.params]
         join = _JOIN.format(where=compiled.where)
-        sql = f"SELECT items.id, {_RANK}, items.date {join}"
-        upper = _fts_count(db, compiled.match)   # cheap: the hits before the filters
-        if upper > RECENT_MIN_HITS:
-            sql += f" LIMIT {RECENT_MIN_HITS + 1}"
-        rows = db.execute(sql, params).fetchall()
+        # FTS5 yields rowids ascending: stop after RECENT_MIN_HITS + 1 rows, count the rest from there
+        rows = db.execute(f"SELECT items.id, {_RANK}, items.date {join} ORDER BY items_fts.rowid "
+                          f"LIMIT {RECENT_MIN_HITS + 1}", params).fetchall()
         if len(rows) <= RECENT_MIN_HITS:
             # bm25, then date (newest first, none last), then id
             top = heapq.nsmallest(offset + limit, rows, key=_order_key)
             return len(rows), [(r[0], r[1]) for r in top[offset:]], RELEVANCE
-        total = db.execute(f"SELECT count(*) {join}", params).fetchone()[0]
+        total = len(rows) + db.execute(f"SELECT count(*) {join} AND items_fts.rowid > ?",
+                                       [*params, rows[-1][0]]).fetchone()[0]
         page = db.execute(f"SELECT items.id, NULL {join} ORDER BY items_fts.rowid DESC LIMIT ? OFFSET ?",
                           [*params, limit, offset]).fetchall()
         return total, page, RECENT
