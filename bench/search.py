@@ -1,7 +1,9 @@
 """Search benchmark: builds N synthetic Chinese items (300–3,000 characters) in a fresh instance and
 prints indexing items/s, query p50/p95 end to end through archive.search.search (parse, match,
-count, snippets for 20 hits) for 2-, 4-, 8-character terms and two-term queries with and without
-a code filter, index size, and the same queries by a brute-force `instr` scan as the baseline.
+count, order, snippets for 20 hits) for 2-, 4-, 8-character terms, 2-character terms with a type
+filter and two-term queries with and without a code filter, how many of each class were ordered
+newest first ("recent": more than RECENT_MIN_HITS hits), index size, and the same queries by a
+brute-force `instr` scan as the baseline.
 
     .venv/bin/python bench/search.py --items 20000 [--queries 40] [--dir /tmp/bench20k] [--keep]
 """
@@ -186,24 +188,30 @@ def pct(xs, p):
 
 
 def time_fts(inst, cases):
-    times, cpu, totals = [], [], []
-    for q, code in cases:
+    times, cpu, totals, recent = [], [], [], 0
+    for case in cases:
+        q, code, mtype = (*case, None)[:3]
         t, c = time.perf_counter(), time.process_time()
-        r = search(inst, q, code=code, limit=20)
+        r = search(inst, q, code=code, type=mtype, limit=20)
         times.append((time.perf_counter() - t) * 1000)
         cpu.append((time.process_time() - c) * 1000)
         totals.append(r["total"])
-    return times, cpu, totals
+        recent += r["order"] == "recent"
+    return times, cpu, totals, recent
 
 
 def time_scan(inst, cases, code_sets):
     """Baseline: a brute-force instr scan of the extracted text, count + first 20 by date."""
     db = inst.db
     times, totals = [], []
-    for q, code in cases:
+    for case in cases:
+        q, code, mtype = (*case, None)[:3]
         terms = q.split()
         cond = " AND ".join("instr(text, ?) > 0" for _ in terms)
         params = list(terms)
+        if mtype:
+            cond += " AND material_type = ?"
+            params.append(mtype)
         if code:
             codes = code_sets[code]
             cond += f" AND id IN (SELECT item_id FROM item_codes WHERE code IN ({', '.join('?' for _ in codes)}))"
@@ -271,6 +279,8 @@ def main(argv=None):
     classes = []
     for length in (2, 4, 8):
         classes.append((f"{length}-char term", [(t, None) for t in pick_terms(inst, rng, length, args.queries)]))
+    types = [r[0] for r in db.execute("SELECT DISTINCT material_type FROM items ORDER BY 1")]
+    classes.append(("2-char term + type", [(t, None, rng.choice(types)) for t, _ in classes[0][1]]))
     pairs = [pick_pair(inst, rng) for _ in range(args.queries)]
     classes.append(("two terms (2+3 chars)", [(q, None) for q, _ in pairs]))
     classes.append(("two terms + code", [(q, c) for q, c in pairs]))
@@ -279,13 +289,13 @@ def main(argv=None):
 
     search(inst, "文明")  # warm up (parser, page cache)
     print()
-    print("| query class | search() p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | median hits "
+    print("| query class | search() p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | median hits | newest first "
           "| scan p50 ms | scan p95 ms | speed-up (p50) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for name, cases in classes:
-        ft, fc, tot = time_fts(inst, cases)
+        ft, fc, tot, recent = time_fts(inst, cases)
         head = (f"| {name} | {pct(ft, 50):.1f} | {pct(ft, 95):.1f} | {pct(fc, 50):.1f} | {pct(fc, 95):.1f} "
-                f"| {statistics.median(tot):.0f} ")
+                f"| {statistics.median(tot):.0f} | {recent}/{len(cases)} ")
         if args.no_scan:
             print(head + "| – | – | – |")
             continue

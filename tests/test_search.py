@@ -230,3 +230,33 @@ def test_equal_scores_order_by_date_then_id(instance, monkeypatch, slack):
                                                        "".join(chr(0x10FFFF - ord(c)) for c in p[1]), p[0]))
     got = [h["id"] for h in search(instance, "文明城市", limit=10, offset=7)["hits"]]
     assert got == [i for i, _ in expected][7:17]
+
+
+def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
+    """make_snippet looks at a prefix of a long text first; the result must equal the whole-text one."""
+    import random
+
+    from archive.search import snippets
+    from archive.search.analysis import normalise
+
+    rng = random.Random(3)
+    pieces = ["文明城市", "志愿服务", "门前三包", "，", "。", "\n", " ", "\r\n  ", "ＴＺ２００５１", "TZ20051号",
+              "tz2005", "ΑΣ.", "台账", "㎏", "e\u0301", "Ⅲ—1", "背街小巷", "（一）", "abc "]
+    terms_pool = ["文明", "志愿服务", "门前", "tz2005", "台账", "小巷", "城", "kg", "三包", "号"]
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(10, 400)))
+        terms = [normalise(t) for t in rng.sample(terms_pool, rng.randint(1, 3))]
+        monkeypatch.setattr(snippets, "PREFIX", 10 ** 9)
+        whole = snippets.make_snippet(text, terms)
+        for prefix in (20, 60, 200):
+            monkeypatch.setattr(snippets, "PREFIX", prefix)
+            assert snippets.make_snippet(text, terms) == whole, (text, terms, prefix)
+
+
+def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():
+    from archive.search.snippets import make_snippet
+
+    for text in ["㎏文明城市e\u0301", "ＴＺ㎏，文明。e\u0301", "e\u0301文明城市"]:
+        s = make_snippet(text, ["文明"])
+        (a, b), = s["highlights"]
+        assert s["snippet"][a:b] == "文明", (text, s)

@@ -114,7 +114,7 @@ def plan_term(raw: str) -> TermPlan | None:
     parts: list[str] = []  # FTS5 phrase pieces joined by " + "
     n = len(t)
     for m in segs:
-        at_start, at_end = m.start() == 0, m.end() == n
+        at_end = m.end() == n
         run = m.group("c")
         if run is None:
             w = m.group("w")

@@ -303,7 +303,7 @@ def _rebuild(db, progress) -> dict:
         done += len(batch)
         if progress:
             progress(done, len(ids))
-    removed = db.execute(f"SELECT count(*) FROM items_fts_src WHERE item_id NOT IN "
+    removed = db.execute("SELECT count(*) FROM items_fts_src WHERE item_id NOT IN "
                          "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
     with transaction(db):
         for (item_id,) in db.execute(f"SELECT item_id FROM {REBUILD_LOG}").fetchall():

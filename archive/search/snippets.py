@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 
-from .analysis import _CJK, is_word_char, nfkc
+from .analysis import _CJK, _NFKC_RUN, is_word_char, nfkc
 
 _CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
 _WS = re.compile(r"\s+")
@@ -24,15 +25,24 @@ def _tidy(text: str) -> str:
 
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
     """Normalised form of d and, per normalised character, its index in d."""
-    n = nfkc(d).lower()
-    if len(n) == len(d):
-        return n, list(range(len(d)))   # the usual case: every character maps 1:1
+    n = nfkc(d)
+    if len(n) == len(d) and all(_one_to_one(m.group()) for m in _NFKC_RUN.finditer(d)):
+        low = n.lower()
+        if len(low) == len(n):     # lower() never shortens: no character grew
+            return low, range(len(d))   # the usual case: every character maps 1:1
     chars, where = [], []
     for i, ch in enumerate(d):
         piece = nfkc(ch).lower()
         chars.append(piece)
         where.extend([i] * len(piece))
     return "".join(chars), where
+
+
+def _one_to_one(run: str) -> bool:
+    """NFKC maps this run character by character, one to one (equal total lengths alone do not
+    say so: ㎏ → kg and e + ◌́ → é cancel out)."""
+    per = [unicodedata.normalize("NFKC", c) for c in run]
+    return all(len(x) == 1 for x in per) and "".join(per) == unicodedata.normalize("NFKC", run)
 
 
 def _occurrences(n: str, term: str, limit: int = 50):
@@ -46,10 +56,41 @@ def _occurrences(n: str, term: str, limit: int = 50):
         i = n.find(term, i + 1)
 
 
+PREFIX = 2000       # raw characters looked at first; the whole text only when that is not enough
+
+
 def make_snippet(text: str, terms: list[str]) -> dict:
     """{"snippet": plain text, "snippet_html": escaped with <mark>, "highlights": [[start, end], ...]}
-    (highlights index the plain snippet)."""
-    d = _tidy(text or "")
+    (highlights index the plain snippet).
+
+    The work is bounded: a long text is first cut after about PREFIX characters, between two
+    characters that tidying and normalisation treat alike in any context (a CJK ideograph, then
+    an ideograph or a printable ASCII character), so the cut text's tidy/normalised form is a
+    prefix of the whole text's. The snippet made from it is kept when every term occurs there and
+    every window ends well before the cut; otherwise the whole text is used."""
+    text = text or ""
+    if len(text) > PREFIX + PREFIX // 2:
+        cut = _safe_cut(text, PREFIX)
+        if cut is not None:
+            short = _snippet(_tidy(text[:cut]), terms, whole=False)
+            if short is not None:
+                return short
+    return _snippet(_tidy(text), terms, whole=True)
+
+
+def _ideograph(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def _safe_cut(text: str, at: int) -> int | None:
+    for i in range(at, min(len(text), at + 400)):
+        nxt = text[i]
+        if _ideograph(text[i - 1]) and (_ideograph(nxt) or "!" <= nxt <= "~"):
+            return i
+    return None
+
+
+def _snippet(d: str, terms: list[str], whole: bool) -> dict | None:
     if not d:
         return {"snippet": "", "snippet_html": "", "highlights": []}
     n, where = _norm_with_map(d)
@@ -63,6 +104,8 @@ def make_snippet(text: str, terms: list[str]) -> dict:
             first = first or span
         if first:
             firsts.append(first)
+        elif not whole:
+            return None          # the term may occur after the cut
     if not firsts:
         cut = d[:HEAD]
         plain = cut + ("…" if len(d) > HEAD else "")
@@ -75,6 +118,8 @@ def make_snippet(text: str, terms: list[str]) -> dict:
             windows[-1][1] = max(windows[-1][1], b)
         else:
             windows.append([a, b])
+    if not whole and windows[-1][1] > len(d) - 4 * max(len(t) for t in terms) - 8:
+        return None              # a window (or a match inside it) could reach past the cut
     windows = windows[:MAX_FRAGMENTS]
     spans = _merge(sorted(spans))
     plain, marks = "", []
