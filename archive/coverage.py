@@ -24,6 +24,7 @@ Besides the contract's keys each leaf carries `units`, `path` (its ancestors "co
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
@@ -139,17 +140,39 @@ def node_path(node) -> list[str]:
     return out[::-1]
 
 
-def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = None,
+def _count(acc: dict, it: dict, default, per_type, approved_only: bool) -> None:
+    """Add one item to a leaf's counts (compute)."""
+    acc["evidence"] += 1
+    ok_window = in_window(it["date"], it["material_type"], default, per_type)
+    if not ok_window:
+        acc["out_of_window"] += 1
+    state = it["review_state"]
+    if state == "pending":
+        acc["pending"] += 1
+    elif state == "rejected":
+        acc["rejected"] += 1
+    elif state == "approved":
+        acc["approved"] += 1
+    if ok_window and state != "rejected" and (state == "approved" or not approved_only):
+        acc["present"][it["material_type"]] += 1
+    if it.get("reviewer"):
+        acc["reviewers"].add(it["reviewer"])
+    if it.get("comment"):
+        acc["comments"].append(f"#{it['id']} {it['comment']}")
+
+
+def compute(imap, items: Iterable[dict], evaluation_date: date, unit: str | None = None,
             approved_only: bool = False) -> dict:
     """Coverage from already loaded items (shared with the package builder).
 
     `approved_only`: only approved items make a type present (the view of
-    `export --approved-only`); the counts still cover every item."""
+    `export --approved-only`); the counts still cover every item. `items` is read once and
+    not kept (counts per leaf only), so it may be a generator over the database."""
     default, per_type = type_windows(imap, evaluation_date)
     types_order = map_material_types(imap)
     order = {t: i for i, t in enumerate(types_order)}
     cache: dict = {}
-    by_leaf: dict[str, list[dict]] = defaultdict(list)
+    by_leaf: dict[str, dict] = {}
     for it in items:
         if it["deleted_at"]:
             continue
@@ -158,7 +181,12 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
             leaf = resolve_leaf(imap, code, cache)
             if leaf is not None and leaf.code not in seen:
                 seen.add(leaf.code)
-                by_leaf[leaf.code].append(it)
+                acc = by_leaf.get(leaf.code)
+                if acc is None:
+                    acc = by_leaf[leaf.code] = {
+                        "evidence": 0, "out_of_window": 0, "pending": 0, "rejected": 0, "approved": 0,
+                        "present": defaultdict(int), "reviewers": set(), "comments": []}
+                _count(acc, it, default, per_type, approved_only)
 
     rows = []
     summary = {"leaves": 0, "complete": 0, "partial": 0, "empty": 0}
@@ -167,29 +195,14 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
         if unit is not None and unit not in units:
             continue
         required = list(leaf.requires or [])
-        its = by_leaf.get(leaf.code, [])
-        present_set: set[str] = set()
-        present_counts: dict[str, int] = defaultdict(int)
-        out_of_window = pending = rejected = approved = 0
-        reviewers, comments = set(), []
-        for it in its:
-            ok_window = in_window(it["date"], it["material_type"], default, per_type)
-            if not ok_window:
-                out_of_window += 1
-            state = it["review_state"]
-            if state == "pending":
-                pending += 1
-            elif state == "rejected":
-                rejected += 1
-            elif state == "approved":
-                approved += 1
-            if ok_window and state != "rejected" and (state == "approved" or not approved_only):
-                present_set.add(it["material_type"])
-                present_counts[it["material_type"]] += 1
-            if it.get("reviewer"):
-                reviewers.add(it["reviewer"])
-            if it.get("comment"):
-                comments.append(f"#{it['id']} {it['comment']}")
+        acc = by_leaf.get(leaf.code) or {
+            "evidence": 0, "out_of_window": 0, "pending": 0, "rejected": 0, "approved": 0,
+            "present": {}, "reviewers": set(), "comments": []}
+        present_counts = acc["present"]
+        present_set = set(present_counts)
+        reviewers, comments = acc["reviewers"], acc["comments"]
+        out_of_window, pending, rejected, approved = (acc["out_of_window"], acc["pending"], acc["rejected"],
+                                                      acc["approved"])
         present = sorted(present_set, key=lambda t: (order.get(t, len(order)), t))
         missing = [t for t in required if t not in present_set]
         if not missing:
@@ -203,7 +216,7 @@ def compute(imap, items: list[dict], evaluation_date: date, unit: str | None = N
         rows.append({
             "code": leaf.code, "name": leaf.name, "methods": list(leaf.methods or []),
             "required": required, "present": present, "missing": missing,
-            "evidence": len(its), "out_of_window": out_of_window, "pending": pending,
+            "evidence": acc["evidence"], "out_of_window": out_of_window, "pending": pending,
             "rejected": rejected, "status": status,
             "units": units, "path": node_path(leaf), "approved": approved,
             "reviewers": sorted(reviewers), "comments": comments,

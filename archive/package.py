@@ -33,10 +33,11 @@ the four package files), `message` is the path just written (a first call with d
 from __future__ import annotations
 
 import hashlib
-import io
 import json
+import marshal
 import os
 import shutil
+import sqlite3
 import tempfile
 import zipfile
 from datetime import date
@@ -44,13 +45,13 @@ from pathlib import Path
 from typing import Callable
 
 from . import audit
-from .coverage import as_date, compute, in_window, load_items, map_material_types, resolve_leaf, \
+from .coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
     snapshot, type_windows
 from .db import transaction
 from .errors import Refusal, UsageError
 from .package_names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, file_name, \
     folder_name, safe_name
-from .package_xlsx import catalogue_bytes, review_sheet_bytes
+from .package_xlsx import review_sheet_bytes, write_catalogue
 from .store import CHUNK
 
 FORMATS = ("zip", "dir", "bagit")
@@ -99,20 +100,147 @@ def _height(node) -> int:
     return 1 if not node.children else 1 + max(_height(c) for c in node.children)
 
 
-def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "zip",
+def iter_items(db):
+    """Every item, one dict at a time, in id order: the rows and dict shape of
+    coverage.load_items without holding them all (three cursors merged by item id;
+    call inside a snapshot)."""
+    cols = ["id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
+            "date_source", "size", "review_state", "deleted_at"]
+    items = db.execute(f"SELECT {', '.join(cols)} FROM items ORDER BY id")
+    codes = db.execute("SELECT item_id, code FROM item_codes ORDER BY item_id, rowid")
+    reviews = db.execute("SELECT item_id, reviewer, comment FROM reviews r WHERE id = "
+                         "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id) ORDER BY item_id")
+    code = next(codes, None)
+    review = next(reviews, None)
+    for row in items:
+        it = dict(zip(cols, row), codes=[], reviewer=None, comment=None)
+        item_id = row[0]
+        while code is not None and code[0] <= item_id:
+            if code[0] == item_id:
+                it["codes"].append(code[1])
+            code = next(codes, None)
+        while review is not None and review[0] <= item_id:
+            if review[0] == item_id:
+                it["reviewer"], it["comment"] = review[1], review[2]
+            review = next(reviews, None)
+        yield it
+
+
+PLAN_COLUMNS = ("path", "item_id", "leaf", "leaf_name", "codes", "type", "title", "unit", "date",
+                "review_state", "original_name", "sha256", "size", "in_window")
+
+
+class PlanFiles:
+    """The package's evidence files in package order, kept in a private temporary SQLite
+    database (on disk once past a few MB), not in memory: iterating yields one dict per file
+    (keys PLAN_COLUMNS, `codes` a tuple, `in_window` a bool), any number of times.
+    Memory stays flat in the number of files (bench/export.py --items)."""
+
+    def __init__(self):
+        self.db = sqlite3.connect("", check_same_thread=False)   # "" = temporary, removed on close
+        self.db.execute("PRAGMA journal_mode = OFF")
+        self.db.execute("PRAGMA synchronous = OFF")
+        self.db.execute("PRAGMA cache_size = -4096")
+        self.db.execute(f"CREATE TABLE staged (leaf TEXT, type_order INTEGER, date_key TEXT, "
+                        f"{', '.join(_STAGED_KEYS)})")
+        self.db.execute(f"CREATE TABLE files (n INTEGER PRIMARY KEY, folder INTEGER, "
+                        f"{', '.join(PLAN_COLUMNS)})")
+        self.count = 0
+        self._decoded: dict[str, tuple] = {}
+
+    # staging: included items per leaf, read back in folder order
+    def stage(self, leaf: str, type_order: int, it: dict) -> None:
+        self.db.execute(f"INSERT INTO staged VALUES (?, ?, ?, {', '.join('?' * len(_STAGED_KEYS))})",
+                        (leaf, type_order, it["date"] or "9999-99-99",
+                         *(self._codes_text(it[k]) if k == "codes" else it[k] for k in _STAGED_KEYS)))
+
+    def on_leaf(self, leaf: str):
+        """The leaf's items sorted by (type order, type, date, id) — the same order as a
+        Python sort on those keys: SQLite compares TEXT as UTF-8 bytes, i.e. by code point."""
+        if not getattr(self, "_indexed", False):
+            self.db.execute("CREATE INDEX staged_leaf ON staged (leaf, type_order, material_type, date_key, id)")
+            self._indexed = True
+        for row in self.db.execute(f"SELECT {', '.join(_STAGED_KEYS)} FROM staged WHERE leaf = ? "
+                                   "ORDER BY type_order, material_type, date_key, id", (leaf,)):
+            it = dict(zip(_STAGED_KEYS, row))
+            it["codes"] = self._codes(it["codes"])
+            yield it
+
+    # codes as JSON text; the few distinct lists are decoded once (read-only tuples)
+    def _codes_text(self, codes) -> str:
+        return json.dumps(list(codes), ensure_ascii=False)
+
+    def _codes(self, text: str) -> tuple:
+        codes = self._decoded.get(text)
+        if codes is None:
+            if len(self._decoded) > 10_000:
+                self._decoded.clear()
+            codes = self._decoded[text] = tuple(json.loads(text))
+        return codes
+
+    def add(self, folder: int, f: dict) -> None:
+        self.db.execute(f"INSERT INTO files VALUES (NULL, ?, {', '.join('?' * len(PLAN_COLUMNS))})",
+                        (folder, *(self._codes_text(f[k]) if k == "codes" else f[k] for k in PLAN_COLUMNS)))
+        self.count += 1
+
+    def done(self) -> None:
+        self.db.execute("DROP TABLE staged")
+        self.db.commit()
+
+    def __len__(self) -> int:
+        return self.count
+
+    def __iter__(self):
+        return (f for _, f in self.with_folders())
+
+    def with_folders(self):
+        """(folder index in plan["folders"], file) in package order."""
+        for row in self.db.execute(f"SELECT folder, {', '.join(PLAN_COLUMNS)} FROM files ORDER BY n"):
+            f = dict(zip(PLAN_COLUMNS, row[1:]))
+            f["codes"] = self._codes(f["codes"])
+            f["in_window"] = bool(f["in_window"])
+            yield row[0], f
+
+    def item_count(self) -> int:
+        return self.db.execute("SELECT COUNT(DISTINCT item_id) FROM files").fetchone()[0]
+
+    def close(self) -> None:
+        self.db.close()
+
+
+_STAGED_KEYS = ("id", "codes", "material_type", "title", "unit", "date", "review_state", "original_name",
+                "sha256", "size", "kind")
+
+
+def plan_package(imap, items, evaluation_date: date, *, fmt: str = "zip",
                  approved_only: bool = False, include_out_of_window: bool = False,
                  strict: bool = False) -> dict:
-    """Decide every folder, file and name of the package (pure: no I/O)."""
+    """Decide every folder, file and name of the package (no output written yet).
+
+    `items`: an iterable of item dicts (coverage.load_items' shape), read once — a generator
+    over the database (iter_items) keeps memory flat. `plan["files"]` is a PlanFiles:
+    call `plan["files"].close()` when done with the plan."""
     templates = dict(DEFAULT_TEMPLATES, **(getattr(imap, "export", None) or {}))
     default, per_type = type_windows(imap, evaluation_date)
     order = {t: i for i, t in enumerate(map_material_types(imap))}
     ev = evaluation_date.isoformat()
     root = safe_name(safe_name(_render_root(templates["root"], imap, ev))[:MAX_FOLDER])
+    files = PlanFiles()
+    try:
+        return _plan(imap, items, evaluation_date, files, templates, default, per_type, order, ev, root,
+                     fmt, approved_only, include_out_of_window, strict)
+    except BaseException:
+        files.close()
+        raise
 
-    # which items go in, and where
+
+def _plan(imap, items, evaluation_date, files: PlanFiles, templates, default, per_type, order, ev, root,
+          fmt, approved_only, include_out_of_window, strict) -> dict:
+    # which items go in, and where (staged per leaf while coverage counts them: one read)
     cache: dict = {}
-    excluded, on_leaf = [], {}
-    for it in items:
+    excluded = []
+
+    def consider(it: dict) -> None:
         leaves = []
         for code in it["codes"]:
             leaf = resolve_leaf(imap, code, cache)
@@ -138,17 +266,22 @@ def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "
                                  f"日期 {it['date']} 不在{it['material_type']}的材料时间窗口 {lo} 至 {hi} 内")
         if reason:
             excluded.append({"id": it["id"], "title": it["title"], "reason": reason})
-            continue
+            return
+        type_order = order.get(it["material_type"], len(order))
         for leaf in leaves:
-            on_leaf.setdefault(leaf.code, []).append(it)
+            files.stage(leaf.code, type_order, it)
 
-    report = compute(imap, items, evaluation_date, approved_only=approved_only)
+    def considered():
+        for it in items:
+            consider(it)
+            yield it
+
+    report = compute(imap, considered(), evaluation_date, approved_only=approved_only)
     gaps = [{"code": r["code"], "name": r["name"], "missing": r["missing"]}
             for r in report["indicators"] if r["missing"]]
 
     # folders and files
     folders: list[str] = [root]
-    files: list[dict] = []
     dir_budget = MAX_PATH - FILE_DIR_BUDGET
 
     def walk(node, parent_path: str, used: Folder):
@@ -162,18 +295,16 @@ def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "
             for child in node.children:
                 walk(child, path, child_used)
             return
-        its = sorted(on_leaf.get(node.code, []),
-                     key=lambda it: (order.get(it["material_type"], len(order)), it["material_type"],
-                                     it["date"] or "9999-99-99", it["id"]))
+        folder = len(folders) - 1
         in_folder = Folder()
         budget = MAX_PATH - len(path) - 1
-        for seq, it in enumerate(its, start=1):
+        for seq, it in enumerate(files.on_leaf(node.code), start=1):
             title = clean_text(it["title"]).strip().rstrip(". ") or "_"
             fields = {"seq": seq, "type": it["material_type"], "title": title, "ext": _ext(it),
                       "code": node.code, "name": node.name, "date": it["date"] or "",
                       "unit": it["unit"] or "", "item_id": it["id"], "sha256": it["sha256"]}
             fname = in_folder.claim(file_name(templates["file"], fields, budget), budget)
-            files.append({
+            files.add(folder, {
                 "path": f"{path}/{fname}"[len(root) + 1:], "item_id": it["id"], "leaf": node.code,
                 "leaf_name": node.name, "codes": list(it["codes"]), "type": it["material_type"],
                 "title": it["title"], "unit": it["unit"], "date": it["date"],
@@ -187,6 +318,7 @@ def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "
         top.claim(name, MAX_PATH)
     for node in imap.roots:
         walk(node, root, top)
+    files.done()
 
     options = {"format": fmt, "approved_only": approved_only,
                "include_out_of_window": include_out_of_window, "strict": strict}
@@ -196,7 +328,7 @@ def plan_package(imap, items: list[dict], evaluation_date: date, *, fmt: str = "
         "window": report["window"], "windows": report["windows"],
         "coverage": report, "gaps": gaps, "excluded": excluded,
         "folders": folders, "files": files,
-        "included": len({f["item_id"] for f in files}),
+        "included": files.item_count(),
     }
 
 
@@ -206,55 +338,94 @@ def _render_root(template: str, imap, ev: str) -> str:
                              "evaluation_date": ev}, "root")
 
 
-def package_files(plan: dict) -> dict[str, bytes]:
-    """The four generated files, by name (SHA256SUMS last: it covers the others)."""
+def package_files(plan: dict, tmpdir=None) -> dict[str, "_MetaFile"]:
+    """The four generated files, by name (SHA256SUMS last: it covers the others), each
+    written to an unnamed temporary file in `tmpdir` (streamed: the 目录 rows, the manifest's
+    files and the SHA256SUMS lines come one at a time from plan["files"])."""
     ev = plan["evaluation_date"]
     subtitle = (f"{plan['map']['edition']}　测评日期 {ev}　材料时间窗口 {plan['window']['from']} 至 "
                 f"{plan['window']['to']}　共 {len(plan['files'])} 个文件")
-    cat = catalogue_bytes(plan["files"], subtitle, ev, root=plan["root"])
-    sheet = review_sheet_bytes(plan["coverage"])
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "root": plan["root"],
-        "map": plan["map"],
-        "evaluation_date": ev,
-        "window": plan["window"],
-        "windows": plan["windows"],
-        "options": plan["options"],
-        "summary": plan["coverage"]["summary"],
-        "gaps": plan["gaps"],
-        "excluded_count": len(plan["excluded"]),
-        "folders": [p[len(plan["root"]) + 1:] for p in plan["folders"][1:]],
-    }
-    man = _manifest_bytes(manifest, plan["files"])
-    sums = [(hashlib.sha256(cat).hexdigest(), CATALOGUE), (hashlib.sha256(sheet).hexdigest(), REVIEW_SHEET),
-            (hashlib.sha256(man).hexdigest(), MANIFEST)]
-    out = io.BytesIO()
-    for h, p in sums:
-        out.write(f"{h}  {p}\n".encode("utf-8"))
-    for f in plan["files"]:
-        out.write(f"{f['sha256']}  {f['path']}\n".encode("utf-8"))
-    return {CATALOGUE: cat, REVIEW_SHEET: sheet, MANIFEST: man, SUMS: out.getvalue()}
+    out: dict[str, _MetaFile] = {}
+    try:
+        cat = out[CATALOGUE] = _MetaFile(tmpdir)
+        write_catalogue(plan["files"], subtitle, ev, cat.fh, root=plan["root"])
+        sheet = out[REVIEW_SHEET] = _MetaFile(tmpdir)
+        sheet.fh.write(review_sheet_bytes(plan["coverage"]))
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "root": plan["root"],
+            "map": plan["map"],
+            "evaluation_date": ev,
+            "window": plan["window"],
+            "windows": plan["windows"],
+            "options": plan["options"],
+            "summary": plan["coverage"]["summary"],
+            "gaps": plan["gaps"],
+            "excluded_count": len(plan["excluded"]),
+            "folders": [p[len(plan["root"]) + 1:] for p in plan["folders"][1:]],
+        }
+        man = out[MANIFEST] = _MetaFile(tmpdir)
+        _write_manifest(manifest, plan["files"], man.fh)
+        sums = out[SUMS] = _MetaFile(tmpdir)
+        for name, meta in ((CATALOGUE, cat), (REVIEW_SHEET, sheet), (MANIFEST, man)):
+            sums.fh.write(f"{meta.sha256()}  {name}\n".encode("utf-8"))
+        for f in plan["files"]:
+            sums.fh.write(f"{f['sha256']}  {f['path']}\n".encode("utf-8"))
+        for meta in out.values():
+            meta.finish()
+    except BaseException:
+        for meta in out.values():
+            meta.close()
+        raise
+    return out
+
+
+class _MetaFile:
+    """One generated package file in an unnamed temporary file (gone when closed)."""
+
+    def __init__(self, tmpdir=None):
+        self.fh = tempfile.TemporaryFile(dir=tmpdir)
+        self.size = 0
+
+    def sha256(self) -> str:
+        self.finish()
+        h = hashlib.sha256()
+        for chunk in self.chunks():
+            h.update(chunk)
+        return h.hexdigest()
+
+    def finish(self) -> None:
+        self.fh.flush()
+        self.size = self.fh.seek(0, os.SEEK_END)
+
+    def chunks(self):
+        self.fh.seek(0)
+        return iter(lambda: self.fh.read(CHUNK), b"")
+
+    def bytes(self) -> bytes:
+        return b"".join(self.chunks())
+
+    def close(self) -> None:
+        self.fh.close()
 
 
 MANIFEST_FILE_KEYS = ("path", "item_id", "leaf", "codes", "type", "title", "unit", "date", "review_state",
                       "original_name", "sha256", "size")
 
 
-def _manifest_bytes(manifest: dict, files: list[dict]) -> bytes:
+def _write_manifest(manifest: dict, files, out) -> None:
     """Indented JSON with a last key `files`: one compact object per line (readable, diffable,
-    and written by the C encoder — `indent` would use the pure-Python one)."""
+    written line by line by the C encoder — `indent` would use the pure-Python one)."""
     head = json.dumps(manifest, ensure_ascii=False, indent=1)
-    if not files:
-        return (head[:-2] + ',\n "files": []\n}\n').encode("utf-8")
-    out = io.BytesIO()   # line by line: a list of 50,000 JSON strings would cost ~100 MB
+    if not len(files):
+        out.write((head[:-2] + ',\n "files": []\n}\n').encode("utf-8"))
+        return
     out.write((head[:-2] + ',\n "files": [\n').encode("utf-8"))
     for n, f in enumerate(files):
         if n:
             out.write(b",\n")
         out.write(json.dumps({k: f[k] for k in MANIFEST_FILE_KEYS}, ensure_ascii=False).encode("utf-8"))
     out.write(b"\n ]\n}\n")
-    return out.getvalue()
 
 
 # --------------------------------------------------------------------------- writing
@@ -312,41 +483,94 @@ def _zipinfo(name: str, when: tuple, is_dir: bool = False, size: int = 0) -> zip
 
 
 def _entries(plan: dict):
-    """(kind, relative path, payload) in package order: folders depth-first, files after their folder."""
-    by_folder: dict[str, list[dict]] = {}
-    for f in plan["files"]:
-        by_folder.setdefault(f"{plan['root']}/{f['path'].rsplit('/', 1)[0]}", []).append(f)
-    yield "dir", plan["root"], None
+    """(kind, relative path, payload) in package order: folders depth-first, files after their
+    folder (plan["files"] is in that order already, each with its folder's index)."""
+    root = plan["root"]
+    yield "dir", root, None
     for name in PACKAGE_FILES:
-        yield "meta", f"{plan['root']}/{name}", name
-    for folder in plan["folders"][1:]:
+        yield "meta", f"{root}/{name}", name
+    files = plan["files"].with_folders()
+    nxt = next(files, None)
+    for i, folder in enumerate(plan["folders"][1:], start=1):
         yield "dir", folder, None
-        for f in by_folder.get(folder, []):
-            yield "file", f"{plan['root']}/{f['path']}", f
+        while nxt is not None and nxt[0] == i:
+            yield "file", f"{root}/{nxt[1]['path']}", nxt[1]
+            nxt = next(files, None)
+    if nxt is not None:
+        raise RuntimeError(f"package plan out of order at {nxt[1]['path']}")
 
 
-def _write_zip(plan, meta, store, target: Path, progress) -> _Copier:
+class _SpilledInfos:
+    """Stands in for `ZipFile.filelist` while writing: each finished entry's ZipInfo goes to
+    an unnamed temporary file (marshal of its slots) and comes back, one at a time, when
+    close() writes the central directory — the same bytes as the plain list, without ~700
+    bytes of memory per entry. Only append, len and iteration are used when writing."""
+
+    SLOTS = tuple(s for s in zipfile.ZipInfo.__slots__)
+
+    def __init__(self, tmpdir=None):
+        self.fh = tempfile.TemporaryFile(dir=tmpdir)
+        self.n = 0
+
+    def append(self, zi: zipfile.ZipInfo) -> None:
+        marshal.dump(tuple((s, getattr(zi, s)) for s in self.SLOTS if hasattr(zi, s)), self.fh)
+        self.n += 1
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        self.fh.flush()
+        self.fh.seek(0)
+        for _ in range(self.n):
+            zi = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
+            for s, v in marshal.load(self.fh):
+                setattr(zi, s, v)
+            yield zi
+
+    def close(self) -> None:
+        self.fh.close()
+
+
+class _NoIndex(dict):
+    """Stands in for `ZipFile.NameToInfo` while writing: names are unique by construction
+    (Folder.claim), so there is nothing to look up."""
+
+    def __setitem__(self, key, value):
+        pass
+
+
+def _write_zip(plan, meta, store, target: Path, progress, spill: bool = True) -> _Copier:
     d = date.fromisoformat(plan["evaluation_date"])
     when = (max(d.year, 1980), d.month, d.day, 0, 0, 0)
     copier = _Copier(store, len(plan["files"]) + len(meta), progress)
-    with open(target, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
-        for kind, path, payload in _entries(plan):
-            if kind == "dir":
-                zf.writestr(_zipinfo(path + "/", when, is_dir=True), b"")
-            elif kind == "meta":
-                data = meta[payload]
-                zi = _zipinfo(path, when, size=len(data))
-                zf.writestr(zi, data, compress_type=zi.compress_type)
-                copier.bytes += len(data)
-                copier.tick(path)
-            else:
-                zi = _zipinfo(path, when, size=payload["size"])
-                with zf.open(zi, "w", force_zip64=payload["size"] > 0x7FFF0000) as dst:
-                    copier.copy(payload, dst)
-                copier.tick(path)
-        fh.flush()
-        zf.close()
-        os.fsync(fh.fileno())
+    infos = _SpilledInfos(target.parent) if spill else None
+    try:
+        with open(target, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
+            if spill:
+                zf.filelist, zf.NameToInfo = infos, _NoIndex()
+            for kind, path, payload in _entries(plan):
+                if kind == "dir":
+                    zf.writestr(_zipinfo(path + "/", when, is_dir=True), b"")
+                elif kind == "meta":
+                    m = meta[payload]
+                    zi = _zipinfo(path, when, size=m.size)
+                    with zf.open(zi, "w") as dst:   # what writestr does, in chunks
+                        for chunk in m.chunks():
+                            dst.write(chunk)
+                    copier.bytes += m.size
+                    copier.tick(path)
+                else:
+                    zi = _zipinfo(path, when, size=payload["size"])
+                    with zf.open(zi, "w", force_zip64=payload["size"] > 0x7FFF0000) as dst:
+                        copier.copy(payload, dst)
+                    copier.tick(path)
+            fh.flush()
+            zf.close()
+            os.fsync(fh.fileno())
+    finally:
+        if infos is not None:
+            infos.close()
     return copier
 
 
@@ -357,8 +581,11 @@ def _write_dir(plan, meta, store, parent: Path, progress) -> _Copier:
         if kind == "dir":
             target.mkdir(parents=True, exist_ok=True)
         elif kind == "meta":
-            target.write_bytes(meta[payload])
-            copier.bytes += len(meta[payload])
+            m = meta[payload]
+            with open(target, "wb") as dst:
+                for chunk in m.chunks():
+                    dst.write(chunk)
+            copier.bytes += m.size
             copier.tick(path)
         else:
             with open(target, "wb") as dst:
@@ -433,11 +660,16 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
         raise UsageError("bad format", f"格式只能是 zip、dir 或 bagit，而不是 {fmt!r}")
     d = as_date(evaluation_date)
     imap = instance.indicator_map()
-    with snapshot(instance.db) as db:
-        items = load_items(db)
-    plan = plan_package(imap, items, d, fmt=fmt, approved_only=approved_only,
-                        include_out_of_window=include_out_of_window, strict=strict)
-    del items   # the plan keeps what it needs; memory goes with the number of files, not bytes
+    with snapshot(instance.db) as db:   # items stream from the DB into the plan's own temp DB
+        plan = plan_package(imap, iter_items(db), d, fmt=fmt, approved_only=approved_only,
+                            include_out_of_window=include_out_of_window, strict=strict)
+    try:
+        return _export(instance, plan, Path(out), fmt, strict, progress, user, ip)
+    finally:
+        plan["files"].close()
+
+
+def _export(instance, plan: dict, out: Path, fmt: str, strict: bool, progress, user, ip) -> dict:
     report = {
         "path": None, "format": fmt, "root": plan["root"], "evaluation_date": plan["evaluation_date"],
         "window": plan["window"], "options": plan["options"], "included": plan["included"],
@@ -449,7 +681,7 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
 
     created: list[Path] = []   # folders this export made: removed again if it fails
     try:
-        target, copier = _build(instance, plan, Path(out), fmt, progress, created)
+        target, copier = _build(instance, plan, out, fmt, progress, created)
     except BaseException:
         for folder in reversed(created):
             try:
@@ -479,8 +711,18 @@ def _build(instance, plan: dict, out: Path, fmt: str, progress, created: list[Pa
     make_dirs(target.parent, created)
     if progress:
         progress(0, len(plan["files"]) + len(PACKAGE_FILES), "正在生成目录、审核记录表和清单")
-    meta = package_files(plan)
+    try:
+        meta = package_files(plan, target.parent)
+    except OSError as e:
+        raise cannot_write(target.parent, e) from None
+    try:
+        return _write(instance, plan, meta, target, fmt, progress)
+    finally:
+        for m in meta.values():
+            m.close()
 
+
+def _write(instance, plan: dict, meta: dict, target: Path, fmt: str, progress):
     if fmt == "zip":
         try:
             fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")

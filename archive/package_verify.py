@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -39,14 +41,34 @@ class PackageUnreadable(UsageError):
     `verify` reports it as a problem (exit 1); `package diff` as a usage error (exit 2)."""
 
 
+def _key(rel: str) -> bytes:
+    """A path as 16 bytes (BLAKE2b): sets of these stand for sets of paths at ~1/5 the memory."""
+    return hashlib.blake2b(rel.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+
 class _Reader:
-    """Files (path relative to the package root → size) and folders of one package."""
+    """Files and folders of one package, relative to the package root. Memory is flat in the
+    number of files: `has(rel)` uses a set of 16-byte path keys, `names()` streams the paths
+    again; only folders (few) are kept as strings.
+
+    `folders`: explicit folders; `implied`: folders holding a file."""
 
     kind = "dir"
     root_name = ""
-    files: dict[str, int]
     folders: set[str]
+    implied: set[str]
     problems: list[dict]
+
+    def _index(self, names) -> None:
+        self.keys: set[bytes] = set()
+        self.implied = set()
+        for rel in names:
+            self.keys.add(_key(rel))
+            if "/" in rel:
+                self.implied.add(rel.rsplit("/", 1)[0])
+
+    def has(self, rel: str) -> bool:
+        return _key(rel) in self.keys
 
     def read(self, rel: str) -> bytes:
         with self.open(rel) as f:
@@ -67,16 +89,103 @@ class _DirReader(_Reader):
     def __init__(self, root: Path):
         self.root = root
         self.root_name = root.name
-        self.files, self.folders, self.problems = {}, set(), []
-        for p in sorted(root.rglob("*")):
-            rel = p.relative_to(root).as_posix()
-            if p.is_dir():
-                self.folders.add(rel)
-            else:
-                self.files[rel] = p.stat().st_size
+        self.folders, self.problems = set(), []
+        self._index(self._walk(collect_folders=True))
+
+    def _walk(self, collect_folders: bool = False):
+        """Every file's path relative to the root; folders (links to folders too, not
+        entered) go to self.folders on the first walk. Nothing else is kept."""
+        base = str(self.root)
+        for top, dirs, files in os.walk(base):
+            rel_top = os.path.relpath(top, base).replace(os.sep, "/")
+            rel_top = "" if rel_top == "." else rel_top + "/"
+            for d in dirs:
+                if collect_folders:
+                    self.folders.add(rel_top + d)
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(top, d))]
+            for name in files:
+                yield rel_top + name
+
+    def names(self):
+        return self._walk()
 
     def open(self, rel: str):
         return open(self.root / rel, "rb")
+
+
+class _LeanZipFile(zipfile.ZipFile):
+    """A read-only ZipFile that keeps no ZipInfo per entry (zipfile keeps ~1 KB of them per
+    entry, 200 MB for a 200,000-file package): opening reads only the end record; `scan()`
+    streams the central directory, parsed exactly as zipfile parses it, one ZipInfo at a time;
+    `info_at(offset)` re-reads one record for `open`. Corruption raises what ZipFile raises."""
+
+    def _RealGetContents(self):
+        fp = self.fp
+        try:
+            endrec = zipfile._EndRecData(fp)
+        except OSError:
+            raise zipfile.BadZipFile("File is not a zip file") from None
+        if not endrec:
+            raise zipfile.BadZipFile("File is not a zip file")
+        self.size_cd = endrec[zipfile._ECD_SIZE]
+        offset_cd = endrec[zipfile._ECD_OFFSET]
+        self._comment = endrec[zipfile._ECD_COMMENT]
+        # "concat" is zero, unless zip was concatenated to another file
+        self.concat = endrec[zipfile._ECD_LOCATION] - self.size_cd - offset_cd
+        if endrec[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
+            self.concat -= (zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator)
+        self.start_dir = offset_cd + self.concat
+        if self.start_dir < 0:
+            raise zipfile.BadZipFile("Bad offset for central directory")
+
+    def scan(self):
+        """(offset in the central directory, ZipInfo) of every entry, in order."""
+        with open(self.filename, "rb") as fp:
+            fp.seek(self.start_dir)
+            total = 0
+            while total < self.size_cd:
+                info, size = self._record(fp)
+                yield total, info
+                total += size
+
+    def info_at(self, offset: int) -> zipfile.ZipInfo:
+        with open(self.filename, "rb") as fp:
+            fp.seek(self.start_dir + offset)
+            return self._record(fp)[0]
+
+    def _record(self, fp) -> tuple[zipfile.ZipInfo, int]:
+        """One central directory record at fp's position (zipfile._RealGetContents' loop body)."""
+        centdir = fp.read(zipfile.sizeCentralDir)
+        if len(centdir) != zipfile.sizeCentralDir:
+            raise zipfile.BadZipFile("Truncated central directory")
+        centdir = struct.unpack(zipfile.structCentralDir, centdir)
+        if centdir[zipfile._CD_SIGNATURE] != zipfile.stringCentralDir:
+            raise zipfile.BadZipFile("Bad magic number for central directory")
+        filename = fp.read(centdir[zipfile._CD_FILENAME_LENGTH])
+        if centdir[zipfile._CD_FLAG_BITS] & zipfile._MASK_UTF_FILENAME:
+            filename = filename.decode("utf-8")
+        else:
+            filename = filename.decode(self.metadata_encoding or "cp437")
+        x = zipfile.ZipInfo(filename)
+        x.extra = fp.read(centdir[zipfile._CD_EXTRA_FIELD_LENGTH])
+        x.comment = fp.read(centdir[zipfile._CD_COMMENT_LENGTH])
+        x.header_offset = centdir[zipfile._CD_LOCAL_HEADER_OFFSET]
+        (x.create_version, x.create_system, x.extract_version, x.reserved,
+         x.flag_bits, x.compress_type, t, d,
+         x.CRC, x.compress_size, x.file_size) = centdir[1:12]
+        if x.extract_version > zipfile.MAX_EXTRACT_VERSION:
+            raise NotImplementedError("zip file version %.1f" % (x.extract_version / 10))
+        x.volume, x.internal_attr, x.external_attr = centdir[15:18]
+        x._raw_time = t
+        x.date_time = ((d >> 9) + 1980, (d >> 5) & 0xF, d & 0x1F, t >> 11, (t >> 5) & 0x3F, (t & 0x1F) * 2)
+        x._decodeExtra()
+        x.header_offset = x.header_offset + self.concat
+        return x, (zipfile.sizeCentralDir + centdir[zipfile._CD_FILENAME_LENGTH]
+                   + centdir[zipfile._CD_EXTRA_FIELD_LENGTH] + centdir[zipfile._CD_COMMENT_LENGTH])
+
+
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError, struct.error,
+              UnicodeDecodeError)
 
 
 class _ZipReader(_Reader):
@@ -84,15 +193,25 @@ class _ZipReader(_Reader):
 
     def __init__(self, path: Path):
         try:
-            self.zf = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError) as e:
+            self.zf = _LeanZipFile(path)
+            self._read_directory()
+        except ZIP_ERRORS as e:
             raise PackageUnreadable("corrupt package", f"材料包已损坏，无法读取 zip 目录：{path}（{e}）") from None
-        self.files, self.folders, self.problems = {}, set(), []
-        tops = {n.split("/", 1)[0] for n in self.zf.namelist()}
-        with_sums = [t for t in sorted(tops) if f"{t}/{SUMS}" in self.zf.NameToInfo]
-        self.root_name = with_sums[0] if with_sums else (sorted(tops)[0] if tops else "")
-        prefix = self.root_name + "/"
-        for info in self.zf.infolist():
+
+    def _read_directory(self) -> None:
+        # pass 1: the root folder (the top folder holding SHA256SUMS, else the first one)
+        tops, with_sums = set(), set()
+        for _, info in self.zf.scan():
+            top, _, rest = info.filename.partition("/")
+            tops.add(top)
+            if rest == SUMS:
+                with_sums.add(top)
+        self.root_name = sorted(with_sums)[0] if with_sums else (sorted(tops)[0] if tops else "")
+        self.prefix = prefix = self.root_name + "/"
+        # pass 2: files (path key → directory offset; the last entry of a name wins), folders
+        self.folders, self.problems, self.implied = set(), [], set()
+        self.offsets: dict[bytes, int] = {}
+        for offset, info in self.zf.scan():
             name = info.filename
             if name.rstrip("/") == self.root_name:
                 continue
@@ -103,12 +222,25 @@ class _ZipReader(_Reader):
             if info.is_dir():
                 self.folders.add(rel.rstrip("/"))
             else:
-                self.files[rel] = info.file_size
-                # implied folders (a zip without directory entries)
-        self.infos = {i.filename[len(prefix):]: i for i in self.zf.infolist() if i.filename.startswith(prefix)}
+                self.offsets[_key(rel)] = offset
+                if "/" in rel:
+                    self.implied.add(rel.rsplit("/", 1)[0])
+
+    def has(self, rel: str) -> bool:
+        return _key(rel) in self.offsets
+
+    def names(self):
+        """Each file's path once (the last entry of a duplicated name), in directory order."""
+        n = len(self.prefix)
+        for offset, info in self.zf.scan():
+            name = info.filename
+            if name.startswith(self.prefix) and not info.is_dir() and name.rstrip("/") != self.root_name:
+                rel = name[n:]
+                if self.offsets.get(_key(rel)) == offset:
+                    yield rel
 
     def open(self, rel: str):
-        return self.zf.open(self.infos[rel])
+        return self.zf.open(self.zf.info_at(self.offsets[_key(rel)]))
 
     def close(self):
         self.zf.close()
@@ -141,26 +273,82 @@ def _package_root(path: Path) -> Path:
     return path
 
 
+class _Sums:
+    """SHA256SUMS read as a stream: `hashes` maps each path's key to its SHA-256 (32 bytes;
+    the last line for a path wins), `paths()` streams the paths again in first-seen order."""
+
+    def __init__(self, reader: _Reader):
+        self.reader = reader
+        self.hashes: dict[bytes, bytes] = {}
+        self.problems: list[dict] = []
+        self.duplicates = False
+        if not reader.has(SUMS):
+            self.problems = [_problem("missing file", SUMS, "缺少校验文件")]
+            self.readable = False
+            return
+        self.readable = True
+        lines = 0
+        try:
+            for n, line in self._lines():
+                m = _SUM_LINE.match(line)
+                if not m:
+                    self.problems.append(_problem("bad checksum line", f"{SUMS}:{n}", "无法识别的校验行"))
+                    continue
+                lines += 1
+                self.hashes[_key(m.group(2))] = bytes.fromhex(m.group(1))
+        except READ_ERRORS as e:
+            self._unreadable(_problem("hash mismatch", SUMS, f"校验文件无法读取或已损坏：{e}"))
+            return
+        except UnicodeDecodeError:
+            self._unreadable(_problem("bad checksum line", SUMS, "校验文件不是 UTF-8 文本"))
+            return
+        self.duplicates = lines != len(self.hashes)
+
+    def _unreadable(self, problem: dict) -> None:
+        self.hashes, self.problems, self.readable = {}, [problem], False
+
+    def _lines(self):
+        """(line number, text) of the non-blank lines, as str.splitlines() would split them."""
+        with self.reader.open(SUMS) as raw:
+            n = 0
+            for data in raw:
+                for line in data.decode("utf-8").splitlines():
+                    n += 1
+                    if line.strip():
+                        yield n, line
+
+    def __contains__(self, rel: str) -> bool:
+        return _key(rel) in self.hashes
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def get(self, rel: str) -> str | None:
+        h = self.hashes.get(_key(rel))
+        return None if h is None else h.hex()
+
+    def paths(self):
+        """Each listed path once, in the order of its first line."""
+        if not self.readable:
+            return
+        seen: set[bytes] | None = set() if self.duplicates else None
+        for _, line in self._lines():
+            m = _SUM_LINE.match(line)
+            if not m:
+                continue
+            rel = m.group(2)
+            if seen is not None:
+                k = _key(rel)
+                if k in seen:
+                    continue
+                seen.add(k)
+            yield rel
+
+
 def read_sums(reader: _Reader) -> tuple[dict[str, str], list[dict]]:
-    problems = []
-    sums: dict[str, str] = {}
-    if SUMS not in reader.files:
-        return sums, [_problem("missing file", SUMS, "缺少校验文件")]
-    try:
-        text = reader.read(SUMS).decode("utf-8")
-    except READ_ERRORS as e:
-        return sums, [_problem("hash mismatch", SUMS, f"校验文件无法读取或已损坏：{e}")]
-    except UnicodeDecodeError:
-        return sums, [_problem("bad checksum line", SUMS, "校验文件不是 UTF-8 文本")]
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        m = _SUM_LINE.match(line)
-        if not m:
-            problems.append(_problem("bad checksum line", f"{SUMS}:{n}", "无法识别的校验行"))
-            continue
-        sums[m.group(2)] = m.group(1).lower()
-    return sums, problems
+    """SHA256SUMS as {path: sha256} (a whole dict: for callers that want one; verify streams)."""
+    sums = _Sums(reader)
+    return {rel: sums.get(rel) for rel in sums.paths()}, sums.problems
 
 
 def read_manifest(reader: _Reader) -> dict | None:
@@ -212,6 +400,97 @@ def manifest_problems(m, for_diff: bool = False) -> list[str]:
     return out
 
 
+def _manifest_stream(reader: _Reader):
+    """(head, files) of manifest.json without parsing it whole: the package's own layout
+    (indented head, last key "files", one compact object per line) is read line by line; any
+    other JSON falls back to json.loads. head: the parsed object without its files (None if
+    unreadable); files: an iterable of the `files` entries (a non-list `files` is returned as is)."""
+    try:
+        with reader.open(MANIFEST) as f:
+            head_lines = []
+            for line in f:
+                head_lines.append(line)
+                if line in (b' "files": [\n', b' "files": []\n') or len(head_lines) > 100_000:
+                    break
+            streamed = head_lines and head_lines[-1] == b' "files": [\n' and head_lines[0] == b"{\n"
+            if streamed:
+                head = json.loads(b"".join(head_lines[:-1]).decode("utf-8") + ' "files": []\n}')
+                if isinstance(head, dict):
+                    return head, _manifest_lines(reader, len(head_lines))
+    except (*READ_ERRORS, ValueError, RecursionError):
+        pass
+    m = read_manifest(reader)
+    if not isinstance(m, dict):
+        return m, []
+    files = m.pop("files", [])
+    return m, files
+
+
+class _NotStreamable(Exception):
+    pass
+
+
+class _ManifestLines:
+    """The `files` entries of a manifest in the package's own layout, parsed line by line.
+    Raises _NotStreamable if the rest of the file is not that layout (the caller then parses
+    the whole document)."""
+
+    def __init__(self, reader: _Reader, skip: int):
+        self.reader, self.skip = reader, skip
+
+    def __iter__(self):
+        with self.reader.open(MANIFEST) as f:
+            for _ in range(self.skip):
+                f.readline()
+            ended = False
+            for line in f:
+                if ended:
+                    if line.strip():
+                        raise _NotStreamable
+                    continue
+                if line == b" ]\n":
+                    nxt = f.readline()
+                    if nxt.rstrip(b"\r\n ") != b"}":
+                        raise _NotStreamable
+                    ended = True
+                    continue
+                text = line.rstrip(b"\n")
+                if text.endswith(b","):
+                    text = text[:-1]
+                try:
+                    yield json.loads(text.decode("utf-8"))
+                except (ValueError, RecursionError):
+                    raise _NotStreamable from None
+            if not ended:
+                raise _NotStreamable
+
+
+def _manifest_lines(reader: _Reader, skip: int) -> _ManifestLines:
+    return _ManifestLines(reader, skip)
+
+
+def _head_problems(m) -> list[str]:
+    """manifest_problems for everything but the file entries."""
+    if not isinstance(m, dict):
+        return ["manifest.json 不是 JSON 对象"]
+    out = []
+    if "folders" in m and not _is_str_list(m["folders"]):
+        out.append("manifest.json 的 folders 不是文件夹名的列表")
+    return out
+
+
+def _file_problems(n: int, f, need: dict) -> list[str]:
+    if not isinstance(f, dict):
+        return [f"manifest.json 的第 {n} 个文件条目不是 JSON 对象"]
+    out = []
+    for key, kind in need.items():
+        if key not in f:
+            out.append(f"manifest.json 的第 {n} 个文件条目缺少 {key}")
+        elif not isinstance(f[key], kind) or isinstance(f[key], bool):
+            out.append(f"manifest.json 的第 {n} 个文件条目的 {key} 类型不对")
+    return out
+
+
 def verify_package(path) -> list[dict]:
     """Problems of a package against its own SHA256SUMS and manifest.json ([] = intact)."""
     try:
@@ -225,15 +504,17 @@ def verify_package(path) -> list[dict]:
 
 
 def _verify(reader: _Reader) -> list[dict]:
+    """Streams: SHA256SUMS and manifest.json are read line by line (twice or three times)
+    and paths are kept as 16-byte keys, so memory does not grow with the manifest."""
     problems = list(reader.problems)
     if reader.kind == "bagit":
         problems += _verify_bag(reader.bag)
-    if SUMS not in reader.files and MANIFEST not in reader.files:
+    if not reader.has(SUMS) and not reader.has(MANIFEST):
         return problems + [_problem("not a package", reader.root_name or ".", "没有 SHA256SUMS 和 manifest.json，不是材料包")]
-    sums, sum_problems = read_sums(reader)
-    problems += sum_problems
-    for rel, expected in sums.items():
-        if rel not in reader.files:
+    sums = _Sums(reader)
+    problems += sums.problems
+    for rel in sums.paths():
+        if not reader.has(rel):
             problems.append(_problem("missing file", rel, "文件缺失"))
             continue
         try:
@@ -241,34 +522,55 @@ def _verify(reader: _Reader) -> list[dict]:
         except READ_ERRORS as e:
             problems.append(_problem("hash mismatch", rel, f"文件无法读取或已损坏：{e}"))
             continue
-        if actual != expected:
+        if actual != sums.get(rel):
             problems.append(_problem("hash mismatch", rel, "SHA-256 与 SHA256SUMS 不符"))
-    for rel in sorted(reader.files):
-        if rel != SUMS and rel not in sums:
-            problems.append(_problem("extra file", rel, "多余文件（不在 SHA256SUMS 中）"))
-    manifest = read_manifest(reader)
-    if manifest is None:
-        if MANIFEST in reader.files:
-            problems.append(_problem("manifest mismatch", MANIFEST, "manifest.json 无法读取"))
-        elif MANIFEST not in sums:
+    extra = [rel for rel in reader.names() if rel != SUMS and rel not in sums]
+    problems += [_problem("extra file", rel, "多余文件（不在 SHA256SUMS 中）") for rel in sorted(extra)]
+    if not reader.has(MANIFEST):
+        if MANIFEST not in sums:
             problems.append(_problem("missing file", MANIFEST, "文件缺失"))
         return problems
-    shape = manifest_problems(manifest)
-    if shape:
-        return problems + [_problem("manifest mismatch", MANIFEST, p) for p in shape]
-    listed = set()
-    for f in manifest.get("files", []):
-        rel = f.get("path")
-        listed.add(rel)
+    try:
+        return problems + _check_manifest(reader, sums, *_manifest_stream(reader))
+    except _NotStreamable:   # not our line layout: parse it whole
+        m = read_manifest(reader)
+    except READ_ERRORS:
+        m = None
+    files = m.pop("files", []) if isinstance(m, dict) else []
+    return problems + _check_manifest(reader, sums, m, files)
+
+
+def _check_manifest(reader: _Reader, sums: _Sums, manifest, files) -> list[dict]:
+    if manifest is None:
+        return [_problem("manifest mismatch", MANIFEST, "manifest.json 无法读取")]
+    if not isinstance(manifest, dict):
+        return [_problem("manifest mismatch", MANIFEST, p) for p in _head_problems(manifest)]
+    problems = []
+    lead = []
+    if not isinstance(files, (list, _ManifestLines)):
+        lead, files = ["manifest.json 的 files 不是列表"], []
+    need = {"path": str, "sha256": str}
+    listed: set[bytes] = set()
+    file_shape = []
+    for n, f in enumerate(files, start=1):
+        bad = _file_problems(n, f, need)
+        if bad:
+            file_shape += bad
+            continue
+        rel = f["path"]
+        listed.add(_key(rel))
         if rel not in sums:
             problems.append(_problem("manifest mismatch", rel, "manifest.json 列出的文件不在 SHA256SUMS 中"))
-        elif sums[rel] != f.get("sha256"):
+        elif sums.get(rel) != f["sha256"]:
             problems.append(_problem("manifest mismatch", rel, "manifest.json 与 SHA256SUMS 的 SHA-256 不一致"))
-    for rel in sums:
-        if rel not in listed and rel not in GENERATED:
+    shape = lead + file_shape + _head_problems(manifest)   # manifest_problems' order
+    if shape:
+        return [_problem("manifest mismatch", MANIFEST, p) for p in shape]
+    for rel in sums.paths():
+        if _key(rel) not in listed and rel not in GENERATED:
             problems.append(_problem("manifest mismatch", rel, "SHA256SUMS 列出的文件不在 manifest.json 中"))
     folders = set(manifest.get("folders", []))
-    implied = {rel.rsplit("/", 1)[0] for rel in reader.files if "/" in rel}
+    implied = reader.implied
     for folder in sorted(folders):
         if folder not in reader.folders and folder not in implied:
             problems.append(_problem("missing folder", folder + "/", "文件夹缺失"))

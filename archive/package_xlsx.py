@@ -69,8 +69,9 @@ def fixed_instant(d: date | str) -> datetime:
     return datetime(max(d.year, 1980), d.month, d.day)
 
 
-def stable_xlsx(wb: Workbook, when: datetime, tail_rows=None, first_tail_row: int = 0) -> bytes:
-    """Save `wb` and rewrite it so the bytes depend only on its content and `when`.
+def stable_xlsx(wb: Workbook, when: datetime, tail_rows=None, first_tail_row: int = 0, out=None) -> bytes | None:
+    """Save `wb` and rewrite it so the bytes depend only on its content and `when`; returns
+    the bytes, or writes them to the binary file `out` (seekable) and returns None.
 
     `tail_rows`: more rows for the (only) sheet, appended after the rows openpyxl wrote,
     styled like openpyxl's last row and written here as plain XML — openpyxl spends ~0.2 ms
@@ -82,8 +83,8 @@ def stable_xlsx(wb: Workbook, when: datetime, tail_rows=None, first_tail_row: in
     raw = io.BytesIO()
     wb.save(raw)
     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
-    out = io.BytesIO()
-    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    into = io.BytesIO() if out is None else out
+    with zipfile.ZipFile(raw) as src, zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
             zi = zipfile.ZipInfo(info.filename, date_time=when.timetuple()[:6])
             zi.compress_type = zipfile.ZIP_DEFLATED
@@ -103,7 +104,7 @@ def stable_xlsx(wb: Workbook, when: datetime, tail_rows=None, first_tail_row: in
             with src.open(info) as fin, dst.open(zi, "w") as fout:
                 for chunk in iter(lambda: fin.read(1 << 20), b""):
                     fout.write(chunk)
-    return out.getvalue()
+    return into.getvalue() if out is None else None
 
 
 def _write_sheet_with_tail(xml: bytes, rows, first_row: int, dst: zipfile.ZipFile, zi: zipfile.ZipInfo) -> None:
@@ -145,18 +146,20 @@ def _head(rows, n: int) -> list:
 
 
 class _LazyRows:
-    """Rows built on demand from a list of records (iterable any number of times), so a
+    """Rows built on demand from records (anything with len() that can be iterated any
+    number of times: a list, or the plan's PlanFiles reading its temporary database), so a
     large 目录 never exists as a list of lists."""
 
-    def __init__(self, records: list, make, skip: int = 0):
+    def __init__(self, records, make, skip: int = 0):
         self.records, self.make, self.skip = records, make, skip
 
     def __len__(self):
         return len(self.records) - self.skip
 
     def __iter__(self):
-        for i in range(self.skip, len(self.records)):
-            yield self.make(i, self.records[i])
+        for i, record in enumerate(self.records):
+            if i >= self.skip:
+                yield self.make(i, record)
 
     def tail(self, skip: int) -> "_LazyRows":
         return _LazyRows(self.records, self.make, self.skip + skip)
@@ -277,9 +280,17 @@ CATALOGUE_HEADERS = ["序号", "指标编码", "测评内容", "材料类型", "
 REVIEW_STATE_ZH = {"approved": "已通过", "pending": "待审核", "rejected": "已退回"}
 
 
-def catalogue_bytes(files: list[dict], subtitle: str, evaluation_date: str, root: str = "") -> bytes:
-    """00_目录.xlsx: one row per evidence file in the package, in package order
-    (路径 is `root/` + the file's path)."""
+def catalogue_bytes(files, subtitle: str, evaluation_date: str, root: str = "") -> bytes:
+    """00_目录.xlsx as bytes (see write_catalogue)."""
+    out = io.BytesIO()
+    write_catalogue(files, subtitle, evaluation_date, out, root=root)
+    return out.getvalue()
+
+
+def write_catalogue(files, subtitle: str, evaluation_date: str, out, root: str = "") -> None:
+    """00_目录.xlsx into the binary file `out`: one row per evidence file in the package, in
+    package order (路径 is `root/` + the file's path). `files`: a list of file dicts or the
+    plan's PlanFiles (iterated three times: column widths, first row, the rest)."""
     prefix = f"{root}/" if root else ""
 
     def make(i, f):
@@ -290,4 +301,4 @@ def catalogue_bytes(files: list[dict], subtitle: str, evaluation_date: str, root
     rows = _LazyRows(files, make)
     wb = _sheet("目录", subtitle, CATALOGUE_HEADERS, rows, max_widths={3: 24, 5: 40, 8: 60, 9: 66},
                 openpyxl_rows=1)
-    return stable_xlsx(wb, fixed_instant(evaluation_date), tail_rows=rows.tail(1), first_tail_row=5)
+    stable_xlsx(wb, fixed_instant(evaluation_date), tail_rows=rows.tail(1), first_tail_row=5, out=out)

@@ -1,6 +1,7 @@
 """Export benchmark: `export_package` (zip) vs `zip -0 -r` of the same files, and peak RSS.
 
     .venv/bin/python bench/export.py [--gb 2.0] [--many 0] [--work /tmp/bench_export] [--keep]
+    .venv/bin/python bench/export.py --items 100000      # memory per file (tiny files)
 
 Builds an instance with the sample indicator_map.yaml and fills it, straight through the
 store (no extraction: this measures the package, not ingest), with real-sized files:
@@ -13,6 +14,11 @@ whose peak RSS is read with resource.getrusage:
   4. `verify_package` of the zip.
 Prints package MB/s, the ratio export / zip -0 (goal ≥ 0.8) and peak RSS (goal < 300 MB).
 Also measures DEFLATE on a real Pillow JPEG and an fpdf2 PDF, the reason media are STORED.
+
+`--items N` measures memory against the number of files instead: archives of N/4 and N tiny
+items (0.5–2 KB; 15 % on two leaves, so ~1.15 files per item), each exported as a zip and
+verified in a child process; prints peak RSS of both, the growth per 1,000 files between the
+two sizes and the projection to 200,000 files (goal < 300 MB).
 """
 from __future__ import annotations
 
@@ -44,7 +50,8 @@ def fake_media(rng: random.Random, kind: str, size: int) -> bytes:
     return head + rng.randbytes(size - len(head) - len(tail)) + tail
 
 
-def build(work: Path, gigabytes: float, many: int = 0) -> tuple[Path, int, int]:
+def build(work: Path, gigabytes: float, many: int = 0, small: tuple[int, int] = (4 * 1024, 20 * 1024),
+          sync: bool = True) -> tuple[Path, int, int]:
     from archive.db import insert, transaction, utcnow
     from archive.instance import Instance
     from archive.maps import load_map_into
@@ -61,11 +68,15 @@ def build(work: Path, gigabytes: float, many: int = 0) -> tuple[Path, int, int]:
     while total < target or count < many:
         photo = rng.random() < 0.6
         if total >= target:     # --many: the rest are small scans, to count items, not bytes
-            size = rng.randint(4 * 1024, 20 * 1024)
+            size = rng.randint(*small)
         else:
             size = rng.randint(int(2.5 * MB), 6 * MB) if photo else rng.randint(200 * 1024, 3 * MB)
         kind = "jpeg" if photo else "pdf"
-        sha, size = inst.store.put_stream(io.BytesIO(fake_media(rng, kind, size)))
+        data = fake_media(rng, kind, size)
+        if sync:
+            sha, size = inst.store.put_stream(io.BytesIO(data))
+        else:   # --items: 100,000 fsyncs would take longer than the measure
+            sha, size = _put_nosync(inst.store, data)
         codes = rng.sample(leaves, 2 if rng.random() < 0.15 else 1)
         rows.append((sha, size, kind, codes, count))
         total += size
@@ -86,6 +97,16 @@ def build(work: Path, gigabytes: float, many: int = 0) -> tuple[Path, int, int]:
                                     "kind": kind, "size": size, "created_at": now})
     inst.close()
     return work / "instance", count, total
+
+
+def _put_nosync(store, data: bytes) -> tuple[str, int]:
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    path = store.path(sha)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return sha, len(data)
 
 
 CHILD = r"""
@@ -141,17 +162,54 @@ def deflate_sample(work: Path) -> list[str]:
     return lines
 
 
+def per_file(work: Path, items: int) -> None:
+    """Peak RSS of export (zip) and verify for N/4 and N tiny items; growth per 1,000 files."""
+    rows = []
+    for n in (items // 4, items):
+        sub = work / f"items{n}"
+        t = time.perf_counter()
+        instance, count, total = build(sub, 0.0, n, small=(512, 2048), sync=False)
+        built = time.perf_counter() - t
+        e = child("zip", instance, sub / "pkg.zip")
+        v = child("verify", instance, sub / "pkg.zip")
+        rows.append((count, e, v))
+        print(f"{count} items ({total / MB:.0f} MB, built in {built:.0f} s): package {e['files']} files; "
+              f"export {e['seconds']:.1f} s, peak {e['maxrss_mb']:.0f} MB; "
+              f"verify {v['seconds']:.1f} s, peak {v['maxrss_mb']:.0f} MB, {v['problems']} problems", flush=True)
+        (sub / "pkg.zip").unlink(missing_ok=True)
+    (_, e1, v1), (_, e2, v2) = rows
+    files = e2["files"] - e1["files"]
+    print()
+    print("| items / files | export peak RSS | verify peak RSS | export s | verify s |")
+    print("|---|---|---|---|---|")
+    for count, e, v in rows:
+        print(f"| {count:,} / {e['files']:,} | {e['maxrss_mb']:.0f} MB | {v['maxrss_mb']:.0f} MB | "
+              f"{e['seconds']:.1f} | {v['seconds']:.1f} |")
+    for what, a, b in (("export", e1, e2), ("verify", v1, v2)):
+        per_k = (b["maxrss_mb"] - a["maxrss_mb"]) / files * 1000
+        at_200k = b["maxrss_mb"] + per_k * (200_000 - e2["files"]) / 1000
+        print(f"| {what}: growth per 1,000 files | {per_k * 1024:.0f} KB | projected at 200,000 files | "
+              f"{at_200k:.0f} MB | |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--gb", type=float, default=2.0)
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench_export"))
     ap.add_argument("--many", type=int, default=0, help="at least this many items (small ones fill up)")
+    ap.add_argument("--items", type=int, default=0,
+                    help="memory per file: N/4 and N tiny items, export + verify peak RSS")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args()
     work = args.work
     if work.exists():
         shutil.rmtree(work)
     work.mkdir(parents=True)
+    if args.items:
+        per_file(work, args.items)
+        if not args.keep:
+            shutil.rmtree(work)
+        return
     t = time.perf_counter()
     instance, count, total = build(work, args.gb, args.many)
     print(f"archive: {count} files, {total / MB:.0f} MB stored, built in {time.perf_counter() - t:.0f} s", flush=True)
