@@ -502,18 +502,20 @@ def _entries(plan: dict):
 
 class _SpilledInfos:
     """Stands in for `ZipFile.filelist` while writing: each finished entry's ZipInfo goes to
-    an unnamed temporary file (marshal of its slots) and comes back, one at a time, when
-    close() writes the central directory — the same bytes as the plain list, without ~700
-    bytes of memory per entry. Only append, len and iteration are used when writing."""
+    an unnamed temporary file (marshal of its slots, length-prefixed) and comes back, one at a
+    time, when close() writes the central directory — the same bytes as the plain list,
+    without ~700 bytes of memory per entry. Only append, len and iteration are used when
+    writing. (A slot never set, like `_raw_time` on a new entry, comes back as None.)"""
 
-    SLOTS = tuple(s for s in zipfile.ZipInfo.__slots__)
+    SLOTS = tuple(zipfile.ZipInfo.__slots__)
 
     def __init__(self, tmpdir=None):
         self.fh = tempfile.TemporaryFile(dir=tmpdir)
         self.n = 0
 
     def append(self, zi: zipfile.ZipInfo) -> None:
-        marshal.dump(tuple((s, getattr(zi, s)) for s in self.SLOTS if hasattr(zi, s)), self.fh)
+        data = marshal.dumps(tuple([getattr(zi, s, None) for s in self.SLOTS]))
+        self.fh.write(len(data).to_bytes(4, "little") + data)
         self.n += 1
 
     def __len__(self) -> int:
@@ -522,10 +524,17 @@ class _SpilledInfos:
     def __iter__(self):
         self.fh.flush()
         self.fh.seek(0)
+        buf, pos = b"", 0
         for _ in range(self.n):
+            if len(buf) - pos < 4 or len(buf) - pos < 4 + int.from_bytes(buf[pos:pos + 4], "little"):
+                buf, pos = buf[pos:] + self.fh.read(CHUNK), 0
+            size = int.from_bytes(buf[pos:pos + 4], "little")
+            if len(buf) - pos < 4 + size:   # a record longer than CHUNK
+                buf += self.fh.read(4 + size - (len(buf) - pos))
             zi = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
-            for s, v in marshal.load(self.fh):
-                setattr(zi, s, v)
+            for slot, value in zip(self.SLOTS, marshal.loads(buf[pos + 4:pos + 4 + size])):
+                setattr(zi, slot, value)
+            pos += 4 + size
             yield zi
 
     def close(self) -> None:

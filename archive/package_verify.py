@@ -148,10 +148,36 @@ class _LeanZipFile(zipfile.ZipFile):
                 yield total, info
                 total += size
 
-    def info_at(self, offset: int) -> zipfile.ZipInfo:
+    def scan_names(self):
+        """(offset, name) of every entry: scan() without building ZipInfos (call after one
+        full scan() has checked the directory)."""
         with open(self.filename, "rb") as fp:
-            fp.seek(self.start_dir + offset)
-            return self._record(fp)[0]
+            fp.seek(self.start_dir)
+            total = 0
+            while total < self.size_cd:
+                centdir = struct.unpack(zipfile.structCentralDir, fp.read(zipfile.sizeCentralDir))
+                name = fp.read(centdir[zipfile._CD_FILENAME_LENGTH])
+                name = name.decode("utf-8") if centdir[zipfile._CD_FLAG_BITS] & zipfile._MASK_UTF_FILENAME \
+                    else name.decode(self.metadata_encoding or "cp437")
+                if "\0" in name:   # as ZipInfo() cuts it
+                    name = name[:name.index("\0")]
+                skip = centdir[zipfile._CD_EXTRA_FIELD_LENGTH] + centdir[zipfile._CD_COMMENT_LENGTH]
+                if skip:
+                    fp.seek(skip, os.SEEK_CUR)
+                yield total, name
+                total += zipfile.sizeCentralDir + centdir[zipfile._CD_FILENAME_LENGTH] + skip
+
+    def info_at(self, offset: int) -> zipfile.ZipInfo:
+        if getattr(self, "_cd", None) is None:
+            self._cd = open(self.filename, "rb")
+        self._cd.seek(self.start_dir + offset)
+        return self._record(self._cd)[0]
+
+    def close(self):
+        if getattr(self, "_cd", None) is not None:
+            self._cd.close()
+            self._cd = None
+        super().close()
 
     def _record(self, fp) -> tuple[zipfile.ZipInfo, int]:
         """One central directory record at fp's position (zipfile._RealGetContents' loop body)."""
@@ -199,7 +225,8 @@ class _ZipReader(_Reader):
             raise PackageUnreadable("corrupt package", f"材料包已损坏，无法读取 zip 目录：{path}（{e}）") from None
 
     def _read_directory(self) -> None:
-        # pass 1: the root folder (the top folder holding SHA256SUMS, else the first one)
+        # pass 1: the root folder (the top folder holding SHA256SUMS, else the first one);
+        # every record parsed in full once, so a damaged directory is found here
         tops, with_sums = set(), set()
         for _, info in self.zf.scan():
             top, _, rest = info.filename.partition("/")
@@ -211,15 +238,14 @@ class _ZipReader(_Reader):
         # pass 2: files (path key → directory offset; the last entry of a name wins), folders
         self.folders, self.problems, self.implied = set(), [], set()
         self.offsets: dict[bytes, int] = {}
-        for offset, info in self.zf.scan():
-            name = info.filename
+        for offset, name in self.zf.scan_names():
             if name.rstrip("/") == self.root_name:
                 continue
             if not name.startswith(prefix):
                 self.problems.append(_problem("extra file", name, "不在材料包根目录内的多余条目"))
                 continue
             rel = name[len(prefix):]
-            if info.is_dir():
+            if name.endswith("/"):   # ZipInfo.is_dir()
                 self.folders.add(rel.rstrip("/"))
             else:
                 self.offsets[_key(rel)] = offset
@@ -232,9 +258,8 @@ class _ZipReader(_Reader):
     def names(self):
         """Each file's path once (the last entry of a duplicated name), in directory order."""
         n = len(self.prefix)
-        for offset, info in self.zf.scan():
-            name = info.filename
-            if name.startswith(self.prefix) and not info.is_dir() and name.rstrip("/") != self.root_name:
+        for offset, name in self.zf.scan_names():
+            if name.startswith(self.prefix) and not name.endswith("/") and name.rstrip("/") != self.root_name:
                 rel = name[n:]
                 if self.offsets.get(_key(rel)) == offset:
                     yield rel

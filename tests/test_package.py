@@ -663,3 +663,57 @@ def test_one_definition_of_shared_names():
                               "verify_package, diff_packages, export_package"],
                              cwd=Path(__file__).parents[1], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
+
+
+def test_streamed_items_are_load_items(archive, instance):
+    """export reads items one at a time (iter_items): the same dicts as coverage.load_items."""
+    from archive.coverage import load_items, snapshot
+    from archive.package import iter_items
+
+    with snapshot(instance.db) as db:
+        assert list(iter_items(db)) == load_items(db)
+
+
+def test_spilled_zip_directory_gives_the_same_bytes(archive, instance, tmp_path):
+    """The zip's directory goes to a temporary file while writing (memory per entry): the
+    bytes are those of zipfile's own in-memory list."""
+    from archive.coverage import as_date, snapshot
+    from archive.package import iter_items, package_files, plan_package
+    from archive.package import _write_zip as write_zip
+
+    with snapshot(instance.db) as db:
+        plan = plan_package(instance.indicator_map(), iter_items(db), as_date(EVAL))
+    meta = {}
+    try:
+        meta = package_files(plan, tmp_path)
+        for spill in (True, False):
+            write_zip(plan, meta, instance.store, tmp_path / f"{spill}.zip", None, spill=spill)
+    finally:
+        for m in meta.values():
+            m.close()
+        plan["files"].close()
+    assert (tmp_path / "True.zip").read_bytes() == (tmp_path / "False.zip").read_bytes()
+    assert verify_package(tmp_path / "True.zip") == []
+
+
+def test_verify_reads_a_reformatted_or_edited_manifest(archive, instance, tmp_path):
+    """verify streams manifest.json line by line when it has the package's own layout, and
+    parses it whole otherwise: both find the same problems."""
+    root = Path(export_package(instance, tmp_path / "out", EVAL, fmt="dir")["path"])
+    path = root / "manifest.json"
+    manifest = json.loads(path.read_text("utf-8"))
+    first = manifest["files"][0]["path"]
+    lines = path.read_text("utf-8").split("\n")
+    i = next(n for n, line in enumerate(lines) if line.startswith('{"path": ') and first in line)
+    lines[i] = lines[i].replace('"sha256": "', '"sha256": "0', 1)
+    path.write_text("\n".join(lines), "utf-8")                       # same layout: streamed
+    streamed = verify_package(root)
+    assert [(p["problem"], p["path"]) for p in streamed] == [("hash mismatch", "manifest.json"),
+                                                             ("manifest mismatch", first)]
+    edited = json.loads(path.read_text("utf-8"))
+    path.write_text(json.dumps(edited, ensure_ascii=False, indent=2), "utf-8")   # another layout: whole
+    assert [(p["problem"], p["path"]) for p in verify_package(root)] == [(p["problem"], p["path"]) for p in streamed]
+    del edited["files"][0]["sha256"]
+    path.write_text(json.dumps(edited, ensure_ascii=False), "utf-8")
+    assert [p["message"] for p in verify_package(root) if p["problem"] == "manifest mismatch"] == \
+        ["manifest.json: manifest.json 的第 1 个文件条目缺少 sha256 (manifest mismatch)"]
