@@ -147,6 +147,7 @@ class PlanFiles:
                         f"{', '.join(PLAN_COLUMNS)})")
         self.count = 0
         self._decoded: dict[str, tuple] = {}
+        self._encoded: dict[tuple, str] = {}
 
     # staging: included items per leaf, read back in folder order
     def stage(self, leaf: str, type_order: int, it: dict) -> None:
@@ -168,7 +169,13 @@ class PlanFiles:
 
     # codes as JSON text; the few distinct lists are decoded once (read-only tuples)
     def _codes_text(self, codes) -> str:
-        return json.dumps(list(codes), ensure_ascii=False)
+        key = tuple(codes)
+        text = self._encoded.get(key)
+        if text is None:
+            if len(self._encoded) > 10_000:
+                self._encoded.clear()
+            text = self._encoded[key] = json.dumps(list(codes), ensure_ascii=False)
+        return text
 
     def _codes(self, text: str) -> tuple:
         codes = self._decoded.get(text)
@@ -195,11 +202,13 @@ class PlanFiles:
 
     def with_folders(self):
         """(folder index in plan["folders"], file) in package order."""
-        for row in self.db.execute(f"SELECT folder, {', '.join(PLAN_COLUMNS)} FROM files ORDER BY n"):
-            f = dict(zip(PLAN_COLUMNS, row[1:]))
-            f["codes"] = self._codes(f["codes"])
+        cols = ("folder",) + PLAN_COLUMNS
+        codes = self._codes
+        for row in self.db.execute(f"SELECT {', '.join(cols)} FROM files ORDER BY n"):
+            f = dict(zip(cols, row))
+            f["codes"] = codes(f["codes"])
             f["in_window"] = bool(f["in_window"])
-            yield row[0], f
+            yield f.pop("folder"), f
 
     def item_count(self) -> int:
         return self.db.execute("SELECT COUNT(DISTINCT item_id) FROM files").fetchone()[0]
@@ -365,12 +374,14 @@ def package_files(plan: dict, tmpdir=None) -> dict[str, "_MetaFile"]:
             "folders": [p[len(plan["root"]) + 1:] for p in plan["folders"][1:]],
         }
         man = out[MANIFEST] = _MetaFile(tmpdir)
-        _write_manifest(manifest, plan["files"], man.fh)
+        body = out["sums body"] = _MetaFile(tmpdir)   # the evidence files' lines, in the same pass
+        _write_manifest(manifest, plan["files"], man.fh, body.fh)
         sums = out[SUMS] = _MetaFile(tmpdir)
         for name, meta in ((CATALOGUE, cat), (REVIEW_SHEET, sheet), (MANIFEST, man)):
             sums.fh.write(f"{meta.sha256()}  {name}\n".encode("utf-8"))
-        for f in plan["files"]:
-            sums.fh.write(f"{f['sha256']}  {f['path']}\n".encode("utf-8"))
+        for chunk in body.chunks():
+            sums.fh.write(chunk)
+        out.pop("sums body").close()
         for meta in out.values():
             meta.finish()
     except BaseException:
@@ -413,9 +424,10 @@ MANIFEST_FILE_KEYS = ("path", "item_id", "leaf", "codes", "type", "title", "unit
                       "original_name", "sha256", "size")
 
 
-def _write_manifest(manifest: dict, files, out) -> None:
+def _write_manifest(manifest: dict, files, out, sums=None) -> None:
     """Indented JSON with a last key `files`: one compact object per line (readable, diffable,
-    written line by line by the C encoder — `indent` would use the pure-Python one)."""
+    written line by line by the C encoder — `indent` would use the pure-Python one).
+    `sums`: a binary file that gets each file's SHA256SUMS line on the way."""
     head = json.dumps(manifest, ensure_ascii=False, indent=1)
     if not len(files):
         out.write((head[:-2] + ',\n "files": []\n}\n').encode("utf-8"))
@@ -425,6 +437,8 @@ def _write_manifest(manifest: dict, files, out) -> None:
         if n:
             out.write(b",\n")
         out.write(json.dumps({k: f[k] for k in MANIFEST_FILE_KEYS}, ensure_ascii=False).encode("utf-8"))
+        if sums is not None:
+            sums.write(f"{f['sha256']}  {f['path']}\n".encode("utf-8"))
     out.write(b"\n ]\n}\n")
 
 
