@@ -280,7 +280,8 @@ def main(argv=None):
     for length in (2, 4, 8):
         classes.append((f"{length}-char term", [(t, None) for t in pick_terms(inst, rng, length, args.queries)]))
     types = [r[0] for r in db.execute("SELECT DISTINCT material_type FROM items ORDER BY 1")]
-    classes.append(("2-char term + type", [(t, None, rng.choice(types)) for t, _ in classes[0][1]]))
+    trng = random.Random(6)   # its own stream: the other classes keep the queries of earlier runs
+    classes.append(("2-char term + type", [(t, None, trng.choice(types)) for t, _ in classes[0][1]]))
     pairs = [pick_pair(inst, rng) for _ in range(args.queries)]
     classes.append(("two terms (2+3 chars)", [(q, None) for q, _ in pairs]))
     classes.append(("two terms + code", [(q, c) for q, c in pairs]))

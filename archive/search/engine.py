@@ -93,7 +93,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
 
 
 LIVE = "items.deleted_at IS NULL"
-# More hits than this: newest first (id desc) instead of bm25. bm25 costs ~1.5 µs a hit and says
+# More hits than this: newest first (id desc) instead of bm25. bm25 costs 0.6–1.7 µs a hit and says
 # nothing about a term most items contain; 2,000 bounds its cost (≤ ~4 ms) at any archive size.
 # Measurements and the decision: docs/search.md, bench/RESULTS.md "Search".
 RECENT_MIN_HITS = 2000
