@@ -77,7 +77,7 @@ def search_page():
 @bp.route("/api/search")
 @roles_required(*ALL_ROLES)
 def api_search():
-    """?q= &code= &type= &unit= &from= &to= &limit= (≤ 200) &offset= → {"total", "hits", "limit", "offset"}."""
+    """?q= &code= &type= &unit= &from= &to= &limit= (≤ 200) &offset= → {"total", "hits", "order", "limit", "offset"}."""
     errors: list[str] = []
     args = search_args(errors)
     limit = min(max(request.args.get("limit", PAGE_SIZE, type=int) or PAGE_SIZE, 1), API_MAX_LIMIT)
@@ -92,4 +92,5 @@ def api_search():
     if errors:
         return jsonify({"error": errors[0], "status": 400}), 400
     _log_search(args, result["total"])
-    return jsonify({"total": result["total"], "hits": result["hits"], "limit": limit, "offset": offset})
+    return jsonify({"total": result["total"], "hits": result["hits"], "order": result["order"],
+                    "limit": limit, "offset": offset})

@@ -160,7 +160,7 @@ def test_malformed_query_is_a_message_not_500(login, users, q):
 
 def test_api_search_contract_shape(login, items):
     data = login("clerk").get("/api/search?q=书法课").get_json()
-    assert data["total"] == 1
+    assert data["total"] == 1 and data["order"] == "relevance"
     hit = data["hits"][0]
     assert {"id", "title", "codes", "type", "date", "unit", "original_name", "sha256", "snippet",
             "score"} <= set(hit)
