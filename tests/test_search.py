@@ -260,3 +260,10 @@ def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():
         s = make_snippet(text, ["文明"])
         (a, b), = s["highlights"]
         assert s["snippet"][a:b] == "文明", (text, s)
+
+
+def test_search_dates_take_every_spelling_the_archive_accepts(runner, tmp_path):
+    """`add --date 2026/7/1` works, so `search --from 2026/7/1` must too (one date parser)."""
+    from archive.search.query import date_filter
+
+    assert date_filter("2026/7/1", "2026年7月31日").params == ["2026-07-01", "2026-07-31"]

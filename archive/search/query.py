@@ -14,6 +14,7 @@ from whoosh import fields as wfields
 from whoosh import qparser
 from whoosh import query as wq
 
+from ..dates import require_date
 from ..errors import UsageError
 from .analysis import TermPlan, plan_term
 
@@ -227,9 +228,10 @@ def _field_term(fname: str, text: str, resolve_code):
 
 
 def _parse_date(s: str, what: str) -> str:
+    """Any spelling archive.dates accepts (2025/7/1, 2025年7月1日 …), as everywhere else."""
     try:
-        return _date.fromisoformat(s.strip()).isoformat()
-    except ValueError:
+        return require_date(s, UsageError).isoformat()
+    except UsageError:
         raise _usage("bad date", f"{what}“{s}”不是有效日期，应写成 2025-07-01") from None
 
 
