@@ -262,7 +262,7 @@ def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():
         assert s["snippet"][a:b] == "文明", (text, s)
 
 
-def test_search_dates_take_every_spelling_the_archive_accepts(runner, tmp_path):
+def test_search_dates_take_every_spelling_the_archive_accepts():
     """`add --date 2026/7/1` works, so `search --from 2026/7/1` must too (one date parser)."""
     from archive.search.query import date_filter
 
