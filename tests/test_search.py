@@ -267,3 +267,31 @@ def test_search_dates_take_every_spelling_the_archive_accepts():
     from archive.search.query import date_filter
 
     assert date_filter("2026/7/1", "2026年7月31日").params == ["2026-07-01", "2026-07-31"]
+
+
+def test_not_on_a_field_keeps_items_without_that_field(instance):
+    """`NOT unit:X` must keep an item that has no unit at all; `NOT date:2026` an undated one."""
+    db = instance.db
+    no_unit = add_item(db, "书法课活动记录", unit=None, date="2026-03-01")
+    other = add_item(db, "书法课签到表", unit="市教育局", date=None)
+    ids = lambda q: sorted(h["id"] for h in search(instance, q, limit=50)["hits"])  # noqa: E731
+    assert ids("书法 NOT unit:市教育局") == [no_unit]
+    assert ids("* NOT unit:市教育局") == [no_unit]
+    assert ids("* NOT date:2026") == [other]
+    assert ids("书法 NOT (unit:市教育局 OR date:2025)") == [no_unit]
+
+
+def test_overlong_query_and_offset_are_refused_quickly(instance):
+    import time
+
+    add_item(instance.db, "书法课")
+    t0 = time.perf_counter()
+    with pytest.raises(UsageError) as e:
+        search(instance, "a" * 60_000)
+    assert e.value.key == "query too long" and time.perf_counter() - t0 < 1
+    with pytest.raises(UsageError) as e:
+        search(instance, "书法", offset=10**23)
+    assert e.value.key == "bad offset"
+    with pytest.raises(UsageError) as e:
+        search(instance, "NOT " * 50 + "书法")
+    assert "list index" not in e.value.message_zh

@@ -14,6 +14,7 @@ from .query import AllN, FilterN, and_all, code_filter, compile_tree, date_filte
 from .snippets import make_snippet
 
 MAX_LIMIT = 1000
+MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
 BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher
 
 
@@ -58,8 +59,8 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
     Raises UsageError (Chinese message) for a malformed query or filter."""
     if not isinstance(limit, int) or not 0 <= limit <= MAX_LIMIT:
         raise UsageError("bad limit", f"--limit 应为 0 到 {MAX_LIMIT} 之间的整数")
-    if not isinstance(offset, int) or offset < 0:
-        raise UsageError("bad offset", "offset 不能为负数")
+    if not isinstance(offset, int) or not 0 <= offset <= MAX_OFFSET:
+        raise UsageError("bad offset", f"offset 应为 0 到 {MAX_OFFSET} 之间的整数")
     resolve = _resolver(instance)
     filters = []
     if code:

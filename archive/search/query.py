@@ -95,9 +95,14 @@ def _lex(q: str) -> list[str]:
     return out
 
 
+MAX_QUERY_CHARS = 500   # whoosh's tagger is quadratic in the length: 60,000 characters took 13 s
+
+
 def check_syntax(q: str) -> None:
     if not q.strip():
         raise _usage("empty query", "检索式为空，请输入检索词")
+    if len(q) > MAX_QUERY_CHARS:
+        raise _usage("query too long", f"检索式过长（{len(q)} 个字符），请不要超过 {MAX_QUERY_CHARS} 个字符")
     words = _lex(q)
     depth = 0
     prev = None  # None = start, '(' , 'op', 'NOT', 'term'
@@ -172,8 +177,8 @@ def parse(q: str, resolve_code=None) -> object:
         _PARSER = _parser()
     try:
         wtree = _PARSER.parse(q)
-    except Exception as e:  # whoosh rarely raises; never show its traceback
-        raise _usage("malformed query", f"无法解析检索式：{e}") from None
+    except Exception:  # whoosh rarely raises; never show its traceback or its words
+        raise _usage("malformed query", "无法解析检索式，请检查括号、引号和 AND/OR/NOT 的用法") from None
     return _convert(wtree, resolve_code)
 
 
@@ -343,7 +348,8 @@ def _sql(n, params: list) -> str:
     if isinstance(n, AllN):
         return "1"
     if isinstance(n, NotN):
-        return f"(NOT {_sql(n.item, params)})"
+        # A NULL field (no unit, no date) is "not unit:X": SQL's three-valued NOT would drop it.
+        return f"(NOT COALESCE({_sql(n.item, params)}, 0))"
     e = _fts(n)
     if e is not None:
         params.append(e)
