@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from ..config import DEFAULT_LIMITS, default_instance_dir
 from ..instance import Instance
@@ -37,6 +38,14 @@ def load_secret_key(root: Path) -> str:
         f.flush()
         os.fsync(f.fileno())
     return path.read_text(encoding="ascii").strip()
+
+
+class RowIdConverter(IntegerConverter):
+    """`int` limited to SQLite's rowid range."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -69,6 +78,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import common, timefmt
     common.init_app(app)
     timefmt.init_app(app)
+
+    # <int:...> in every route: ids beyond SQLite's range are a 404, not an OverflowError 500.
+    app.url_map.converters["int"] = RowIdConverter
 
     from . import admin, api, audit_log, auth, evidence, errors
     auth.init_app(app)

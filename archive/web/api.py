@@ -13,7 +13,8 @@ from .. import items as items_mod
 from ..db import transaction
 from ..errors import ArchiveError, NotFound
 from ..ingest import IngestRequest, ingest_files
-from .common import ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, roles_required
+from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, int_arg,
+                     roles_required)
 from .evidence import form_codes, save_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -31,7 +32,7 @@ def list_items():
             return jsonify({"error": f"未知的指标编号 {code} (unknown code)"}), 400
         code_in = [n.code for n in node.leaves()]
     limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 500)
-    offset = max(request.args.get("offset", 0, type=int) or 0, 0)
+    offset = int_arg("offset", 0, 0, 10_000_000)
     rows = items_mod.list_items(get_db(), code_in=code_in, unit=request.args.get("unit") or None,
                                 review_state=request.args.get("review_state") or None,
                                 include_deleted=request.args.get("deleted") == "1",

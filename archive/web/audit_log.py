@@ -5,7 +5,7 @@ import json
 
 from flask import Blueprint, render_template, request
 
-from .common import get_db, iso_date_arg, roles_required
+from .common import MAX_PAGE_NUMBER, get_db, int_arg, iso_date_arg, roles_required
 from .timefmt import utc_day_end, utc_day_start
 
 bp = Blueprint("audit", __name__)
@@ -70,7 +70,7 @@ def audit_page():
         "date_from": _date_arg("from", errors),
         "date_to": _date_arg("to", errors),
     }
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     total, rows = query_audit(db, **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
     actions = [r[0] for r in db.execute("SELECT DISTINCT action FROM audit ORDER BY action")]
     user_names = [r[0] for r in db.execute("SELECT DISTINCT user FROM audit WHERE user IS NOT NULL ORDER BY user")]

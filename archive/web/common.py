@@ -111,6 +111,16 @@ def date_arg(raw: str | None, errors: list[str], label: str = "日期", hint: st
         return None
 
 
+MAX_ROW = 2**63 - 1        # SQLite's integer range: past it an id or offset is a typo, not a 500
+MAX_PAGE_NUMBER = 100_000
+
+
+def int_arg(name: str, default: int, lo: int = 0, hi: int = MAX_ROW) -> int:
+    """?name=N clamped into [lo, hi]; missing or not a number → default."""
+    value = request.args.get(name, default, type=int)
+    return min(max(default if value is None else value, lo), hi)
+
+
 def iso_date_arg(name: str, errors: list[str]) -> str | None:
     """?name=DATE as ISO text for SQL filters (see date_arg)."""
     d = date_arg(request.args.get(name), errors)

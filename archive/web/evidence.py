@@ -20,8 +20,8 @@ from ..coverage import leaf_coverage
 from ..errors import ArchiveError, NotFound
 from ..indicators import normalise_code
 from ..maps import evidence_counts
-from .common import (ALL_ROLES, EDIT_ROLES, can_edit_unit, client_ip, current_map, date_arg, get_db,
-                     get_instance, require_edit_unit, roles_required)
+from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
+                     date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required)
 from .previews import ledger_rows, preview_kind, thumbnail
 
 bp = Blueprint("evidence", __name__)
@@ -146,7 +146,7 @@ def indicator(code):
         row, windows = None, None
         present, required, missing = types_present(db, leaf_codes), [], []
     show_deleted = request.args.get("deleted") == "1"
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     total = count_items(db, leaf_codes, show_deleted)
     rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted,
                                 limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)

@@ -12,7 +12,8 @@ from flask_login import current_user
 from .. import items as items_mod
 from ..errors import ArchiveError, NotFound
 from ..review import review_item
-from .common import ALL_ROLES, REVIEW_ROLES, client_ip, current_map, get_db, get_instance, roles_required
+from .common import (ALL_ROLES, MAX_PAGE_NUMBER, REVIEW_ROLES, client_ip, current_map, get_db, get_instance,
+                     int_arg, roles_required)
 
 bp = Blueprint("review", __name__)
 
@@ -69,7 +70,7 @@ def _code_in(code: str):
 @roles_required(*REVIEW_ROLES)
 def queue():
     f = _filters()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     db = get_db()
     rows = items_mod.list_items(db, review_state=f["state"], unit=f["unit"] or None,
                                 code_in=_code_in(f["code"]), limit=PAGE_SIZE + 1,
