@@ -258,18 +258,25 @@ def login_locked_until(db, name: str, ip: str | None, now: datetime | None = Non
 def login(db, name: str, password: str, ip: str | None = None) -> User:
     """Authenticates with throttling and audit. Raises UsageError with a Chinese message."""
     name = (name or "").strip()
-    locked = login_locked_until(db, name, ip)
+    # The lock check and the failure row are one write transaction (BEGIN IMMEDIATE), so
+    # parallel attempts queue on the write lock: each sees the failures recorded before
+    # it, and at most LOGIN_MAX_FAILURES passwords are ever tested. The row is provisional:
+    # a right password replaces it with the `login` row.
+    with transaction(db):
+        locked = login_locked_until(db, name, ip)
+        if locked is not None:
+            audit.log(db, name, "login.locked", ip=ip)
+        else:
+            audit.log(db, name, "login.failed", ip=ip)
+            failed_row = db.execute("SELECT last_insert_rowid()").fetchone()[0]
     if locked is not None:
         minutes = max(1, int((locked - datetime.now(timezone.utc)).total_seconds() // 60) + 1)
-        with transaction(db):
-            audit.log(db, name, "login.locked", ip=ip)
         raise UsageError("login locked",
                          f"登录失败次数过多，请约 {minutes} 分钟后再试")
     user = authenticate(db, name, password)
-    with transaction(db):
-        if user is None:
-            audit.log(db, name, "login.failed", ip=ip)
-        else:
+    if user is not None:
+        with transaction(db):
+            db.execute("DELETE FROM audit WHERE id = ? AND action = 'login.failed'", [failed_row])
             audit.log(db, user.name, "login", ip=ip)
     if user is None:
         raise UsageError("bad credentials", "用户名或密码错误，或账号已停用")

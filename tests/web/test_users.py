@@ -221,3 +221,63 @@ def test_update_user(instance):
     assert (moved.role, moved.unit) == ("clerk", "草场街街道")
     assert users.update_user(db, u.id, "reviewer", None, by="admin").role == "reviewer"
     assert [r[1] for r in audit_rows(db, "user.update")] == ["user.update", "user.update"]
+
+
+def test_parallel_wrong_guesses_cannot_pass_the_throttle(instance, monkeypatch):
+    """Each thread is its own Instance (own connection), as under waitress: the lock check,
+    the recorded failure and the password test must not race, so at most
+    LOGIN_MAX_FAILURES passwords are ever tested for one (IP, name)."""
+    import threading
+    import time
+
+    from archive.instance import Instance
+
+    users.create_user(instance.db, "p", "reviewer", None, "password-123")
+    real_check = users.check_password_hash
+    checks = []
+    guard = threading.Lock()
+
+    def counting_check(pwhash, password):
+        with guard:
+            checks.append(password)
+        time.sleep(0.05)   # a slow hash widens the window between check and record
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(users, "check_password_hash", counting_check)
+    n = 16
+    barrier = threading.Barrier(n)
+    outcomes = []
+
+    def attempt(i):
+        inst = Instance(instance.root)
+        try:
+            barrier.wait()
+            users.login(inst.db, "p", f"guess-{i}", ip="9.9.9.9")
+        except UsageError as e:
+            with guard:
+                outcomes.append(e.key)
+        finally:
+            inst.close()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(outcomes) == n
+    assert len(checks) <= users.LOGIN_MAX_FAILURES
+    assert outcomes.count("bad credentials") == len(checks)
+    assert outcomes.count("login locked") == n - len(checks)
+    assert users.login_locked_until(instance.db, "p", "9.9.9.9") is not None
+    with pytest.raises(UsageError) as e:
+        users.login(instance.db, "p", "password-123", ip="9.9.9.9")
+    assert e.value.key == "login locked"
+    assert len(audit_rows(instance.db, "login.failed")) == len(checks)
+
+
+def test_right_password_leaves_no_failure_row(instance):
+    users.create_user(instance.db, "q", "reviewer", None, "password-123")
+    users.login(instance.db, "q", "password-123", ip="1.1.1.1")
+    assert audit_rows(instance.db, "login.failed") == []
+    assert audit_rows(instance.db, "login") == [("q", "login", None, "1.1.1.1")]
+    assert users.login_locked_until(instance.db, "q", "1.1.1.1") is None
