@@ -127,6 +127,16 @@ def iso_date_arg(name: str, errors: list[str]) -> str | None:
     return d.isoformat() if d else None
 
 
+def page_args(allowed, **overrides) -> dict:
+    """The query string for a link back to this page: only the page's own parameters
+    (`allowed`, first value each, empty values kept), then `overrides`. Never
+    `request.args` whole: keys such as `endpoint`, `_method`, `_anchor` or `_external` would
+    reach url_for() as its own arguments (a 500, or a rewritten link)."""
+    out = {k: request.args.get(k) for k in allowed if k in request.args}
+    out.update(overrides)
+    return out
+
+
 def init_app(app) -> None:
     @app.teardown_appcontext
     def close_instance(exc):
@@ -136,4 +146,4 @@ def init_app(app) -> None:
 
     @app.context_processor
     def inject():
-        return {"ROLES": ROLES, "can_edit_unit": can_edit_unit}
+        return {"ROLES": ROLES, "can_edit_unit": can_edit_unit, "page_args": page_args}

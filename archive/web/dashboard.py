@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from ..coverage import STATUS_ZH, compute, load_items, snapshot
 from ..errors import ArchiveError
-from .common import ALL_ROLES, current_map, date_arg, get_instance, roles_required
+from .common import ALL_ROLES, current_map, date_arg, get_instance, page_args, roles_required
 
 bp = Blueprint("dashboard", __name__)
 
@@ -192,7 +192,8 @@ def dashboard():
                            display=display, owed=owed_by_unit(rows, unit), units=units, unit=unit,
                            evaluation_date=d.isoformat(), gaps_only=gaps_only,
                            status_zh=STATUS_ZH, as_of=snap.wall, behind=behind,
-                           fresh_args={**request.args.to_dict(), "fresh": "1"}), (400 if errors else 200)
+                           fresh_args=page_args(("date", "evaluation_date", "unit", "gaps"),
+                                                fresh="1")), (400 if errors else 200)
 
 
 @bp.route("/api/coverage")

@@ -354,3 +354,71 @@ def test_dashboard_may_lag_only_when_reading_is_slow_and_says_so(login, items, i
     monkeypatch.setattr(CoverageCache, "MAX_STALE_S", 0.0)
     instance.db.execute("UPDATE items SET review_state = 'pending' WHERE id = ?", [items["ledger"]])
     assert re.search(r'id="n-complete">2<', c.get("/dashboard?date=2026-07-15").get_data(as_text=True))
+
+
+# -- links built from the query string ----------------------------------------------------
+
+HOSTILE = {"endpoint": "x", "_method": "POST", "_anchor": "evil", "_external": "1",
+           "_scheme": "javascript", "values": "v"}
+
+
+def _links(page: str, path: str) -> list[str]:
+    import html
+
+    return [html.unescape(h) for h in re.findall(r'href="([^"]*)"', page) if path in h]
+
+
+def _assert_clean(links: list[str], path: str) -> None:
+    assert links
+    for link in links:
+        assert link.startswith(path + "?") and "#" not in link, link   # relative, no #anchor
+        for key in HOSTILE:
+            assert f"{key}=" not in link, link
+
+
+@pytest.mark.parametrize("key", list(HOSTILE))
+def test_audit_pager_ignores_foreign_query_keys(login, users, instance, key):
+    from archive import audit
+    from archive.db import transaction
+    from archive.web.audit_log import PAGE_SIZE
+
+    with transaction(instance.db):
+        for i in range(PAGE_SIZE + 5):
+            audit.log(instance.db, "test", "item.download", target=f"item:{i}", ip="10.0.0.1")
+    r = login("auditor").get("/audit", query_string={key: HOSTILE[key], "action": "item.download", "page": 1})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200
+    links = _links(page, "/audit?")
+    _assert_clean(links, "/audit")
+    assert any("page=2" in h and "action=item.download" in h for h in links)
+
+
+@pytest.mark.parametrize("key", list(HOSTILE))
+def test_search_pager_ignores_foreign_query_keys(login, items, monkeypatch, key):
+    import archive.web.search_views as sv
+
+    monkeypatch.setattr(sv, "PAGE_SIZE", 1)
+    r = login("auditor").get("/search", query_string={key: HOSTILE[key], "from": "2020-01-01", "type": ""})
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and "共找到 <strong>2</strong>" in page
+    links = _links(page, "/search?")
+    _assert_clean(links, "/search")
+    assert any("page=2" in h and "from=2020-01-01" in h for h in links)
+
+
+@pytest.mark.parametrize("key", list(HOSTILE))
+def test_dashboard_refresh_link_ignores_foreign_query_keys(login, items, instance, monkeypatch, key):
+    from archive.web.dashboard import CoverageCache
+
+    monkeypatch.setattr(CoverageCache, "SLOW_LOAD_S", 0.0)
+    c = login("reviewer")
+    url = "/dashboard"
+    qs = {key: HOSTILE[key], "date": "2026-07-15", "unit": "", "gaps": "1"}
+    assert c.get(url, query_string=qs).status_code == 200
+    instance.db.execute("UPDATE items SET review_state = 'rejected' WHERE id = ?", [items["ledger"]])
+    r = c.get(url, query_string=qs)
+    page = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="behind"' in page
+    links = [h for h in _links(page, "fresh=1")]
+    _assert_clean(links, "/")
+    assert links == ["/?date=2026-07-15&unit=&gaps=1&fresh=1"]
