@@ -36,8 +36,9 @@ def item_text(db, item_id: int) -> str:
     return row[0] if row else ""
 
 
-def item_detail(instance, item_id: int) -> dict:
-    """Everything `show --json` and the item page show."""
+def item_detail(instance, item_id: int, history: bool = True) -> dict:
+    """Everything `show --json` and the item page show. `history` (the item's audit rows:
+    users, actions, IPs) only if asked: the web gives it to auditors and admins alone."""
     db = instance.db
     item = get_item(db, item_id)
     imap = instance.indicator_map()
@@ -55,6 +56,8 @@ def item_detail(instance, item_id: int) -> dict:
     item["versions"] = [dict(zip(("sha256", "original_name", "kind", "size", "at", "by"), r)) for r in db.execute(
         "SELECT sha256, original_name, kind, size, created_at, created_by FROM versions "
         "WHERE item_id = ? ORDER BY id", [item_id])]
+    if not history:
+        return item
     item["history"] = [dict(zip(("at", "user", "action", "detail", "ip"), r)) for r in db.execute(
         "SELECT at, user, action, detail, ip FROM audit WHERE target = ? ORDER BY id",
         [f"item:{item_id}"])]

@@ -14,7 +14,7 @@ from ..db import transaction
 from ..errors import ArchiveError, NotFound
 from ..ingest import IngestRequest, ingest_files
 from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, int_arg,
-                     roles_required)
+                     roles_required, sees_audit)
 from .evidence import form_codes, save_upload
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -44,7 +44,7 @@ def list_items():
 @roles_required(*ALL_ROLES)
 def get_item(item_id):
     try:
-        return jsonify(items_mod.item_detail(get_instance(), item_id))
+        return jsonify(items_mod.item_detail(get_instance(), item_id, history=sees_audit()))
     except NotFound:
         abort(404)
 

@@ -14,6 +14,7 @@ from ..users import ROLES
 ALL_ROLES = tuple(ROLES)
 EDIT_ROLES = ("clerk", "reviewer", "admin")      # auditors are read-only everywhere
 REVIEW_ROLES = ("reviewer", "admin")
+AUDIT_ROLES = ("auditor", "admin")               # the audit log, and items' audit history
 
 _map_lock = threading.Lock()
 
@@ -73,6 +74,11 @@ def roles_required(*roles: str):
         return wrapped
 
     return deco
+
+
+def sees_audit() -> bool:
+    """Whether the current user may read audit rows (the audit log, an item's history)."""
+    return current_user.is_authenticated and current_user.role in AUDIT_ROLES
 
 
 def public(view):

@@ -21,7 +21,8 @@ from ..errors import ArchiveError, NotFound
 from ..indicators import normalise_code
 from ..maps import evidence_counts
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
-                     date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required)
+                     date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required,
+                     sees_audit)
 from .previews import ledger_rows, preview_kind, thumbnail
 
 bp = Blueprint("evidence", __name__)
@@ -58,9 +59,9 @@ def count_items(db, codes: list[str], include_deleted: bool = False) -> int:
                       f"WHERE c.code IN ({marks}) {alive}", codes).fetchone()[0]
 
 
-def load_item(item_id: int) -> dict:
+def load_item(item_id: int, history: bool = False) -> dict:
     try:
-        return items_mod.item_detail(get_instance(), item_id)
+        return items_mod.item_detail(get_instance(), item_id, history=history)
     except NotFound:
         abort(404)
 
@@ -171,7 +172,7 @@ def upload():
 @bp.route("/items/<int:item_id>")
 @roles_required(*ALL_ROLES)
 def item(item_id):
-    detail = load_item(item_id)
+    detail = load_item(item_id, history=sees_audit())
     pk = preview_kind(detail["kind"])
     table = ledger_rows(items_mod.item_text(get_db(), item_id)) if pk == "ledger" else None
     text_excerpt = None

@@ -389,3 +389,29 @@ def test_indicator_page_judges_presence_in_the_window(login, instance, tmp_path,
     # a bad date is a message, not an error page
     r = c.get("/indicators/Ⅲ—1?date=去年")
     assert r.status_code == 200 and "无法识别" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("name, sees_audit", [("clerk", False), ("clerk_other", False), ("reviewer", False),
+                                              ("auditor", True), ("admin", True)])
+def test_item_audit_history_only_for_auditor_and_admin(login, items, instance, name, sees_audit):
+    """The audit log (who downloaded what, from which IP) is for auditors and admins; the
+    review history stays visible to everyone."""
+    from archive.review import review_item
+
+    review_item(instance, items["photo"], "rejected", "照片模糊请重拍", by="reviewer", ip="10.9.8.7")
+    r = login("auditor").get(f"/items/{items['photo']}/download", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    r.close()
+    c = login(name)
+    page = c.get(f"/items/{items['photo']}").get_data(as_text=True)
+    assert "照片模糊请重拍" in page                      # review history: everyone
+    assert ("item.download" in page) is sees_audit
+    assert ("10.1.2.3" in page) is sees_audit and ("10.9.8.7" in page) is sees_audit
+    assert ("操作记录" in page) is sees_audit
+    data = c.get(f"/api/items/{items['photo']}").get_json()
+    assert data["reviews"][0]["comment"] == "照片模糊请重拍"
+    assert ("history" in data) is sees_audit
+    if sees_audit:
+        assert {"item.download", "item.review.rejected"} <= {h["action"] for h in data["history"]}
+        assert "10.1.2.3" in {h["ip"] for h in data["history"]}
+    else:
+        assert "10.1.2.3" not in c.get(f"/api/items/{items['photo']}").get_data(as_text=True)
