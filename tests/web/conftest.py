@@ -100,3 +100,14 @@ def items(instance, tmp_path, users):
     ], user="test")
     assert not result.refused, result.refused
     return {"photo": result.added[0]["id"], "ledger": result.added[1]["id"]}
+
+
+@pytest.fixture
+def csrf_login(csrf_app, users):
+    """A client logged in as `name` on the app with CSRF checks ON (no token sent by default)."""
+    def _login(name):
+        c = csrf_app.test_client()
+        with c.session_transaction() as sess:
+            sess["_user_id"] = str(users[name].id)
+        return c
+    return _login

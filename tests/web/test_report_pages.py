@@ -281,20 +281,10 @@ def test_interrupted_job_is_shown(login, users, instance):
 
 # -- CSRF ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def csrf_client(csrf_app, users):
-    def _c(name):
-        c = csrf_app.test_client()
-        with c.session_transaction() as sess:
-            sess["_user_id"] = str(users[name].id)
-        return c
-    return _c
-
-
 @pytest.mark.parametrize("url,data", [("/review/{photo}", {"decision": "approved"}),
                                       ("/export", {"date": "2026-07-15"})])
-def test_posts_need_csrf(csrf_client, items, instance, url, data):
-    c = csrf_client("reviewer")
+def test_posts_need_csrf(csrf_login, items, instance, url, data):
+    c = csrf_login("reviewer")
     r = c.post(url.format(photo=items["photo"]), data=data)
     assert r.status_code == 400 and "安全令牌" in r.get_data(as_text=True)
     assert instance.db.execute("SELECT count(*) FROM reviews").fetchone()[0] == 0

@@ -19,16 +19,6 @@ def _csrf_token(client, url="/"):
 
 # -- CSRF ---------------------------------------------------------------------------------
 
-@pytest.fixture
-def csrf_login(csrf_app, users):
-    def _login(name):
-        c = csrf_app.test_client()
-        with c.session_transaction() as sess:
-            sess["_user_id"] = str(users[name].id)
-        return c
-    return _login
-
-
 @pytest.mark.parametrize("url,data", [
     ("/items/{photo}/delete", {}),
     ("/items/{photo}/codes", {"code": "Ⅲ—2"}),
