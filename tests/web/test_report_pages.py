@@ -13,19 +13,8 @@ import zipfile
 import pytest
 
 from tests import filefactory
-
-ANON_PAGE, ANON_API = 302, 401
-ROLES = ["anon", "clerk", "clerk_other", "reviewer", "auditor", "admin"]
-EVERYONE = ("clerk", "clerk_other", "reviewer", "auditor", "admin")
-REVIEWERS = ("reviewer", "admin")
-VIEWERS = ("reviewer", "admin", "auditor")
-
-
-def expect(ok: int, allowed, default: int = 403, anon: int = ANON_PAGE) -> dict:
-    out = {"anon": anon}
-    for role in ROLES[1:]:
-        out[role] = ok if role in allowed else default
-    return out
+from tests.web.test_roles import ANON_API, EVERYONE, REVIEWERS, ROLES, expect
+from tests.web.test_roles import EXPORT_VIEWERS as VIEWERS
 
 
 # Job 999 does not exist: allowed roles get 404, others 403 (the role check runs first).
