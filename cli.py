@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from archive.config import default_instance_dir
-from archive.errors import ArchiveError, UsageError
-from archive.instance import Instance
+from archive.core.config import default_instance_dir
+from archive.core.errors import ArchiveError, UsageError
+from archive.core.instance import Instance
 
 
 ITEM_ID = click.IntRange(1, 2**63 - 1)   # SQLite's rowid range: a bigger number is a typo, not a crash
@@ -53,7 +53,7 @@ def cli(ctx, instance_dir):
 # ---- section: map (indicators) -------------------------------------------------
 def _fail_map(err: ArchiveError, shown_as: str | None = None) -> None:
     """Print a refused map one problem per line (`file:LINE: 说明 (key)`), exit 2."""
-    from archive.indicators import MapError
+    from archive.maps.indicators import MapError
 
     if isinstance(err, MapError):
         if shown_as is not None:
@@ -66,7 +66,7 @@ def _fail_map(err: ArchiveError, shown_as: str | None = None) -> None:
 
 
 def _counts_text(imap) -> str:
-    from archive.indicators import level_name
+    from archive.maps.indicators import level_name
 
     parts = [f"{level_name(d)} {n} 项" for d, n in enumerate(imap.level_counts(), start=1)]
     return "，".join(parts)
@@ -89,8 +89,8 @@ def _print_load_report(report: dict) -> None:
 @click.pass_context
 def init_cmd(ctx, map_path):
     """初始化实例目录并载入指标体系；可重复运行，已初始化时不作多余改动。"""
-    from archive.indicators import load_map
-    from archive.maps import current_map_row, load_map_into
+    from archive.maps.indicators import load_map
+    from archive.maps.loading import current_map_row, load_map_into
 
     inst = Instance(ctx.obj["instance_dir"])
     given = map_path is not None
@@ -134,7 +134,7 @@ def map_group():
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出结果")
 def map_check_cmd(path, as_json):
     """校验指标体系文件（默认 ./indicator_map.yaml），逐条列出错误及其行号。"""
-    from archive.indicators import check_map_text, parse_map, read_map_text
+    from archive.maps.indicators import check_map_text, parse_map, read_map_text
 
     try:
         text = read_map_text(path)
@@ -165,7 +165,7 @@ def map_check_cmd(path, as_json):
 @click.pass_context
 def map_show_cmd(ctx, as_json):
     """显示已载入的指标体系，每个节点附材料数量（上级节点按不重复材料合计）。"""
-    from archive.maps import map_tree
+    from archive.maps.loading import map_tree
 
     inst = open_instance(ctx)
     try:
@@ -206,7 +206,7 @@ def map_show_cmd(ctx, as_json):
 @click.pass_context
 def map_load_cmd(ctx, path, as_json):
     """载入新版指标体系；不再存在的编码及其材料数量会列出，材料从不删除。"""
-    from archive.maps import load_map_into
+    from archive.maps.loading import load_map_into
 
     inst = open_instance(ctx)
     try:
@@ -234,7 +234,7 @@ def map_load_cmd(ctx, path, as_json):
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def map_diff_cmd(old, new, as_json):
     """比较两个版本的指标体系：新增、删除、改名（同编码新名称）、测评方法或所需材料变化。"""
-    from archive.indicators import diff_maps, load_map
+    from archive.maps.indicators import diff_maps, load_map
 
     maps = []
     for p in (old, new):
@@ -295,7 +295,7 @@ def print_batch(result, as_json: bool) -> None:
 
 
 def run_batch(inst, requests, label, as_json, pre_refused=()):
-    from archive.ingest import BatchResult, ingest_files
+    from archive.evidence.ingest import BatchResult, ingest_files
 
     bar, update = progress_bar(label, len(requests))
     try:
@@ -320,7 +320,7 @@ def run_batch(inst, requests, label, as_json, pre_refused=()):
 @click.pass_context
 def add_cmd(ctx, files, codes, material_type, date, unit, title, as_json):
     """把文件入库并归入指标。坏文件逐个拒收，其余照常入库。"""
-    from archive.ingest import IngestRequest
+    from archive.evidence.ingest import IngestRequest
 
     inst = open_instance(ctx)
     try:
@@ -338,7 +338,7 @@ def add_cmd(ctx, files, codes, material_type, date, unit, title, as_json):
 @click.pass_context
 def import_cmd(ctx, manifest, as_json):
     """按清单批量入库。清单 CSV 列：path,code,type,date,unit,title（code 可用 ; 分隔多个）。"""
-    from archive.ingest import read_manifest
+    from archive.evidence.ingest import read_manifest
 
     inst = open_instance(ctx)
     try:
@@ -355,7 +355,7 @@ def import_cmd(ctx, manifest, as_json):
 @click.pass_context
 def show_cmd(ctx, item_id, as_json):
     """查看一件材料：元数据、指标、审核状态、EXIF、版本与操作记录。"""
-    from archive.items import item_detail
+    from archive.evidence.items import item_detail
 
     inst = open_instance(ctx)
     try:
@@ -394,7 +394,7 @@ def show_cmd(ctx, item_id, as_json):
 @click.pass_context
 def review_cmd(ctx, item_id, approve, reject, comment, by):
     """审核一件材料：--approve 通过，--reject 退回（可附 --comment 意见）。"""
-    from archive.review import review_item
+    from archive.evidence.review import review_item
 
     if approve == reject:
         fail_usage("请给出 --approve 或 --reject 中的一个 (exactly one decision)")
@@ -439,7 +439,7 @@ def fsck_cmd(ctx, quick, as_json):
 @click.pass_context
 def ocr_cmd(ctx, limit, as_json):
     """对待识别的扫描件和文件照片做 OCR，识别出的文字可被检索（网页服务运行时会在后台自动处理）。"""
-    from archive.ocr_queue import ocr_available, pending_count, run_pending
+    from archive.jobs.ocr import ocr_available, pending_count, run_pending
 
     inst = open_instance(ctx)
     if not ocr_available():
@@ -582,7 +582,7 @@ def _close_progress(state) -> None:
 @click.pass_context
 def coverage_cmd(ctx, evaluation_date, unit, xlsx_out, as_json):
     """各测评内容的材料完整度：必备材料、时间窗口内已有、缺少、待审核、已退回。"""
-    from archive.coverage import STATUS_ZH, coverage, coverage_xlsx
+    from archive.readiness.coverage import STATUS_ZH, coverage, coverage_xlsx
 
     inst = open_instance(ctx)
     try:
@@ -634,7 +634,7 @@ def _print_export_report(report: dict) -> None:
 @click.pass_context
 def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_window, strict, as_json):
     """生成网上申报材料包：按指标体系分卷宗，附目录、审核记录表、manifest.json、SHA256SUMS。"""
-    from archive.package import PackageRefused, export_package
+    from archive.package.build import PackageRefused, export_package
 
     inst = open_instance(ctx)
     state, update = _tty_progress("生成材料包")
@@ -669,7 +669,7 @@ def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_win
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题列表")
 def verify_cmd(package, as_json):
     """按材料包自带的 SHA256SUMS 与 manifest.json 校验材料包（zip、文件夹或 BagIt 包）。"""
-    from archive.package import verify_package
+    from archive.package.build import verify_package
 
     try:
         problems = verify_package(package)
@@ -695,7 +695,7 @@ def package_group():
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def package_diff_cmd(old, new, as_json):
     """比较两个材料包：新增、移除、替换（同一材料换了文件）、移到别的测评内容。"""
-    from archive.package import diff_packages
+    from archive.package.build import diff_packages
 
     try:
         d = diff_packages(old, new)
@@ -793,7 +793,7 @@ def serve(ctx, host, port, threads):
         click.echo(f"一次性密码：{password}")
         click.echo("请立即登录并在“修改密码”中更改；此密码不会再次显示。")
         click.echo("=" * 60)
-    from archive.ocr_queue import start_background_worker
+    from archive.jobs.ocr import start_background_worker
 
     if start_background_worker(ctx.obj["instance_dir"]) is None:
         click.echo("提示：未安装离线 OCR 引擎（tesseract-ocr-chi-sim），扫描件暂不能按图像内容检索")

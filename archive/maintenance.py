@@ -7,8 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Callable
 
-from .errors import UsageError
-from .store import FileStore, sha256_file
+from archive.core.errors import UsageError
+from archive.core.store import FileStore, sha256_file
 
 Progress = Callable[[int, int, str], None]
 
@@ -63,7 +63,7 @@ def fsck(instance, verify_hashes: bool = True, progress: Progress | None = None)
     for tmp in store.stray_temp_files():
         warnings.append({"key": "stray temp file", "message": "中断的写入留下的临时文件", "path": str(tmp)})
 
-    from . import search
+    from archive import search
     for p in search.check_index(db):
         problem(p.get("key", "index"), p.get("message", str(p)), **{k: v for k, v in p.items()
                                                                    if k not in ("key", "message")})

@@ -16,9 +16,9 @@ from datetime import datetime, timedelta, timezone
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
-from .db import insert, transaction, utcnow
-from .errors import NotFound, UsageError
+from archive.core import audit
+from archive.core.db import insert, transaction, utcnow
+from archive.core.errors import NotFound, UsageError
 
 ROLES: dict[str, str] = {
     "clerk": "资料员",

@@ -52,9 +52,9 @@ def fake_media(rng: random.Random, kind: str, size: int) -> bytes:
 
 def build(work: Path, gigabytes: float, many: int = 0, small: tuple[int, int] = (4 * 1024, 20 * 1024),
           sync: bool = True) -> tuple[Path, int, int]:
-    from archive.db import insert, transaction, utcnow
-    from archive.instance import Instance
-    from archive.maps import load_map_into
+    from archive.core.db import insert, transaction, utcnow
+    from archive.core.instance import Instance
+    from archive.maps.loading import load_map_into
 
     inst = Instance(work / "instance")
     inst.create()
@@ -112,8 +112,8 @@ def _put_nosync(store, data: bytes) -> tuple[str, int]:
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
-from archive.instance import Instance
-from archive.package import export_package, verify_package
+from archive.core.instance import Instance
+from archive.package.build import export_package, verify_package
 t = time.perf_counter()
 if {what!r} == "verify":
     problems = verify_package({out!r}); out = {{"problems": len(problems)}}

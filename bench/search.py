@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.db import transaction  # noqa: E402
-from archive.instance import Instance  # noqa: E402
-from archive.maps import load_map_into  # noqa: E402
+from archive.core.db import transaction  # noqa: E402
+from archive.core.instance import Instance  # noqa: E402
+from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import index_item, search  # noqa: E402
 from archive.search.analysis import normalise  # noqa: E402
 

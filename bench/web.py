@@ -37,10 +37,10 @@ from urllib.parse import quote, urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.db import transaction, utcnow  # noqa: E402
-from archive.ingest import IngestRequest, ingest_files  # noqa: E402
-from archive.instance import Instance  # noqa: E402
-from archive.maps import load_map_into  # noqa: E402
+from archive.core.db import transaction, utcnow  # noqa: E402
+from archive.evidence.ingest import IngestRequest, ingest_files  # noqa: E402
+from archive.core.instance import Instance  # noqa: E402
+from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import index_item  # noqa: E402
 from archive.users import create_user  # noqa: E402
 

@@ -26,8 +26,8 @@ def instance_dir(tmp_path) -> Path:
 @pytest.fixture
 def instance(instance_dir):
     """An initialised instance with tests/data/mini_map.yaml loaded."""
-    from archive.instance import Instance
-    from archive.maps import load_map_into
+    from archive.core.instance import Instance
+    from archive.maps.loading import load_map_into
 
     inst = Instance(instance_dir)
     inst.create()

@@ -11,15 +11,15 @@ import importlib
 import json
 from pathlib import Path
 
-from archive import audit
-from archive.db import insert, transaction, utcnow
+from archive.core import audit
+from archive.core.db import insert, transaction, utcnow
 
 
 def _real_ingest_available() -> bool:
     try:
         for name in ("pdf", "image", "office", "ledger"):
             importlib.import_module(f"archive.extract.{name}")
-        importlib.import_module("archive.ingest")
+        importlib.import_module("archive.evidence.ingest")
     except ImportError:
         return False
     return True
@@ -35,7 +35,7 @@ def add(instance, path, codes, material_type, date=None, title=None, unit=None,
     """Add one file; returns the item id. `review`: 'approved' / 'rejected' decision."""
     path = Path(path)
     if REAL_INGEST and not direct:
-        from archive.ingest import IngestRequest, ingest_files
+        from archive.evidence.ingest import IngestRequest, ingest_files
 
         res = ingest_files(instance, [IngestRequest(path=path, codes=list(codes), material_type=material_type,
                                                     date=date, unit=unit, title=title,
@@ -45,7 +45,7 @@ def add(instance, path, codes, material_type, date=None, title=None, unit=None,
     else:
         item_id = insert_direct(instance, path, codes, material_type, date, title, unit, original_name)
     if review:
-        from archive.review import review_item
+        from archive.evidence.review import review_item
 
         review_item(instance, item_id, review, comment=f"{review} by test", by="审核员甲")
     return item_id
@@ -93,7 +93,7 @@ EVIL = '=HYPERLINK("http://evil.example","点此查看")'
 
 def load_mini_map_with_edition(instance, edition: str) -> None:
     """Reload tests/data/mini_map.yaml with another `edition` (e.g. one that looks like a formula)."""
-    from archive.maps import load_map_text_into
+    from archive.maps.loading import load_map_text_into
 
     src = Path(__file__).parent / "data" / "mini_map.yaml"
     text = src.read_text("utf-8").replace("edition: 测试用测评体系（迷你）",

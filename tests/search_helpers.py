@@ -7,7 +7,7 @@ import itertools
 import re
 import unicodedata
 
-from archive.db import transaction
+from archive.core.db import transaction
 from archive.search import index_item
 
 _SEQ = itertools.count()

@@ -7,8 +7,8 @@ from datetime import date, datetime
 import pytest
 from openpyxl import load_workbook
 
-from archive.coverage import coverage, coverage_xlsx
-from archive.errors import UsageError
+from archive.readiness.coverage import coverage, coverage_xlsx
+from archive.core.errors import UsageError
 from cli import cli
 from tests import filefactory as ff
 from tests.package_helpers import EVIL, add, assert_text_not_formula, load_mini_map_with_edition
@@ -146,7 +146,7 @@ def test_cli_coverage_json_text_and_xlsx(archive, instance, runner, tmp_path):
 def test_coverage_xlsx_writes_formula_like_text_as_text(archive, instance, runner, tmp_path):
     """An edition or reviewer name starting with "=" stays text: openpyxl would write a live
     formula (=HYPERLINK to a foreign site) into the 测评材料审核记录表."""
-    from archive.review import review_item
+    from archive.evidence.review import review_item
 
     load_mini_map_with_edition(instance, EVIL)
     review_item(instance, archive["rule"], "approved", comment="=1+1", by="=CMD()")

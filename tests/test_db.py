@@ -6,8 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from archive import db as dbmod
-from archive.instance import Instance
+from archive.core import db as dbmod
+from archive.core.instance import Instance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_migrations_applied_once_and_idempotent(tmp_path):
     inst = Instance(tmp_path / "i")
     applied = inst.create()
-    assert applied == [name for name, _ in dbmod.MIGRATIONS]
+    assert applied == [name for _, name, _ in dbmod.MIGRATIONS]
     assert inst.create() == []
     versions = [r[0] for r in inst.db.execute("SELECT version FROM migrations ORDER BY version")]
-    assert versions == list(range(1, len(dbmod.MIGRATIONS) + 1))
+    assert versions == [v for v, _, _ in dbmod.MIGRATIONS]
     inst.close()
 
 
@@ -27,7 +27,7 @@ def test_concurrent_opens_apply_a_pending_migration_once(tmp_path):
     inst = Instance(tmp_path / "i")
     inst.create()
     # Pretend the newest migration is pending: undo its record (and its effects where possible).
-    last = len(dbmod.MIGRATIONS)
+    last = dbmod.MIGRATIONS[-1][0]
     inst.db.execute("DELETE FROM migrations WHERE version = ?", [last])
     inst.close()
     # Replaying a migration on top of its own effects would fail; the in-transaction re-check
@@ -38,13 +38,15 @@ def test_concurrent_opens_apply_a_pending_migration_once(tmp_path):
     code = f"""
 import sys, time
 sys.path.insert(0, {str(ROOT)!r})
-from archive import db as dbmod
-def replay(db):
-    db.execute("CREATE TABLE replay_marker (x)")   # a second replay would fail here
+from archive.core import db as dbmod
+real_run_script = dbmod.run_script
+def slow_run_script(db, sql):
+    real_run_script(db, sql)
     time.sleep(1.0)
-name, fn = dbmod.MIGRATIONS[-1]
-dbmod.MIGRATIONS[-1] = (name, replay)
-from archive.instance import Instance
+dbmod.run_script = slow_run_script
+version, name, _ = dbmod.MIGRATIONS[-1]
+dbmod.MIGRATIONS[-1] = (version, name, "CREATE TABLE replay_marker (x)")  # a second replay would fail
+from archive.core.instance import Instance
 time.sleep(max(0, {start_at} - time.time()))
 Instance.open({str(tmp_path / 'i')!r}).close()
 """

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.config import Limits
-from archive.errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from archive.extract import Extraction, extract, sniff_kind
 from tests import filefactory as ff
 
@@ -180,7 +180,7 @@ def test_xls_with_a_zeroed_workbook_stream_is_refused(tmp_path, instance):
     path = ff.make_ole2(tmp_path / "清零.xls", {"Workbook": b"\x00" * 4096})
     r = refusal(path)
     assert (r.key, r.message_zh) == ("corrupt XLS", "文件已损坏")
-    from archive.ingest import IngestRequest, ingest_files
+    from archive.evidence.ingest import IngestRequest, ingest_files
 
     res = ingest_files(instance, [IngestRequest(path=path, codes=["Ⅲ—1"], material_type="工作台账",
                                                 date="2026-01-05")], user="tester")

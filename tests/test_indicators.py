@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from archive.errors import UsageError
-from archive.indicators import (
+from archive.core.errors import UsageError
+from archive.maps.indicators import (
     IndicatorMap, MapError, Problem, check_map_text, diff_maps, load_map, normalise_code,
     parse_map, window_for,
 )

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from archive.config import Limits
-from archive.ingest import IngestRequest, ingest_files, read_manifest
-from archive.instance import Instance
+from archive.core.config import Limits
+from archive.evidence.ingest import IngestRequest, ingest_files, read_manifest
+from archive.core.instance import Instance
 from archive.maintenance import backup, fsck
 from cli import cli
 from tests import filefactory as ff
@@ -147,7 +147,7 @@ def test_refuses_office_zip_bomb(instance, tmp_path):
 
 
 def test_refuses_file_over_size_limit(instance_dir, tmp_path):
-    from archive.maps import load_map_into
+    from archive.maps.loading import load_map_into
     from tests.conftest import MINI_MAP
 
     inst = Instance(instance_dir, limits=Limits(max_file_bytes=1000))
@@ -397,18 +397,18 @@ def test_import_shows_progress_only_on_a_terminal(instance, tmp_path):
 
 def test_unreadable_file_is_refused_and_batch_goes_on(instance, tmp_path, monkeypatch):
     """An OS error on one file (no permission, vanished, disk full) refuses that file only."""
-    import archive.ingest
+    import archive.evidence.ingest
 
     good = ff.make_pdf(tmp_path / "好.pdf", ["正常文件"])
     bad = ff.make_pdf(tmp_path / "坏.pdf", ["读不出的文件"])
-    real = archive.ingest.sha256_file
+    real = archive.evidence.ingest.sha256_file
 
     def flaky(path):
         if Path(path).name == "坏.pdf":
             raise PermissionError(13, "Permission denied")
         return real(path)
 
-    monkeypatch.setattr(archive.ingest, "sha256_file", flaky)
+    monkeypatch.setattr(archive.evidence.ingest, "sha256_file", flaky)
     result = ingest_files(instance, [IngestRequest(bad, ["Ⅲ—1"], "规范文件"),
                                      IngestRequest(good, ["Ⅲ—1"], "规范文件")], user="t")
     assert [a["path"] for a in result.added] == [str(good)]
@@ -423,15 +423,15 @@ def test_unreadable_file_is_refused_and_batch_goes_on(instance, tmp_path, monkey
     ("2026/7/1 0:00", "2026-07-01"), ("2026-07-01 09:30:15", "2026-07-01"),
 ])
 def test_dates_clerks_and_excel_write(typed, iso):
-    from archive.dates import parse_date
+    from archive.core.dates import parse_date
 
     assert parse_date(typed).isoformat() == iso
 
 
 @pytest.mark.parametrize("typed", ["2026-02-30", "昨天", "0001-01-15", "2026-7", "26/7/1", "3026-01-01"])
 def test_bad_dates_are_refused(typed):
-    from archive.dates import parse_date
-    from archive.errors import Refusal
+    from archive.core.dates import parse_date
+    from archive.core.errors import Refusal
 
     with pytest.raises(Refusal) as e:
         parse_date(typed)

@@ -7,10 +7,10 @@ from pathlib import Path
 import click
 import pytest
 
-from archive.db import transaction, utcnow
-from archive.indicators import MapError
-from archive.instance import Instance
-from archive.maps import evidence_counts, load_map_into, map_tree
+from archive.core.db import transaction, utcnow
+from archive.maps.indicators import MapError
+from archive.core.instance import Instance
+from archive.maps.loading import evidence_counts, load_map_into, map_tree
 from cli import cli
 from tests.conftest import MINI_MAP, SAMPLE_MAP
 
@@ -360,7 +360,7 @@ def test_every_command_has_chinese_help(runner):
 
 
 def test_load_map_text_into(instance):
-    from archive.maps import load_map_text_into
+    from archive.maps.loading import load_map_text_into
 
     text = MINI_MAP.read_text(encoding="utf-8").replace("id: mini-test", "id: uploaded")
     report = load_map_text_into(instance, text, "上传的体系.yaml", user="admin", ip="10.0.0.9")

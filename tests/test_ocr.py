@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from archive.extract.ocr import ocr_available
-from archive.ingest import IngestRequest, ingest_files
-from archive.ocr_queue import needs_ocr, run_pending
+from archive.evidence.ingest import IngestRequest, ingest_files
+from archive.jobs.ocr import needs_ocr, run_pending
 from archive.search import search
 from cli import cli
 from tests import filefactory as ff
@@ -79,7 +79,7 @@ def test_unreadable_file_is_marked_failed_and_queue_goes_on(instance, tmp_path):
 
 def test_ocr_command_without_engine_is_usage_error(instance, runner, monkeypatch):
     monkeypatch.setattr("archive.extract.ocr.ocr_available", lambda: False)
-    monkeypatch.setattr("archive.ocr_queue.ocr_available", lambda: False)
+    monkeypatch.setattr("archive.jobs.ocr.ocr_available", lambda: False)
     r = runner.invoke(cli, ["--instance", str(instance.root), "ocr"])
     assert r.exit_code == 2
     assert "tesseract-ocr-chi-sim" in r.stderr

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from archive.package import (CATALOGUE, REVIEW_SHEET, ExportCancelled, PackageRefused, diff_packages,
+from archive.package.build import (CATALOGUE, REVIEW_SHEET, ExportCancelled, PackageRefused, diff_packages,
                              export_package, verify_package)
-from archive.errors import UsageError
-from archive.package_names import MAX_PATH, Folder, safe_name
-from archive.store import sha256_file
+from archive.core.errors import UsageError
+from archive.package.names import MAX_PATH, Folder, safe_name
+from archive.core.store import sha256_file
 from cli import cli
 from tests import filefactory as ff
 from tests.package_helpers import EVIL, add, assert_text_not_formula, insert_direct, load_mini_map_with_edition
@@ -400,7 +400,7 @@ def test_diff_packages(archive, instance, files, tmp_path):
     new_id = add(instance, ff.make_pdf(tmp_path / "src" / "补充.pdf", ["补充的规范文件"]), ["Ⅲ—6"], "规范文件",
                  date="2026-05-01")
     # removed: the stats are rejected; moved: the ledger leaves Ⅲ—6 for Ⅲ—5
-    from archive.review import review_item
+    from archive.evidence.review import review_item
     review_item(instance, archive["stats"], "rejected", "过期", by="审核员甲")
     db.execute("UPDATE item_codes SET code = 'Ⅲ—5' WHERE item_id = ? AND code = 'Ⅲ—6'", [archive["ledger"]])
     # replaced: the rule gets a new file
@@ -476,7 +476,7 @@ def test_large_archive_streams(instance, tmp_path):
 
 
 def test_damaged_store_file_fails_the_export(archive, instance, tmp_path):
-    from archive.errors import Refusal
+    from archive.core.errors import Refusal
 
     sha = instance.db.execute("SELECT sha256 FROM items WHERE id = ?", [archive["rule"]]).fetchone()[0]
     p = instance.store.path(sha)
@@ -488,7 +488,7 @@ def test_damaged_store_file_fails_the_export(archive, instance, tmp_path):
 
 
 def test_long_names_fit_linux_and_windows_limits():
-    from archive.package_names import MAX_NAME_BYTES, file_name, folder_name
+    from archive.package.names import MAX_NAME_BYTES, file_name, folder_name
 
     title = "关于进一步加强和改进未成年人思想道德建设工作的实施意见" * 10
     name = file_name("{seq:03d}_{type}_{title}{ext}", {"seq": 1, "type": "规范文件", "title": title, "ext": ".pdf"}, 240)
@@ -527,7 +527,7 @@ def _snapshot(folder: Path) -> dict[str, bytes | None]:
 def test_formula_like_text_stays_text_in_both_spreadsheets(instance, tmp_path):
     """openpyxl writes any string starting with "=" as a formula: a title, unit, reviewer or
     edition like =HYPERLINK("http://evil.example",…) must reach the xlsx as plain text."""
-    from archive.review import review_item
+    from archive.evidence.review import review_item
 
     load_mini_map_with_edition(instance, EVIL)
     pdf = ff.make_pdf(tmp_path / "src" / "a.pdf", ["公式注入"])
@@ -651,15 +651,18 @@ def test_one_definition_of_shared_names():
     import sys
 
     import cli as cli_module
-    from archive import coverage, package, package_verify, package_xlsx
+    from archive.readiness import coverage
+    from archive.package import build as package
+    from archive.package import verify as package_verify
+    from archive.package import xlsx as package_xlsx
 
     assert package_xlsx.STATUS_ZH is coverage.STATUS_ZH
     assert not hasattr(cli_module, "STATUS_TEXT")
     for name in ("SUMS", "MANIFEST", "CHUNK", "CATALOGUE", "REVIEW_SHEET"):
         assert getattr(package_verify, name) is getattr(package, name)
     assert package.verify_package is package_verify.verify_package
-    for first in ("archive.package_verify", "archive.package", "archive.package_xlsx"):
-        res = subprocess.run([sys.executable, "-c", f"import {first}; from archive.package import "
+    for first in ("archive.package.verify", "archive.package.build", "archive.package.xlsx"):
+        res = subprocess.run([sys.executable, "-c", f"import {first}; from archive.package.build import "
                               "verify_package, diff_packages, export_package"],
                              cwd=Path(__file__).parents[1], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
@@ -667,8 +670,8 @@ def test_one_definition_of_shared_names():
 
 def test_streamed_items_are_load_items(archive, instance):
     """export reads items one at a time (iter_items): the same dicts as coverage.load_items."""
-    from archive.coverage import load_items, snapshot
-    from archive.package import iter_items
+    from archive.readiness.coverage import load_items, snapshot
+    from archive.package.build import iter_items
 
     with snapshot(instance.db) as db:
         assert list(iter_items(db)) == load_items(db)
@@ -677,9 +680,9 @@ def test_streamed_items_are_load_items(archive, instance):
 def test_spilled_zip_directory_gives_the_same_bytes(archive, instance, tmp_path):
     """The zip's directory goes to a temporary file while writing (memory per entry): the
     bytes are those of zipfile's own in-memory list."""
-    from archive.coverage import as_date, snapshot
-    from archive.package import iter_items, package_files, plan_package
-    from archive.package import _write_zip as write_zip
+    from archive.readiness.coverage import as_date, snapshot
+    from archive.package.build import iter_items, package_files, plan_package
+    from archive.package.build import _write_zip as write_zip
 
     with snapshot(instance.db) as db:
         plan = plan_package(instance.indicator_map(), iter_items(db), as_date(EVAL))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from archive.db import transaction
-from archive.errors import UsageError
+from archive.core.db import transaction
+from archive.core.errors import UsageError
 from archive.search import check_index, index_item, reindex, search, unindex_item
 from archive.search.analysis import normalise, plan_term, tokens
 from cli import cli

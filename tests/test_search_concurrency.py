@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from archive.ingest import IngestRequest, ingest_files
-from archive.instance import Instance
+from archive.evidence.ingest import IngestRequest, ingest_files
+from archive.core.instance import Instance
 from archive.search import check_index, search
 
 from .conftest import ROOT

@@ -98,8 +98,8 @@ def make_corpus(n: int, seed: int = 7) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
-    from archive.instance import Instance
-    from archive.maps import load_map_into
+    from archive.core.instance import Instance
+    from archive.maps.loading import load_map_into
 
     from .conftest import MINI_MAP
 

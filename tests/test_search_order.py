@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from archive.db import transaction
+from archive.core.db import transaction
 from archive.search import engine, search
 from cli import cli
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import DEFAULT_LIMITS, Limits
+from archive.core.config import DEFAULT_LIMITS, Limits
 from .sniff import EXTENSIONS, KINDS, sniff_kind
 
 __all__ = ["Extraction", "sniff_kind", "extract", "KINDS", "EXTENSIONS"]

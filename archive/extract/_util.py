@@ -5,7 +5,7 @@ import contextlib
 import warnings
 from datetime import date, datetime, time
 
-from ..errors import Refusal
+from archive.core.errors import Refusal
 
 MiB = 1024 * 1024
 

@@ -6,8 +6,8 @@ import struct
 from datetime import datetime
 from pathlib import Path
 
-from ..config import Limits
-from ..errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from ._util import corrupt, quiet
 
 LABEL = {"jpeg": "JPEG", "png": "PNG"}

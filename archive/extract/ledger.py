@@ -8,8 +8,8 @@ import csv
 import io
 from pathlib import Path
 
-from ..config import Limits
-from ..errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from ._util import corrupt, quiet, rows_text
 from .ziplimits import check_zip
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import Limits
-from ..errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from ._util import corrupt, iso, quiet
 from .ziplimits import check_zip
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import Limits
-from ..errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from ._util import corrupt, iso, quiet
 
 # Readers accept %%EOF anywhere in the last 1024 bytes (PDF 1.7 implementation note 18).

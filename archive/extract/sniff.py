@@ -6,8 +6,8 @@ import os
 import zipfile
 from pathlib import Path
 
-from ..config import DEFAULT_LIMITS, Limits
-from ..errors import Refusal
+from archive.core.config import DEFAULT_LIMITS, Limits
+from archive.core.errors import Refusal
 
 KINDS = ("pdf", "docx", "xlsx", "xls", "csv", "jpeg", "png")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
-from ..config import Limits
-from ..errors import Refusal
+from archive.core.config import Limits
+from archive.core.errors import Refusal
 from ._util import MiB, corrupt
 
 # Small entries may compress far beyond the ratio limit (a few KB of repeated XML); only

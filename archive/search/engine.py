@@ -5,8 +5,8 @@ import heapq
 import sqlite3
 from typing import Callable
 
-from ..db import transaction
-from ..errors import UsageError
+from archive.core.db import transaction
+from archive.core.errors import UsageError
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .analysis import tokens
 from .index import REBUILD_LOG, index_item, source_hash, unindex_item, unpack, write_row

@@ -14,8 +14,8 @@ from whoosh import fields as wfields
 from whoosh import qparser
 from whoosh import query as wq
 
-from ..dates import require_date
-from ..errors import UsageError
+from archive.core.dates import require_date
+from archive.core.errors import UsageError
 from .analysis import TermPlan, plan_term
 
 FIELD_NAMES = ("code", "type", "unit", "date", "name")

@@ -14,8 +14,8 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from ..config import DEFAULT_LIMITS, default_instance_dir
-from ..instance import Instance
+from archive.core.config import DEFAULT_LIMITS, default_instance_dir
+from archive.core.instance import Instance
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent.parent / "templates"
 STATIC_DIR = TEMPLATES_DIR / "static"

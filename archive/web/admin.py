@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import users
-from ..errors import ArchiveError
+from archive import users
+from archive.core.errors import ArchiveError
 from .common import client_ip, current_map, get_db, get_instance, roles_required
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -131,8 +131,8 @@ MAP_MAX_BYTES = 2 * 1024 * 1024
 def map_page():
     """The loaded edition, earlier loads, and loading a new edition (YAML upload). Evidence is
     never deleted: codes that vanish are listed with their item counts."""
-    from ..indicators import MapError, check_map_text, diff_maps, parse_map
-    from ..maps import load_map_text_into
+    from archive.maps.indicators import MapError, check_map_text, diff_maps, parse_map
+    from archive.maps.loading import load_map_text_into
 
     db = get_db()
     problems, report, diff, status = None, None, None, 200

@@ -8,11 +8,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import audit
-from .. import items as items_mod
-from ..db import transaction
-from ..errors import ArchiveError, NotFound
-from ..ingest import IngestRequest, ingest_files
+from archive.core import audit
+from archive.evidence import items as items_mod
+from archive.core.db import transaction
+from archive.core.errors import ArchiveError, NotFound
+from archive.evidence.ingest import IngestRequest, ingest_files
 from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, int_arg,
                      roles_required, sees_audit)
 from .evidence import form_codes, save_upload

@@ -7,9 +7,10 @@ from urllib.parse import urlsplit
 from flask import (Blueprint, flash, g, jsonify, redirect, render_template, request, url_for)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
-from .. import audit, users
-from ..db import transaction
-from ..errors import ArchiveError
+from archive.core import audit
+from archive import users
+from archive.core.db import transaction
+from archive.core.errors import ArchiveError
 from . import csrf
 from .common import ALL_ROLES, client_ip, get_db, public, roles_required
 

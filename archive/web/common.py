@@ -8,7 +8,7 @@ import threading
 from flask import abort, current_app, g, request
 from flask_login import current_user
 
-from ..instance import Instance
+from archive.core.instance import Instance
 from ..users import ROLES
 
 ALL_ROLES = tuple(ROLES)
@@ -104,8 +104,8 @@ def require_edit_unit(unit: str | None) -> None:
 def date_arg(raw: str | None, errors: list[str], label: str = "日期", hint: str = ""):
     """A date typed into a form (any spelling archive.dates accepts) → `date`; blank → None;
     unreadable → None with a message for the page appended to `errors`."""
-    from ..dates import parse_date
-    from ..errors import ArchiveError
+    from archive.core.dates import parse_date
+    from archive.core.errors import ArchiveError
 
     raw = (raw or "").strip()
     if not raw:

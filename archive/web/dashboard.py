@@ -15,8 +15,8 @@ from datetime import date, datetime
 from flask import Blueprint, current_app, jsonify, render_template, request
 from flask_login import current_user
 
-from ..coverage import STATUS_ZH, compute, load_items, snapshot
-from ..errors import ArchiveError
+from archive.readiness.coverage import STATUS_ZH, compute, load_items, snapshot
+from archive.core.errors import ArchiveError
 from .common import ALL_ROLES, current_map, date_arg, get_instance, page_args, roles_required
 
 bp = Blueprint("dashboard", __name__)

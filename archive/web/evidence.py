@@ -15,11 +15,11 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
                    url_for)
 from flask_login import current_user
 
-from .. import items as items_mod
-from ..coverage import leaf_coverage
-from ..errors import ArchiveError, NotFound
-from ..indicators import normalise_code
-from ..maps import evidence_counts
+from archive.evidence import items as items_mod
+from archive.readiness.coverage import leaf_coverage
+from archive.core.errors import ArchiveError, NotFound
+from archive.maps.indicators import normalise_code
+from archive.maps.loading import evidence_counts
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
                      date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required,
                      sees_audit)
@@ -212,8 +212,8 @@ def _version(detail: dict, version: int | None) -> dict:
 def download(item_id):
     detail = load_item(item_id)
     v = _version(detail, request.args.get("version", type=int))
-    from ..db import transaction
-    from .. import audit
+    from archive.core.db import transaction
+    from archive.core import audit
     db = get_db()
     with transaction(db):
         audit.log(db, current_user.name, "item.download", f"item:{item_id}",

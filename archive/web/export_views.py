@@ -21,11 +21,11 @@ from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, rend
                    send_file, url_for)
 from flask_login import current_user
 
-from .. import audit
-from ..db import transaction, utcnow
-from ..errors import ArchiveError
-from ..instance import Instance
-from ..package import PackageRefused, export_package
+from archive.core import audit
+from archive.core.db import transaction, utcnow
+from archive.core.errors import ArchiveError
+from archive.core.instance import Instance
+from archive.package.build import PackageRefused, export_package
 from .common import REVIEW_ROLES, client_ip, date_arg, get_db, get_instance, roles_required
 
 bp = Blueprint("export", __name__)

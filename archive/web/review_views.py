@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from .. import items as items_mod
-from ..errors import ArchiveError, NotFound
-from ..review import review_item
+from archive.evidence import items as items_mod
+from archive.core.errors import ArchiveError, NotFound
+from archive.evidence.review import review_item
 from .common import (ALL_ROLES, MAX_PAGE_NUMBER, REVIEW_ROLES, client_ip, current_map, get_db, get_instance,
                      int_arg, roles_required)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request
 from flask_login import current_user
 
-from .. import audit
-from ..db import transaction
-from ..errors import ArchiveError
+from archive.core import audit
+from archive.core.db import transaction
+from archive.core.errors import ArchiveError
 from ..search import search
 from .common import ALL_ROLES, client_ip, current_map, get_db, get_instance, iso_date_arg, roles_required
 

@@ -42,8 +42,8 @@ def _missing_browser() -> str | None:
 
 @pytest.fixture(scope="session")
 def live_instance(tmp_path_factory):
-    from archive.instance import Instance
-    from archive.maps import load_map_into
+    from archive.core.instance import Instance
+    from archive.maps.loading import load_map_into
     from archive.users import create_user
 
     root = tmp_path_factory.mktemp("browser") / "instance"
@@ -211,7 +211,7 @@ def tag() -> str:
 
 
 def ingest(instance, requests, user="test"):
-    from archive.ingest import ingest_files
+    from archive.evidence.ingest import ingest_files
 
     result = ingest_files(instance, requests, user=user)
     assert not result.refused, result.refused

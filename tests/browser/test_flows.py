@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-from archive.ingest import IngestRequest
+from archive.evidence.ingest import IngestRequest
 from tests import filefactory
 from tests.browser.conftest import PASSWORD, ingest, wait_for_file
 

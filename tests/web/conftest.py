@@ -86,7 +86,7 @@ def form_login(client, name: str, password: str = PASSWORD):
 def items(instance, tmp_path, users):
     """Real items via the one ingest pipeline: {"photo": id (草场街街道, Ⅲ—2, EXIF date, GPS,
     orientation 6), "ledger": id (市教育局, Ⅲ—3, CSV)}."""
-    from archive.ingest import IngestRequest, ingest_files
+    from archive.evidence.ingest import IngestRequest, ingest_files
 
     photo = filefactory.make_jpeg(tmp_path / "src" / "宣传栏照片.jpg", size=(320, 200),
                                   exif_date=datetime(2026, 3, 5, 9, 30), gps=(36.06, 120.38),

@@ -368,8 +368,8 @@ def test_admin_edits_role_and_unit(login, users, items, instance):
 def test_indicator_page_judges_presence_in_the_window(login, instance, tmp_path, users):
     """Ⅲ—1 requires 规范文件 + 情况说明. An out-of-window 情况说明 or a rejected one does not count,
     exactly as the dashboard and the package judge it."""
-    from archive.ingest import IngestRequest, ingest_files
-    from archive.review import review_item
+    from archive.evidence.ingest import IngestRequest, ingest_files
+    from archive.evidence.review import review_item
 
     rule = filefactory.make_pdf(tmp_path / "制度.pdf", ["学习制度"])
     old_note = filefactory.make_pdf(tmp_path / "旧说明.pdf", ["去年的情况说明"])
@@ -396,7 +396,7 @@ def test_indicator_page_judges_presence_in_the_window(login, instance, tmp_path,
 def test_item_audit_history_only_for_auditor_and_admin(login, items, instance, name, sees_audit):
     """The audit log (who downloaded what, from which IP) is for auditors and admins; the
     review history stays visible to everyone."""
-    from archive.review import review_item
+    from archive.evidence.review import review_item
 
     review_item(instance, items["photo"], "rejected", "照片模糊请重拍", by="reviewer", ip="10.9.8.7")
     r = login("auditor").get(f"/items/{items['photo']}/download", environ_base={"REMOTE_ADDR": "10.1.2.3"})

@@ -107,7 +107,7 @@ def test_api_coverage_shape(login, items):
 
 @pytest.fixture
 def tricky_item(instance, tmp_path, users):
-    from archive.ingest import IngestRequest, ingest_files
+    from archive.evidence.ingest import IngestRequest, ingest_files
 
     pdf = filefactory.make_pdf(tmp_path / "制度.pdf", ["<b>理论学习</b>中心组学习制度<script>alert(1)</script>"])
     r = ingest_files(instance, [IngestRequest(pdf, ["Ⅲ—1"], "规范文件", date="2026-01-05", unit="市委宣传部",
@@ -286,7 +286,7 @@ def test_posts_need_csrf(csrf_login, items, instance, url, data):
 
 def test_dashboard_reuse_ends_with_any_commit(login, items, instance, tmp_path):
     """The coverage report is reused only until something commits, from any connection."""
-    from archive.ingest import IngestRequest, ingest_files
+    from archive.evidence.ingest import IngestRequest, ingest_files
 
     c = login("reviewer")
     for _ in range(2):
@@ -357,8 +357,8 @@ def _assert_clean(links: list[str], path: str) -> None:
 
 @pytest.mark.parametrize("key", list(HOSTILE))
 def test_audit_pager_ignores_foreign_query_keys(login, users, instance, key):
-    from archive import audit
-    from archive.db import transaction
+    from archive.core import audit
+    from archive.core.db import transaction
     from archive.web.audit_log import PAGE_SIZE
 
     with transaction(instance.db):

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from archive.config import Limits
+from archive.core.config import Limits
 from tests import filefactory
 from tests.web.conftest import PASSWORD, _make_app
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from archive import users
-from archive.errors import UsageError
+from archive.core.errors import UsageError
 
 
 def audit_rows(db, action=None):
@@ -230,7 +230,7 @@ def test_parallel_wrong_guesses_cannot_pass_the_throttle(instance, monkeypatch):
     import threading
     import time
 
-    from archive.instance import Instance
+    from archive.core.instance import Instance
 
     users.create_user(instance.db, "p", "reviewer", None, "password-123")
     real_check = users.check_password_hash

@@ -62,7 +62,7 @@ class Instance:
     # -- the indicator map ------------------------------------------------
     def indicator_map(self):
         """The map loaded last (cached until another is loaded)."""
-        from .indicators import parse_map
+        from archive.maps.indicators import parse_map
 
         row = self.db.execute("SELECT id, yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
         if row is None:

@@ -1,9 +1,9 @@
 """Review decisions by the 资料组: approve, or send back (reject) with a comment."""
 from __future__ import annotations
 
-from . import audit
-from .db import insert, transaction, utcnow
-from .errors import UsageError
+from archive.core import audit
+from archive.core.db import insert, transaction, utcnow
+from archive.core.errors import UsageError
 from .items import get_item
 
 DECISIONS = {"approved": "通过", "rejected": "退回"}

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from . import audit
-from .db import transaction, utcnow
+from archive.core import audit
+from archive.core.db import transaction, utcnow
 from .indicators import IndicatorMap, MapError, diff_maps, parse_map, read_map_text
 
 

@@ -20,7 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
-from .coverage import STATUS_ZH
+from archive.readiness.coverage import STATUS_ZH
 
 STATUS_FILL = {"complete": "C6EFCE", "partial": "FFEB9C", "empty": "FFC7CE"}
 STATUS_FONT = {"complete": "006100", "partial": "9C5700", "empty": "9C0006"}

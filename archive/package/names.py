@@ -23,7 +23,7 @@ import re
 import string
 import unicodedata
 
-from .errors import UsageError
+from archive.core.errors import UsageError
 
 MAX_PATH = 240
 MAX_FOLDER = 80          # characters; 80 CJK characters are 240 bytes in UTF-8

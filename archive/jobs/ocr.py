@@ -8,9 +8,10 @@ import logging
 import threading
 from typing import Callable
 
-from . import audit, search
-from .db import transaction, utcnow
-from .extract.ocr import OcrError, ocr_available, ocr_file
+from archive.core import audit
+from archive import search
+from archive.core.db import transaction, utcnow
+from archive.extract.ocr import OcrError, ocr_available, ocr_file
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
@@ -80,7 +81,7 @@ def start_background_worker(instance_dir, interval_s: float = 30.0) -> threading
     """A daemon thread that works the queue while the web app runs; None without an engine."""
     if not ocr_available():
         return None
-    from .instance import Instance
+    from archive.core.instance import Instance
 
     stop = threading.Event()
 

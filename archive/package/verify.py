@@ -28,8 +28,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
-from .errors import UsageError
-from .package import CATALOGUE, CHUNK, MANIFEST, REVIEW_SHEET, SUMS
+from archive.core.errors import UsageError
+from .build import CATALOGUE, CHUNK, MANIFEST, REVIEW_SHEET, SUMS
 
 GENERATED = {CATALOGUE, REVIEW_SHEET, MANIFEST}
 # What reading a damaged package can raise: a bad local header or CRC (BadZipFile), a broken

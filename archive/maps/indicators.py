@@ -17,7 +17,7 @@ from typing import Iterator
 
 import yaml
 
-from .errors import UsageError
+from archive.core.errors import UsageError
 
 METHODS = ("听取汇报", "材料审核", "问卷调查", "网络调查", "实地考察", "整体观察")
 DOCUMENT_REVIEW = "材料审核"
@@ -221,7 +221,7 @@ def level_name(depth: int) -> str:
 
 def parse_date(value: date | datetime | str) -> date:
     """An evaluation date (the one parser in archive/dates.py; a bad one is a usage error)."""
-    from .dates import require_date
+    from archive.core.dates import require_date
 
     return require_date(value, UsageError)
 

@@ -48,15 +48,15 @@ from datetime import date
 from pathlib import Path
 from typing import Callable
 
-from . import audit
-from .coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
+from archive.core import audit
+from archive.readiness.coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
     snapshot, type_windows
-from .db import transaction
-from .errors import Refusal, UsageError
-from .package_names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, file_name, \
+from archive.core.db import transaction
+from archive.core.errors import Refusal, UsageError
+from .names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, file_name, \
     folder_name, safe_name
-from .package_xlsx import review_sheet_bytes, write_catalogue
-from .store import CHUNK
+from .xlsx import review_sheet_bytes, write_catalogue
+from archive.core.store import CHUNK
 
 FORMATS = ("zip", "dir", "bagit")
 CATALOGUE = "00_目录.xlsx"
@@ -346,7 +346,7 @@ def _plan(imap, items, evaluation_date, files: PlanFiles, templates, default, pe
 
 
 def _render_root(template: str, imap, ev: str) -> str:
-    from .package_names import render
+    from .names import render
     return render(template, {"id": clean_text(imap.id), "edition": clean_text(imap.edition),
                              "evaluation_date": ev}, "root")
 
@@ -810,6 +810,6 @@ def _make_bag(staging: Path, plan: dict) -> None:
 # re-exported here lazily (PEP 562) so callers import one module and there is no import cycle.
 def __getattr__(name: str):
     if name in ("diff_packages", "verify_package", "open_package"):
-        from . import package_verify
+        from . import verify as package_verify
         return getattr(package_verify, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import audit, search
-from .db import insert, transaction, utcnow
-from .errors import NotFound, Refusal
+from archive.core import audit
+from archive import search
+from archive.core.db import insert, transaction, utcnow
+from archive.core.errors import NotFound, Refusal
 from .ingest import extract_and_store, resolve_codes, sniff_and_hash
-from .ocr_queue import needs_ocr
+from archive.jobs.ocr import needs_ocr
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
                 "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
@@ -86,7 +87,7 @@ def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> l
 def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None, material_type=None,
                     user=None, ip=None) -> dict:
     """Edit title/unit/date/type; unchanged fields stay as they are."""
-    from .dates import parse_date
+    from archive.core.dates import parse_date
     from .ingest import check_material_type
 
     db = instance.db

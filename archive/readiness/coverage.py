@@ -28,8 +28,8 @@ from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
 
-from .dates import parse_date
-from .errors import UsageError
+from archive.core.dates import parse_date
+from archive.core.errors import UsageError
 
 # The one table of status names (CLI, spreadsheets and web import it from here).
 STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
@@ -65,7 +65,7 @@ def map_material_types(imap) -> list[str]:
     types = getattr(imap, "material_types", None)
     if types:
         return list(types)
-    from .config import MATERIAL_TYPES_DEFAULT
+    from archive.core.config import MATERIAL_TYPES_DEFAULT
     return list(MATERIAL_TYPES_DEFAULT)
 
 
@@ -268,8 +268,8 @@ def coverage_xlsx(report: dict, out) -> Path:
     Missing parent folders are created (a clerk typing `--xlsx 报表/审核记录表.xlsx` expects
     the folder to appear); anything else that stops the write is UsageError "cannot write
     output", and no temporary file is left behind."""
-    from .package import cannot_write, make_dirs
-    from .package_xlsx import review_sheet_bytes
+    from archive.package.build import cannot_write, make_dirs
+    from archive.package.xlsx import review_sheet_bytes
 
     out = Path(out)
     data = review_sheet_bytes(report)

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from . import audit, search
-from .dates import parse_date
-from .db import insert, transaction, utcnow
-from .errors import Refusal, UsageError
-from .extract import extract, sniff_kind
-from .ocr_queue import needs_ocr
-from .store import sha256_file
+from archive.core import audit
+from archive import search
+from archive.core.dates import parse_date
+from archive.core.db import insert, transaction, utcnow
+from archive.core.errors import Refusal, UsageError
+from archive.extract import extract, sniff_kind
+from archive.jobs.ocr import needs_ocr
+from archive.core.store import sha256_file
 
 Progress = Callable[[int, int, str], None]
 
