@@ -10,6 +10,7 @@ import click
 from archive.core.config import default_instance_dir
 from archive.core.errors import ArchiveError, UsageError
 from archive.core.instance import Instance
+from archive.maps.loading import current_map
 
 
 ITEM_ID = click.IntRange(1, 2**63 - 1)   # SQLite's rowid range: a bigger number is a typo, not a crash
@@ -324,7 +325,7 @@ def add_cmd(ctx, files, codes, material_type, date, unit, title, as_json):
 
     inst = open_instance(ctx)
     try:
-        inst.indicator_map()
+        current_map(inst)
     except ArchiveError as e:
         fail_usage(e)
     requests = [IngestRequest(path=f, codes=list(codes), material_type=material_type, date=date,
@@ -342,7 +343,7 @@ def import_cmd(ctx, manifest, as_json):
 
     inst = open_instance(ctx)
     try:
-        inst.indicator_map()
+        current_map(inst)
         requests, refused = read_manifest(manifest)
     except ArchiveError as e:
         fail_usage(e)

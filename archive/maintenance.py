@@ -9,6 +9,7 @@ from typing import Callable
 
 from archive.core.errors import UsageError
 from archive.core.store import FileStore, sha256_file
+from archive.maps.loading import current_map
 
 Progress = Callable[[int, int, str], None]
 
@@ -48,7 +49,7 @@ def fsck(instance, verify_hashes: bool = True, progress: Progress | None = None)
     for (item_id,) in db.execute(
             "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM item_codes)"):
         problem("item without code", "材料没有任何指标代码", item=item_id)
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     for code, count in db.execute(
             "SELECT code, COUNT(*) FROM item_codes c JOIN items i ON i.id = c.item_id "
             "WHERE i.deleted_at IS NULL GROUP BY code"):

@@ -54,12 +54,12 @@ def build(work: Path, gigabytes: float, many: int = 0, small: tuple[int, int] = 
           sync: bool = True) -> tuple[Path, int, int]:
     from archive.core.db import insert, transaction, utcnow
     from archive.core.instance import Instance
-    from archive.maps.loading import load_map_into
+    from archive.maps.loading import current_map, load_map_into
 
     inst = Instance(work / "instance")
     inst.create()
     load_map_into(inst, ROOT / "indicator_map.yaml", user="bench")
-    leaves = [n.code for n in inst.indicator_map().leaves()]
+    leaves = [n.code for n in current_map(inst).leaves()]
     rng = random.Random(11)
     target = int(gigabytes * 1024 * MB)
     total = count = 0

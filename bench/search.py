@@ -28,6 +28,7 @@ from archive.core.instance import Instance  # noqa: E402
 from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import index_item, search  # noqa: E402
 from archive.search.analysis import normalise  # noqa: E402
+from archive.maps.loading import current_map
 
 # Text the generator draws its characters and words from: the vocabulary of 创文 material.
 SEED_TEXT = """全国文明城市测评体系对农贸市场管理提出明确要求草场街街道组织红马甲志愿服务队开展门前三包宣传活动
@@ -86,7 +87,7 @@ def make_text(rng: random.Random, words, weights, n_chars: int) -> str:
 def build(inst: Instance, n: int, seed: int = 1) -> dict:
     rng = random.Random(seed)
     words, weights = make_vocab(rng)
-    imap = inst.indicator_map()
+    imap = current_map(inst)
     leaves = [leaf.code for leaf in imap.leaves()]
     units = ["草场街街道", "市委宣传部", "市教育局", "市城管局", "市市场监管局", "城东街道", "城西街道"]
     types = ["规范文件", "情况说明", "实景图片", "统计表格", "工作台账"]
@@ -178,7 +179,7 @@ def pick_pair(inst: Instance, rng: random.Random, lengths=(2, 3)) -> tuple[str, 
             terms.append(r[a:a + length])
         code = db.execute("SELECT code FROM item_codes WHERE item_id = ? LIMIT 1", [item_id]).fetchone()[0]
         if rng.random() < 0.5:
-            code = inst.indicator_map().find(code).parent.code
+            code = current_map(inst).find(code).parent.code
         return " ".join(terms), code
 
 
@@ -271,7 +272,7 @@ def main(argv=None):
           f"{sz['docs'] / mb:.0f} MB side table)")
 
     rng = random.Random(5)
-    imap = inst.indicator_map()
+    imap = current_map(inst)
     # code filters: half leaves, half 测评指标 (a subtree of several leaves)
     inner = [nd.code for nd in imap.nodes.values() if not nd.is_leaf and nd.depth == 2]
     leaves = [nd.code for nd in imap.leaves()]

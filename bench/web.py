@@ -43,6 +43,7 @@ from archive.core.instance import Instance  # noqa: E402
 from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import index_item  # noqa: E402
 from archive.users import create_user  # noqa: E402
+from archive.maps.loading import current_map
 
 PASSWORD = "bench-password-2026"
 SEED = """全国文明城市测评体系对农贸市场管理提出明确要求草场街街道组织红马甲志愿服务队开展门前三包宣传活动
@@ -92,7 +93,7 @@ def real_files(dest: Path, n: int, rng: random.Random) -> list[tuple[Path, str]]
 
 
 def build(inst: Instance, n_items: int, n_real: int, rng: random.Random, work: Path) -> dict:
-    imap = inst.indicator_map()
+    imap = current_map(inst)
     leaves = [leaf for leaf in imap.leaves()]
     t0 = time.perf_counter()
     files = real_files(work / "real", n_real, rng)

@@ -13,6 +13,7 @@ from archive.core.instance import Instance
 from archive.maps.loading import evidence_counts, load_map_into, map_tree
 from cli import cli
 from tests.conftest import MINI_MAP, SAMPLE_MAP
+from archive.maps.loading import current_map
 
 
 def add_item(inst: Instance, codes: list[str], n: int, deleted: bool = False) -> int:
@@ -64,7 +65,7 @@ def audit_rows(inst: Instance) -> list[tuple]:
 
 # ---------------------------------------------------------------- load_map_into
 def test_conftest_instance_has_the_mini_map(instance):
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     assert imap.id == "mini-test" and imap.level_counts() == [2, 3, 6]
     row = instance.db.execute("SELECT map_id, edition, yaml, source_path, loaded_by FROM maps").fetchall()
     assert len(row) == 1
@@ -100,7 +101,7 @@ def test_new_edition_reports_vanished_and_keeps_evidence(instance, tmp_path):
         "SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [a]).fetchall() == [("Ⅲ—6",)]
     # the DB now writes Ⅲ-3 as the new map does
     assert instance.db.execute("SELECT code FROM item_codes WHERE item_id = 4").fetchall() == [("Ⅲ-3",)]
-    assert instance.indicator_map().id == "mini-test-2"
+    assert current_map(instance).id == "mini-test-2"
     user, action, target, detail = audit_rows(instance)[-1]
     assert (user, action, target) == ("审核员甲", "map.load", "mini-test-2")
     assert json.loads(detail)["vanished"] == ["Ⅲ—6"]
@@ -130,7 +131,7 @@ def test_invalid_map_is_refused_and_nothing_changes(instance, tmp_path):
         load_map_into(instance, bad, user="test")
     assert [(p.line, p.key) for p in exc.value.problems] == [(25, "duplicate code")]
     assert instance.db.execute("SELECT COUNT(*) FROM maps").fetchone()[0] == 1
-    assert instance.indicator_map().id == "mini-test"
+    assert current_map(instance).id == "mini-test"
 
 
 def test_evidence_counts_leaves_and_distinct_subtrees(instance):
@@ -138,7 +139,7 @@ def test_evidence_counts_leaves_and_distinct_subtrees(instance):
     add_item(instance, ["Ⅲ—2"], 2)
     add_item(instance, ["Ⅲ—4"], 3)
     add_item(instance, ["Ⅲ—4"], 4, deleted=True)  # deleted items do not count
-    counts = evidence_counts(instance.db, instance.indicator_map())
+    counts = evidence_counts(instance.db, current_map(instance))
     assert counts["Ⅲ—1"] == 1 and counts["Ⅲ—2"] == 2 and counts["Ⅲ—3"] == 0
     assert counts["Ⅱ—1"] == 2 and counts["Ⅰ—1"] == 2
     assert counts["Ⅲ—4"] == 1 and counts["Ⅱ—3"] == 1 and counts["Ⅰ—2"] == 1
@@ -158,7 +159,7 @@ def test_init_creates_instance_and_loads_map(runner, instance_dir):
     assert "测评项目 10 项" in result.output and "测评内容 60 项" in result.output
     assert (instance_dir / "archive.db").is_file() and (instance_dir / "files").is_dir()
     inst = Instance.open(instance_dir)
-    assert inst.indicator_map().id == "wmcs-2024-sample"
+    assert current_map(inst).id == "wmcs-2024-sample"
     inst.close()
 
 
@@ -187,7 +188,7 @@ def test_init_default_map_and_edited_default(runner, tmp_path, monkeypatch):
     assert second.exit_code == 0, second.output
     assert "mini-test-b" in second.output
     inst = Instance.open(tmp_path / "inst")
-    assert inst.indicator_map().id == "mini-test-b"
+    assert current_map(inst).id == "mini-test-b"
     inst.close()
 
 
@@ -365,7 +366,7 @@ def test_load_map_text_into(instance):
     text = MINI_MAP.read_text(encoding="utf-8").replace("id: mini-test", "id: uploaded")
     report = load_map_text_into(instance, text, "上传的体系.yaml", user="admin", ip="10.0.0.9")
     assert report["changed"] and report["map_id"] == "uploaded"
-    assert instance.indicator_map().id == "uploaded"
+    assert current_map(instance).id == "uploaded"
     row = instance.db.execute("SELECT source_path, loaded_by FROM maps ORDER BY id DESC").fetchone()
     assert row == ("上传的体系.yaml", "admin")
     assert instance.db.execute("SELECT ip FROM audit ORDER BY id DESC").fetchone() == ("10.0.0.9",)

@@ -24,6 +24,7 @@ from archive.core.store import sha256_file
 from cli import cli
 from tests import filefactory as ff
 from tests.package_helpers import EVIL, add, assert_text_not_formula, insert_direct, load_mini_map_with_edition
+from archive.maps.loading import current_map
 
 EVAL = "2026-07-15"
 ROOT = "mini-test_网上申报_2026-07-15"
@@ -685,7 +686,7 @@ def test_spilled_zip_directory_gives_the_same_bytes(archive, instance, tmp_path)
     from archive.package.build import _write_zip as write_zip
 
     with snapshot(instance.db) as db:
-        plan = plan_package(instance.indicator_map(), iter_items(db), as_date(EVAL))
+        plan = plan_package(current_map(instance), iter_items(db), as_date(EVAL))
     meta = {}
     try:
         meta = package_files(plan, tmp_path)

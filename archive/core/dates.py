@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from .errors import ArchiveError, Refusal
 
@@ -16,6 +16,12 @@ _PATTERNS = [
     re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日?" + _TIME + "$"),
 ]
 MIN_YEAR, MAX_YEAR = 1900, 2999   # archive material: anything outside is a typing error
+BEIJING = timezone(timedelta(hours=8), "北京时间")   # UTC+8, no DST: the day users and deadlines mean
+
+
+def today_beijing() -> date:
+    """Today's date in 北京时间, whatever the server's own time zone (deadlines, default dates)."""
+    return datetime.now(BEIJING).date()
 
 
 def parse_date(value: str | date | None, error: type[ArchiveError] = Refusal) -> date | None:

@@ -20,7 +20,7 @@ class Instance:
         self.files_dir = self.root / "files"
         self.thumbs_dir = self.root / "thumbs"
         self.exports_dir = self.root / "exports"
-        self._map_cache: tuple[int, object] | None = None
+        self._map_cache: tuple[int, object] | None = None   # archive.maps.loading.current_map
 
     # -- lifecycle -------------------------------------------------------
     def exists(self) -> bool:
@@ -58,15 +58,3 @@ class Instance:
         if "db" in self.__dict__:
             self.db.conn.close()
             del self.__dict__["db"]
-
-    # -- the indicator map ------------------------------------------------
-    def indicator_map(self):
-        """The map loaded last (cached until another is loaded)."""
-        from archive.maps.indicators import parse_map
-
-        row = self.db.execute("SELECT id, yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
-        if row is None:
-            raise UsageError("no indicator map", "尚未载入指标体系，请运行 evidence map load PATH")
-        if self._map_cache is None or self._map_cache[0] != row[0]:
-            self._map_cache = (row[0], parse_map(row[1], source=row[2] or "indicator_map.yaml"))
-        return self._map_cache[1]

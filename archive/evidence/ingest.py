@@ -21,6 +21,7 @@ from archive.core.errors import Refusal, UsageError
 from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
+from archive.maps.loading import current_map
 
 Progress = Callable[[int, int, str], None]
 
@@ -106,7 +107,7 @@ def check_material_type(imap, material_type: str) -> str:
 def ingest_one(instance, req: IngestRequest, user: str | None = None,
                ip: str | None = None, only_unit: str | None = None) -> tuple[str, dict]:
     """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal."""
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     codes = resolve_codes(imap, req.codes)
     material_type = check_material_type(imap, req.material_type)
     given_date = parse_date(req.date)

@@ -10,6 +10,7 @@ from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal
 from .ingest import extract_and_store, resolve_codes, sniff_and_hash
 from archive.jobs.ocr import needs_ocr
+from archive.maps.loading import current_map
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
                 "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
@@ -42,7 +43,7 @@ def item_detail(instance, item_id: int, history: bool = True) -> dict:
     users, actions, IPs) only if asked: the web gives it to auditors and admins alone."""
     db = instance.db
     item = get_item(db, item_id)
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     item["codes"] = [{"code": c, "name": (imap.find(c).name if imap.find(c) else None)}
                      for c in item["codes"]]
     item["type"] = item.pop("material_type")
@@ -69,7 +70,7 @@ def item_detail(instance, item_id: int, history: bool = True) -> dict:
 
 def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> list[str]:
     """Replace an item's codes (lenient input, the map's codes stored)."""
-    resolved = resolve_codes(instance.indicator_map(), codes)
+    resolved = resolve_codes(current_map(instance), codes)
     db = instance.db
     get_item(db, item_id)
     now = utcnow()
@@ -103,7 +104,7 @@ def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None,
             changes["date"] = parsed.isoformat()
             changes["date_source"] = "given"
     if material_type is not None and material_type != item["material_type"]:
-        changes["material_type"] = check_material_type(instance.indicator_map(), material_type)
+        changes["material_type"] = check_material_type(current_map(instance), material_type)
     if not changes:
         return changes
     now = utcnow()

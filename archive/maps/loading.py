@@ -11,7 +11,18 @@ from pathlib import Path
 
 from archive.core import audit
 from archive.core.db import transaction, utcnow
+from archive.core.errors import UsageError
 from .indicators import IndicatorMap, MapError, diff_maps, parse_map, read_map_text
+
+
+def current_map(instance) -> IndicatorMap:
+    """The map loaded last (parsed once, cached on the instance until another is loaded)."""
+    row = instance.db.execute("SELECT id, yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
+    if row is None:
+        raise UsageError("no indicator map", "尚未载入指标体系，请运行 evidence map load PATH")
+    if instance._map_cache is None or instance._map_cache[0] != row[0]:
+        instance._map_cache = (row[0], parse_map(row[1], source=row[2] or "indicator_map.yaml"))
+    return instance._map_cache[1]
 
 
 def current_map_row(instance) -> dict | None:
@@ -127,7 +138,7 @@ def evidence_counts(db, imap: IndicatorMap) -> dict[str, int]:
 
 def map_tree(instance) -> dict:
     """The current map with evidence counts per node (the `map show --json` shape)."""
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     counts = evidence_counts(instance.db, imap)
     row = instance.db.execute(
         "SELECT loaded_at, loaded_by, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()

@@ -57,6 +57,7 @@ from .names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, 
     folder_name, safe_name
 from .xlsx import review_sheet_bytes, write_catalogue
 from archive.core.store import CHUNK
+from archive.maps.loading import current_map
 
 FORMATS = ("zip", "dir", "bagit")
 CATALOGUE = "00_目录.xlsx"
@@ -686,7 +687,7 @@ def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_on
     if fmt not in FORMATS:
         raise UsageError("bad format", f"格式只能是 zip、dir 或 bagit，而不是 {fmt!r}")
     d = as_date(evaluation_date)
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     with snapshot(instance.db) as db:   # items stream from the DB into the plan's own temp DB
         plan = plan_package(imap, iter_items(db), d, fmt=fmt, approved_only=approved_only,
                             include_out_of_window=include_out_of_window, strict=strict)

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from archive.core.dates import parse_date
 from archive.core.errors import UsageError
+from archive.maps.loading import current_map
 
 # The one table of status names (CLI, spreadsheets and web import it from here).
 STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
@@ -240,7 +241,7 @@ def compute(imap, items: Iterable[dict], evaluation_date: date, unit: str | None
 def coverage(instance, evaluation_date, unit: str | None = None) -> dict:
     """Readiness per leaf (CONTRACT.md "Coverage" JSON) for `evaluation_date` (date or ISO)."""
     d = as_date(evaluation_date)
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     with snapshot(instance.db) as db:
         items = load_items(db)
     return compute(imap, items, d, unit)
@@ -250,7 +251,7 @@ def leaf_coverage(instance, code: str, evaluation_date) -> tuple[dict, dict]:
     """One leaf's coverage row and the report's windows, reading only that leaf's items
     (the indicator page)."""
     d = as_date(evaluation_date)
-    imap = instance.indicator_map()
+    imap = current_map(instance)
     leaf = imap.find(code)
     if leaf is None or not leaf.is_leaf:
         raise UsageError("not a leaf", f"「{code}」不是测评内容（末级指标）")

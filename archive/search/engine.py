@@ -12,6 +12,7 @@ from .analysis import tokens
 from .index import REBUILD_LOG, index_item, source_hash, unindex_item, unpack, write_row
 from .query import AllN, FilterN, and_all, code_filter, compile_tree, date_filter, parse
 from .snippets import make_snippet
+from archive.maps.loading import current_map
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
@@ -35,7 +36,7 @@ def _resolver(instance):
     """code: → the node's code and its subtree's leaves (lenient spelling)."""
     def resolve(code: str) -> list[str]:
         try:
-            imap = instance.indicator_map()
+            imap = current_map(instance)
         except UsageError:
             imap = None
         node = imap.find(code) if imap is not None else None

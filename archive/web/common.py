@@ -10,6 +10,7 @@ from flask_login import current_user
 
 from archive.core.instance import Instance
 from ..users import ROLES
+from archive.maps.loading import current_map as instance_map
 
 ALL_ROLES = tuple(ROLES)
 EDIT_ROLES = ("clerk", "reviewer", "admin")      # auditors are read-only everywhere
@@ -38,7 +39,7 @@ def current_map():
         inst._map_cache = (row[0], cache[row[0]])  # share the parsed map with domain calls
         return cache[row[0]]
     with _map_lock:
-        m = inst.indicator_map()
+        m = instance_map(inst)
         if row is not None:
             cache.clear()
             cache[row[0]] = m
