@@ -17,8 +17,8 @@ from archive.core.db import insert, transaction, utcnow
 
 def _real_ingest_available() -> bool:
     try:
-        for name in ("pdf", "image", "office", "ledger"):
-            importlib.import_module(f"archive.extract.{name}")
+        for name in ("pdf", "image", "docx", "ledger"):
+            importlib.import_module(f"archive.extract.kinds.{name}")
         importlib.import_module("archive.evidence.ingest")
     except ImportError:
         return False

@@ -21,6 +21,7 @@ from archive.core.errors import Refusal, UsageError
 from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
+from archive.core.text import decode
 from archive.maps.loading import current_map
 
 Progress = Callable[[int, int, str], None]
@@ -222,11 +223,9 @@ MANIFEST_FIELD_LIMIT = 1024 * 1024
 
 def decode_text(data: bytes) -> str:
     """UTF-8 (BOM ok) or GBK/GB18030, as Chinese Excel writes CSV."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
+    decoded = decode(data)
+    if decoded is not None:
+        return decoded[0]
     raise UsageError("bad manifest encoding", "清单文件编码无法识别（应为 UTF-8 或 GBK）")
 
 

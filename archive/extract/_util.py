@@ -28,6 +28,22 @@ def quiet():
         yield
 
 
+def is_ooxml(names: list[str] | None, folder: str) -> bool:
+    """An Office Open XML package whose main part lives in `folder` (word, xl, ppt)."""
+    return bool(names) and "[Content_Types].xml" in names and folder in {n.split("/", 1)[0] for n in names}
+
+
+def encrypted_ooxml(actual: str, path) -> Refusal | None:
+    """Office "encrypt with password" wraps a DOCX/XLSX in an OLE2 container."""
+    if actual != "ole2":
+        return None
+    with open(path, "rb") as f:
+        data = f.read(4 * 1024 * 1024)
+    if "EncryptedPackage".encode("utf-16-le") in data:
+        return Refusal("encrypted Office file", "Office 文件已加密，无法读取")
+    return None
+
+
 def cell_text(value) -> str:
     """One ledger cell as searchable text: integral floats without `.0`, dates in ISO."""
     if value is None:

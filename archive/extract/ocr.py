@@ -3,7 +3,7 @@ the packages; nothing is downloaded at run time). PDF pages are rendered with po
 
 Scanned PDF pages (no text layer) come back from `extract` in `Extraction.ocr_pages`, and photos
 filed as documents (any material type but 实景图片) are queued too; ingest records such items with
-`items.ocr_status = 'pending'` and `meta.ocr_pages`. `archive/ocr_queue.py` works the queue. The
+`items.ocr_status = 'pending'` and `meta.ocr_pages`. `archive/jobs/ocr.py` works the queue. The
 archive works fully without an engine: pending items are just not yet searchable by their images.
 """
 from __future__ import annotations
@@ -12,6 +12,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+
+from . import registry
 
 LANGUAGES = "chi_sim+eng"
 RENDER_DPI = 200
@@ -41,7 +43,7 @@ def ocr_file(path: Path, kind: str, pages: list[int] | None = None) -> dict[int,
         tmp = Path(tmp)
         if kind == "pdf":
             images = {n: _render_pdf_page(path, n, tmp) for n in (pages or [])}
-        elif kind in ("jpeg", "png"):
+        elif registry.is_image(kind):
             images = {1: _upright_image(path, tmp)}
         else:
             raise OcrError(f"不支持对 {kind} 做 OCR")

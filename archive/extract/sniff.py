@@ -1,25 +1,25 @@
-"""What a file really is: magic bytes, checked against the extension the user gave it."""
+"""What a file really is: magic bytes, checked against the extension the user gave it.
+
+The accepted kinds, their extensions, labels and signatures come from the parser registry;
+this module adds only what is never accepted but must be named when a file pretends to be
+something else (an .exe renamed .pdf is refused as "实际为 Windows 可执行程序")."""
 from __future__ import annotations
 
-import codecs
 import os
 import zipfile
 from pathlib import Path
 
 from archive.core.config import DEFAULT_LIMITS, Limits
 from archive.core.errors import Refusal
+from archive.core.text import decode
+from . import registry
+from .registry import Sample
 
-KINDS = ("pdf", "docx", "xlsx", "xls", "csv", "jpeg", "png")
+KINDS = registry.kinds()
+EXTENSIONS = registry.extensions()
 
-EXTENSIONS = {
-    ".pdf": "pdf", ".docx": "docx", ".xlsx": "xlsx", ".xls": "xls", ".csv": "csv",
-    ".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png",
-}
-
-# How each detected content type is named to the user in a mismatch refusal.
-DESCRIPTIONS = {
-    "pdf": "PDF 文档", "docx": "Word 文档（DOCX）", "xlsx": "Excel 表格（XLSX）",
-    "xls": "Excel 97-2003 表格（XLS）", "csv": "文本文件", "jpeg": "JPEG 图片", "png": "PNG 图片",
+# How content that is no accepted kind is named to the user in a mismatch refusal.
+FOREIGN = {
     "pptx": "PowerPoint 演示文稿（PPTX）", "zip": "ZIP 压缩包", "ole2": "Office 97-2003 文档",
     "exe": "Windows 可执行程序", "elf": "Linux 可执行程序", "gif": "GIF 图片", "bmp": "BMP 图片",
     "webp": "WebP 图片", "heic": "HEIC 图片", "tiff": "TIFF 图片", "rar": "RAR 压缩包",
@@ -28,15 +28,14 @@ DESCRIPTIONS = {
     "xmlss": "Excel 2003 XML 表格，请用 Excel 打开后另存为 .xlsx",
     "utf16": "UTF-16 编码的文本（请另存为 UTF-8 或 GBK 编码）", "unknown": "无法识别的格式",
 }
+DESCRIPTIONS = {**registry.labels(), **{k: v for k, v in FOREIGN.items() if k not in KINDS}}
 
-# (prefix, type) at offset 0. Long signatures come before the text check; two-byte ones after
-# it, so a CSV that happens to start with "BM" stays a CSV.
-STRONG_MAGIC = [
-    (b"\xff\xd8\xff", "jpeg"), (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"),
-    (bytes.fromhex("D0CF11E0A1B11AE1"), "ole2"), (b"\x7fELF", "elf"), (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"), (b"II*\x00", "tiff"), (b"MM\x00*", "tiff"), (b"Rar!\x1a\x07", "rar"),
-    (b"7z\xbc\xaf\x27\x1c", "7z"), (b"{\\rtf", "rtf"),
+# (prefix, family) at offset 0 for content no parser accepts. Long signatures come before the
+# text check; two-byte ones after it, so a CSV that happens to start with "BM" stays a CSV.
+FOREIGN_MAGIC = [
+    (b"PK\x03\x04", "zip"), (b"PK\x05\x06", "zip"), (bytes.fromhex("D0CF11E0A1B11AE1"), "ole2"),
+    (b"\x7fELF", "elf"), (b"GIF87a", "gif"), (b"GIF89a", "gif"), (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"), (b"Rar!\x1a\x07", "rar"), (b"7z\xbc\xaf\x27\x1c", "7z"), (b"{\\rtf", "rtf"),
 ]
 WEAK_MAGIC = [(b"MZ", "exe"), (b"BM", "bmp"), (b"\x1f\x8b", "gzip")]
 
@@ -59,7 +58,7 @@ def sniff_kind(path, original_name: str | None = None, limits: Limits = DEFAULT_
     if size > limits.max_file_bytes:
         raise Refusal("file too large", f"文件超过大小上限 {_megabytes(limits.max_file_bytes)} MB")
     ext = Path(name).suffix.lower()
-    expected = EXTENSIONS.get(ext)
+    expected = registry.extensions().get(ext)   # live: a parser added later counts
     if expected is None:
         shown = ext if ext else "（无扩展名）"
         raise Refusal("unsupported file type", f"不支持的文件类型 {shown}")
@@ -69,36 +68,58 @@ def sniff_kind(path, original_name: str | None = None, limits: Limits = DEFAULT_
     actual = content_type(path, head, expected)
     if actual == expected:
         return expected
-    if actual == "ole2" and expected in ("docx", "xlsx") and _is_encrypted_ooxml(path):
-        # Office "encrypt with password" wraps the DOCX/XLSX in an OLE2 container.
-        raise Refusal("encrypted Office file", "Office 文件已加密，无法读取")
+    specific = registry.get(expected).mismatch(actual, path)
+    if specific is not None:
+        raise specific
     raise Refusal("content does not match extension",
-                  f"文件内容与扩展名不符：扩展名为 {ext}，实际为 {DESCRIPTIONS.get(actual, actual)}")
+                  f"文件内容与扩展名不符：扩展名为 {ext}，实际为 {describe(actual)}")
+
+
+def describe(actual: str) -> str:
+    """The Chinese name of a content type: a parser's label, or FOREIGN's."""
+    return registry.labels().get(actual) or FOREIGN.get(actual, actual)
 
 
 def content_type(path: Path, head: bytes, expected: str) -> str:
     """The type the bytes say: a KINDS member or a DESCRIPTIONS key."""
-    if head.startswith(b"%PDF-"):
-        return "pdf"
+    sample = Sample(path, head, _family(head))
+    wanted = registry.get(expected)
+    if sample.family == "text" and wanted.family != "text":
+        return _text_type(head)
+    if sample.family == "zip":
+        sample.zip_names = _zip_names(path)
+        if sample.zip_names is None:
+            # A local header but no readable directory: a truncated Office file is the likely
+            # story when the extension says so; extraction refuses it as corrupt.
+            return expected if wanted.family == "zip" else "zip"
+    if wanted.claims(sample, True):
+        return expected
+    for parser in registry.parsers():
+        if parser.kind != expected and parser.claims(sample, False):
+            return parser.kind
+    if sample.family == "zip":
+        names = sample.zip_names
+        if "[Content_Types].xml" in names and "ppt" in {n.split("/", 1)[0] for n in names}:
+            return "pptx"
+    return "csv" if sample.family == "text" else sample.family
+
+
+def _family(head: bytes) -> str:
+    """The content family from the first bytes (the parsers' signatures and FOREIGN_MAGIC)."""
+    strong = [(m, p.family) for p in registry.parsers() for m in p.magic] + FOREIGN_MAGIC
     if head[4:8] == b"ftyp":
         return "heic" if head[8:12] in (b"heic", b"heix", b"mif1", b"msf1") else "mp4"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         return "utf16"
-    kind = _match(head, STRONG_MAGIC)
+    family = _match(head, strong)
     # The PDF header may follow a little junk; readers accept it within the first 1024 bytes.
-    if kind is None and b"%PDF-" in head[:1024]:
+    if family is None and b"%PDF-" in head[:1024]:
         return "pdf"
-    if kind is None:
-        kind = "csv" if _is_text(head) else (_match(head, WEAK_MAGIC) or "unknown")
-    if kind == "csv" and expected != "csv":
-        return _text_type(head)
-    if kind == "zip":
-        return _zip_type(path, expected)
-    if kind == "ole2" and expected == "xls":
-        return "xls"  # .doc vs .xls needs the OLE2 directory; extraction refuses a non-workbook
-    return kind
+    if family is None:
+        family = "text" if _is_text(head) else (_match(head, WEAK_MAGIC) or "unknown")
+    return family
 
 
 def _text_type(head: bytes) -> str:
@@ -116,20 +137,12 @@ def _match(head: bytes, table) -> str | None:
     return next((kind for prefix, kind in table if head.startswith(prefix)), None)
 
 
-def _zip_type(path: Path, expected: str) -> str:
+def _zip_names(path: Path) -> list[str] | None:
     try:
         with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
+            return zf.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError):
-        # A local header but no readable directory: a truncated Office file is the likely
-        # story when the extension says so; extraction refuses it as corrupt.
-        return expected if expected in ("docx", "xlsx") else "zip"
-    if "[Content_Types].xml" in names:
-        prefixes = {n.split("/", 1)[0] for n in names}
-        for folder, kind in (("word", "docx"), ("xl", "xlsx"), ("ppt", "pptx")):
-            if folder in prefixes:
-                return kind
-    return "zip"
+        return None
 
 
 def _is_text(head: bytes) -> bool:
@@ -138,17 +151,11 @@ def _is_text(head: bytes) -> bool:
         return False
     if any(b < 0x20 and b not in (0x09, 0x0A, 0x0C, 0x0D) for b in head):
         return False
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            # An incremental decoder tolerates a character cut at the end of the sample.
-            codecs.getincrementaldecoder(encoding)().decode(head, final=False)
-            return True
-        except UnicodeDecodeError:
-            continue
-    return False
+    return decode(head, partial=True) is not None
 
 
-def _is_encrypted_ooxml(path: Path) -> bool:
+def is_encrypted_ooxml(path: Path) -> bool:
+    """Office "encrypt with password" wraps a DOCX/XLSX in an OLE2 container."""
     with open(path, "rb") as f:
         data = f.read(4 * 1024 * 1024)
     return "EncryptedPackage".encode("utf-16-le") in data

@@ -11,18 +11,18 @@ from typing import Callable
 from archive.core import audit
 from archive import search
 from archive.core.db import transaction, utcnow
+from archive.extract import registry
 from archive.extract.ocr import OcrError, ocr_available, ocr_file
 
 log = logging.getLogger(__name__)
 Progress = Callable[[int, int, str], None]
 OCR_SEPARATOR = "\n\n[OCR]\n"
-IMAGE_KINDS = ("jpeg", "png")
 SITE_PHOTO_TYPE = "实景图片"
 
 
 def needs_ocr(kind: str, material_type: str, ocr_pages: list[int]) -> bool:
     """Scanned PDF pages, and photos filed as documents (a photographed 通知 is not a 实景图片)."""
-    return bool(ocr_pages) or (kind in IMAGE_KINDS and material_type != SITE_PHOTO_TYPE)
+    return bool(ocr_pages) or (registry.is_image(kind) and material_type != SITE_PHOTO_TYPE)
 
 
 def pending_count(db) -> int:

@@ -57,6 +57,7 @@ from .names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, 
     folder_name, safe_name
 from .xlsx import review_sheet_bytes, write_catalogue
 from archive.core.store import CHUNK
+from archive.extract import registry
 from archive.maps.loading import current_map
 
 FORMATS = ("zip", "dir", "bagit")
@@ -68,8 +69,7 @@ PACKAGE_FILES = (CATALOGUE, REVIEW_SHEET, MANIFEST, SUMS)
 MANIFEST_FORMAT = "evidence-archive-package/1"
 # Already compressed: deflating them costs time and gains nothing (measured in bench/export.py).
 DEFLATE_EXT = {".csv", ".txt", ".json", ".xml", ".doc", ".xls", ""}
-KIND_EXT = {"pdf": ".pdf", "jpeg": ".jpg", "png": ".png", "docx": ".docx", "xlsx": ".xlsx",
-            "xls": ".xls", "csv": ".csv", "doc": ".doc"}
+KIND_EXT = registry.package_extensions()   # each parser declares its kind's extension
 FILE_DIR_BUDGET = 60   # characters kept free below the deepest folder for file names
 
 Progress = Callable[[int, int, str], None]

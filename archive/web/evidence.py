@@ -23,7 +23,7 @@ from archive.maps.loading import evidence_counts
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
                      date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required,
                      sees_audit)
-from .previews import ledger_rows, preview_kind, thumbnail
+from .previews import ledger_rows, preview_kind, thumbnail, upload_accept
 
 bp = Blueprint("evidence", __name__)
 
@@ -166,7 +166,7 @@ def upload():
     preset = [leaf_json(n) for n in preset if n is not None and n.is_leaf]
     units = sorted({u for n in imap.leaves() for u in n.units})
     return render_template("upload.html", material_types=imap.material_types, preset=preset,
-                           units=units, limits=get_instance().limits)
+                           units=units, limits=get_instance().limits, accept=upload_accept())
 
 
 @bp.route("/items/<int:item_id>")

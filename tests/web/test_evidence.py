@@ -415,3 +415,11 @@ def test_item_audit_history_only_for_auditor_and_admin(login, items, instance, n
         assert "10.1.2.3" in {h["ip"] for h in data["history"]}
     else:
         assert "10.1.2.3" not in c.get(f"/api/items/{items['photo']}").get_data(as_text=True)
+
+
+def test_upload_form_accepts_what_the_registry_accepts(login):
+    from archive.extract import registry
+
+    page = login("clerk").get("/upload").get_data(as_text=True)
+    assert f'accept="{registry.upload_accept()}"' in page
+    assert ".pdf,.docx,.xlsx,.xls,.csv,.jpg,.jpeg" in page

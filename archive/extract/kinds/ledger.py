@@ -10,19 +10,16 @@ from pathlib import Path
 
 from archive.core.config import Limits
 from archive.core.errors import Refusal
-from ._util import corrupt, quiet, rows_text
-from .ziplimits import check_zip
-
-# Tried in order. GB18030 is a superset of GBK and GB2312, so it reads all three; plain UTF-8
-# is covered by utf-8-sig, which only strips a BOM when there is one.
-CSV_ENCODINGS = ("utf-8-sig", "gb18030")
+from ..registry import Extraction, Parser
+from archive.core.text import decode
+from .._util import corrupt, encrypted_ooxml, is_ooxml, quiet, rows_text
+from ..ziplimits import check_zip
 
 # The csv module refuses fields over 128 KiB by default; a long remark cell is not damage.
 csv.field_size_limit(max(csv.field_size_limit(), 64 * 1024 * 1024))
 
 
 def _result(sheets: list[tuple[str, str, int]]):
-    from . import Extraction
 
     parts = [f"{name}\n{text}" if text else name for name, text, _ in sheets]
     meta = {"sheets": [name for name, _, _ in sheets], "rows": sum(n for _, _, n in sheets),
@@ -77,17 +74,10 @@ def extract_xls(path: Path, limits: Limits):
 
 
 def extract_csv(path: Path, limits: Limits):
-    data = path.read_bytes()
-    for encoding in CSV_ENCODINGS:
-        try:
-            content = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    decoded = decode(path.read_bytes())
+    if decoded is None:
         raise Refusal("corrupt CSV", "文件已损坏或编码无法识别（支持 UTF-8、GBK）")
-    if encoding == "utf-8-sig":
-        encoding = "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+    content, encoding = decoded
     try:
         # Only comma or tab (Excel's "CSV" and "Unicode text" in a Chinese locale) is sniffed:
         # a wider set lets a column of "a;b" remarks pass for semicolon-separated data.
@@ -98,8 +88,64 @@ def extract_csv(path: Path, limits: Limits):
         rows = list(csv.reader(io.StringIO(content, newline=""), csv.excel, delimiter=delimiter))
     except csv.Error:
         raise corrupt("CSV") from None
-    from . import Extraction
 
     text, n = rows_text(rows)
     return Extraction(text=text, meta={"rows": n, "encoding": encoding, "delimiter": delimiter},
                       ocr_pages=[])
+
+
+class XlsxParser(Parser):
+    kind = "xlsx"
+    label = "Excel 表格（XLSX）"
+    extensions = (".xlsx",)
+    mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    package_ext = ".xlsx"
+    family = "zip"
+    magic = (b"PK\x03\x04", b"PK\x05\x06")
+    preview = "ledger"
+    rank = 30
+
+    def claims(self, sample, expected):
+        return sample.family == "zip" and is_ooxml(sample.zip_names, "xl")
+
+    def mismatch(self, actual, path):
+        return encrypted_ooxml(actual, path)
+
+    def extract(self, path, limits):
+        return extract_xlsx(path, limits)
+
+
+class XlsParser(Parser):
+    kind = "xls"
+    label = "Excel 97-2003 表格（XLS）"
+    extensions = (".xls",)
+    mime = "application/vnd.ms-excel"
+    package_ext = ".xls"
+    family = "ole2"
+    magic = (bytes.fromhex("D0CF11E0A1B11AE1"),)
+    preview = "ledger"
+    rank = 40
+
+    def claims(self, sample, expected):
+        # .doc vs .xls needs the OLE2 directory; extraction refuses a non-workbook.
+        return sample.family == "ole2" and expected
+
+    def extract(self, path, limits):
+        return extract_xls(path, limits)
+
+
+class CsvParser(Parser):
+    kind = "csv"
+    label = "文本文件"
+    extensions = (".csv",)
+    mime = "text/csv"
+    package_ext = ".csv"
+    family = "text"
+    preview = "ledger"
+    rank = 50
+
+    def extract(self, path, limits):
+        return extract_csv(path, limits)
+
+
+PARSERS = [XlsxParser(), XlsParser(), CsvParser()]

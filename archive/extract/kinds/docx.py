@@ -5,12 +5,12 @@ from pathlib import Path
 
 from archive.core.config import Limits
 from archive.core.errors import Refusal
-from ._util import corrupt, iso, quiet
-from .ziplimits import check_zip
+from ..registry import Extraction, Parser
+from .._util import corrupt, encrypted_ooxml, is_ooxml, iso, quiet
+from ..ziplimits import check_zip
 
 
 def extract_docx(path: Path, limits: Limits):
-    from . import Extraction
 
     check_zip(path, limits, "DOCX")  # before python-docx inflates anything
     try:
@@ -73,3 +73,26 @@ def _blocks(container, lines: list[str]) -> tuple[int, int]:
             n_paragraphs += 1
             lines.append(block.text)
     return n_paragraphs, n_tables
+
+
+class DocxParser(Parser):
+    kind = "docx"
+    label = "Word 文档（DOCX）"
+    extensions = (".docx",)
+    mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    package_ext = ".docx"
+    family = "zip"
+    magic = (b"PK\x03\x04", b"PK\x05\x06")
+    rank = 20
+
+    def claims(self, sample, expected):
+        return sample.family == "zip" and is_ooxml(sample.zip_names, "word")
+
+    def mismatch(self, actual, path):
+        return encrypted_ooxml(actual, path)
+
+    def extract(self, path, limits):
+        return extract_docx(path, limits)
+
+
+PARSERS = [DocxParser()]

@@ -2,17 +2,16 @@
 from __future__ import annotations
 
 import math
-import struct
 from datetime import datetime
 from pathlib import Path
 
 from archive.core.config import Limits
 from archive.core.errors import Refusal
-from ._util import corrupt, quiet
+from ..registry import Extraction, Parser
+from .._util import corrupt, quiet
 
 LABEL = {"jpeg": "JPEG", "png": "PNG"}
-# Start-of-frame markers carry the frame size; C4 (DHT), C8 (JPG) and CC (DAC) are not frames.
-SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+THUMB_PX = 640
 
 
 def too_large() -> Refusal:
@@ -23,68 +22,19 @@ def corrupt_image(kind: str) -> Refusal:
     return Refusal(f"corrupt {LABEL[kind]}", "图片已损坏")
 
 
-def extract_jpeg(path: Path, limits: Limits):
-    return _extract(path, limits, "jpeg")
-
-
-def extract_png(path: Path, limits: Limits):
-    return _extract(path, limits, "png")
-
-
-def header_size(path: Path, kind: str) -> tuple[int, int] | None:
-    """(width, height) read from the file header without decoding, or None if unreadable."""
-    with open(path, "rb") as f:
-        if kind == "png":
-            head = f.read(24)
-            if len(head) < 24 or head[12:16] != b"IHDR":
-                return None
-            return struct.unpack(">II", head[16:24])
-        if f.read(2) != b"\xff\xd8":
-            return None
-        while True:
-            byte = f.read(1)
-            if not byte:
-                return None
-            if byte != b"\xff":
-                continue  # tolerate junk between segments, as decoders do
-            marker = f.read(1)
-            while marker == b"\xff":  # fill bytes
-                marker = f.read(1)
-            if not marker:
-                return None
-            m = marker[0]
-            if m == 0xD8 or 0xD0 <= m <= 0xD7 or m == 0x01:
-                continue  # markers without a length
-            if m in (0xD9, 0xDA):
-                return None  # end of image or scan data before any frame header
-            raw = f.read(2)
-            if len(raw) < 2:
-                return None
-            length = struct.unpack(">H", raw)[0]
-            if m in SOF_MARKERS:
-                frame = f.read(5)
-                if len(frame) < 5:
-                    return None
-                height, width = struct.unpack(">HH", frame[1:5])
-                return width, height
-            f.seek(length - 2, 1)
-
-
 def _extract(path: Path, limits: Limits, kind: str):
     from PIL import Image
 
-    from . import Extraction
 
-    size = header_size(path, kind)
-    if size is None:
-        raise corrupt_image(kind)
-    width, height = size
-    if width * height > limits.max_image_pixels:
-        raise too_large()  # refused before Pillow allocates or decodes anything
     fmt = [LABEL[kind]]
     try:
         with quiet():  # Pillow's DecompressionBombWarning and EXIF warnings never leak
+            # Image.open is lazy: it reads the header (the size) and decodes no pixels, so the
+            # pixel limit is checked before Pillow allocates or decodes anything.
             with Image.open(path, formats=fmt) as img:
+                width, height = img.size
+                if width * height > limits.max_image_pixels:
+                    raise too_large()
                 img.verify()  # PNG: chunk CRCs and structure
             with Image.open(path, formats=fmt) as img:
                 if (img.width, img.height) != (width, height):
@@ -177,3 +127,61 @@ def _gps(ifd) -> dict | None:
     if lat == 0 and lon == 0:  # "no fix" written as zeros
         return None
     return {"lat": round(lat, 6), "lon": round(lon, 6)}
+
+
+def image_thumbnail(src: Path, dest: Path, max_pixels: int) -> bool:
+    """A JPEG preview, EXIF orientation applied; the pixel limit is checked before decoding."""
+    from PIL import Image, ImageOps
+
+    try:
+        with Image.open(src) as im:
+            if im.width * im.height > max_pixels:
+                return False
+            # JPEG: decode at a reduced scale (1/2..1/8), far less memory for 50 MP photos.
+            im.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))
+            im = ImageOps.exif_transpose(im)
+            im.thumbnail((THUMB_PX, THUMB_PX))
+            if im.mode not in ("RGB", "L"):
+                im = im.convert("RGB")
+            im.save(dest, "JPEG", quality=82)
+        return True
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return False
+
+
+class _ImageParser(Parser):
+    preview = "image"
+    thumbnails = True
+    ocr_image = True
+    upload_accept = ("image/*",)   # phones offer the camera and the gallery
+
+    def extract(self, path, limits):
+        return _extract(path, limits, self.kind)
+
+    def thumbnail(self, src, dest, limits):
+        return image_thumbnail(src, dest, limits.max_image_pixels)
+
+
+class JpegParser(_ImageParser):
+    kind = "jpeg"
+    label = "JPEG 图片"
+    extensions = (".jpg", ".jpeg", ".jpe")
+    mime = "image/jpeg"
+    package_ext = ".jpg"
+    family = "jpeg"
+    magic = (b"\xff\xd8\xff",)
+    rank = 60
+
+
+class PngParser(_ImageParser):
+    kind = "png"
+    label = "PNG 图片"
+    extensions = (".png",)
+    mime = "image/png"
+    package_ext = ".png"
+    family = "png"
+    magic = (b"\x89PNG\r\n\x1a\n",)
+    rank = 70
+
+
+PARSERS = [JpegParser(), PngParser()]

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
 from pathlib import Path
 
 from archive.core.config import Limits
 from archive.core.errors import Refusal
-from ._util import corrupt, iso, quiet
+from ..registry import Extraction, Parser
+from .._util import corrupt, iso, quiet
 
 # Readers accept %%EOF anywhere in the last 1024 bytes (PDF 1.7 implementation note 18).
 EOF_WINDOW = 1024
+THUMB_PX = 640
+THUMB_TIMEOUT_S = 30
 
 
 def encrypted() -> Refusal:
@@ -17,7 +23,6 @@ def encrypted() -> Refusal:
 
 
 def extract_pdf(path: Path, limits: Limits):
-    from . import Extraction
 
     # pypdf in non-strict mode rebuilds a lost xref and reads a cut-off file as if whole, and
     # strict mode refuses too many sloppy but sound PDFs; a missing %%EOF is the sure sign
@@ -75,3 +80,45 @@ def _info(reader) -> dict:
     except Exception:
         pass
     return out
+
+
+def first_page_thumbnail(src: Path, dest: Path) -> bool:
+    """The first page rendered by poppler's `pdftoppm` as a JPEG, THUMB_PX on its long side."""
+    exe = shutil.which("pdftoppm")
+    if exe is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmpdir:
+        prefix = Path(tmpdir) / "page"
+        try:
+            subprocess.run([exe, "-f", "1", "-l", "1", "-singlefile", "-jpeg", "-scale-to", str(THUMB_PX),
+                            str(src), str(prefix)], check=True, timeout=THUMB_TIMEOUT_S,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (subprocess.SubprocessError, OSError):
+            return False
+        rendered = prefix.with_suffix(".jpg")
+        if not rendered.is_file():
+            return False
+        shutil.move(str(rendered), dest)
+    return True
+
+
+class PdfParser(Parser):
+    kind = "pdf"
+    label = "PDF 文档"
+    extensions = (".pdf",)
+    mime = "application/pdf"
+    package_ext = ".pdf"
+    family = "pdf"
+    magic = (b"%PDF-",)
+    preview = "pdf"
+    thumbnails = True
+    rank = 10
+
+    def extract(self, path, limits):
+        return extract_pdf(path, limits)
+
+    def thumbnail(self, src, dest, limits):
+        return first_page_thumbnail(src, dest)
+
+
+PARSERS = [PdfParser()]
