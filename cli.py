@@ -583,7 +583,8 @@ def _close_progress(state) -> None:
 @click.pass_context
 def coverage_cmd(ctx, evaluation_date, unit, xlsx_out, as_json):
     """各测评内容的材料完整度：必备材料、时间窗口内已有、缺少、待审核、已退回。"""
-    from archive.readiness.coverage import STATUS_ZH, coverage, coverage_xlsx
+    from archive.package import coverage_xlsx
+    from archive.readiness.coverage import STATUS_ZH, coverage
 
     inst = open_instance(ctx)
     try:
@@ -635,7 +636,7 @@ def _print_export_report(report: dict) -> None:
 @click.pass_context
 def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_window, strict, as_json):
     """生成网上申报材料包：按指标体系分卷宗，附目录、审核记录表、manifest.json、SHA256SUMS。"""
-    from archive.package.build import PackageRefused, export_package
+    from archive.package import PackageRefused, export_package
 
     inst = open_instance(ctx)
     state, update = _tty_progress("生成材料包")
@@ -670,7 +671,7 @@ def export_cmd(ctx, out, evaluation_date, fmt, approved_only, include_out_of_win
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出问题列表")
 def verify_cmd(package, as_json):
     """按材料包自带的 SHA256SUMS 与 manifest.json 校验材料包（zip、文件夹或 BagIt 包）。"""
-    from archive.package.build import verify_package
+    from archive.package import verify_package
 
     try:
         problems = verify_package(package)
@@ -696,7 +697,7 @@ def package_group():
 @click.option("--json", "as_json", is_flag=True, help="以 JSON 输出")
 def package_diff_cmd(old, new, as_json):
     """比较两个材料包：新增、移除、替换（同一材料换了文件）、移到别的测评内容。"""
-    from archive.package.build import diff_packages
+    from archive.package import diff_packages
 
     try:
         d = diff_packages(old, new)

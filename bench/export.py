@@ -113,7 +113,7 @@ CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
 from archive.core.instance import Instance
-from archive.package.build import export_package, verify_package
+from archive.package import export_package, verify_package
 t = time.perf_counter()
 if {what!r} == "verify":
     problems = verify_package({out!r}); out = {{"problems": len(problems)}}

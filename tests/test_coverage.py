@@ -7,7 +7,8 @@ from datetime import date, datetime
 import pytest
 from openpyxl import load_workbook
 
-from archive.readiness.coverage import coverage, coverage_xlsx
+from archive.package import coverage_xlsx
+from archive.readiness.coverage import coverage
 from archive.core.errors import UsageError
 from cli import cli
 from tests import filefactory as ff

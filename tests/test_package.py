@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from archive.package.build import (CATALOGUE, REVIEW_SHEET, ExportCancelled, PackageRefused, diff_packages,
+from archive.package import (CATALOGUE, REVIEW_SHEET, ExportCancelled, PackageRefused, diff_packages,
                              export_package, verify_package)
 from archive.core.errors import UsageError
 from archive.package.names import MAX_PATH, Folder, safe_name
@@ -647,26 +647,43 @@ def test_diff_a_manifest_entry_without_item_id(archive, instance, runner, tmp_pa
 
 
 def test_one_definition_of_shared_names():
-    """The status names live in coverage.py, the package file names and chunk size in
-    package.py; the others import them (and either module can be imported first)."""
+    """The status names live in readiness/coverage.py, the package's file names in
+    package/layout.py; the others import them, `archive.package` exports the API, and any
+    module can be imported first (no cycle hidden behind a lazy import)."""
     import sys
 
+    import archive.package as api
     import cli as cli_module
+    from archive.package import build, layout, verify, xlsx
     from archive.readiness import coverage
-    from archive.package import build as package
-    from archive.package import verify as package_verify
-    from archive.package import xlsx as package_xlsx
 
-    assert package_xlsx.STATUS_ZH is coverage.STATUS_ZH
+    assert xlsx.STATUS_ZH is coverage.STATUS_ZH
     assert not hasattr(cli_module, "STATUS_TEXT")
-    for name in ("SUMS", "MANIFEST", "CHUNK", "CATALOGUE", "REVIEW_SHEET"):
-        assert getattr(package_verify, name) is getattr(package, name)
-    assert package.verify_package is package_verify.verify_package
-    for first in ("archive.package.verify", "archive.package.build", "archive.package.xlsx"):
-        res = subprocess.run([sys.executable, "-c", f"import {first}; from archive.package.build import "
-                              "verify_package, diff_packages, export_package"],
+    for name in ("SUMS", "MANIFEST", "CATALOGUE", "REVIEW_SHEET"):
+        assert getattr(verify, name) is getattr(build, name) is getattr(layout, name) is getattr(api, name)
+    assert api.verify_package is verify.verify_package and api.export_package is build.export_package
+    assert not hasattr(build, "__getattr__") and not hasattr(build, "verify_package")
+    for first in ("archive.package.verify", "archive.package.build", "archive.package.xlsx",
+                  "archive.readiness.coverage", "archive.readiness.cache"):
+        res = subprocess.run([sys.executable, "-c", f"import {first}; from archive.package import "
+                              "verify_package, diff_packages, export_package, coverage_xlsx"],
                              cwd=Path(__file__).parents[1], capture_output=True, text=True)
         assert res.returncode == 0, res.stderr
+
+
+def test_readiness_imports_nothing_above_it():
+    """Imports run one way: package → readiness → evidence/maps/core (docs/ARCHITECTURE.md)."""
+    import ast
+
+    here = Path(__file__).parents[1] / "archive"
+    for area, banned in (("readiness", ("archive.package", "archive.web", "archive.commands", "archive.jobs")),
+                         ("package", ("archive.web", "archive.commands", "archive.jobs")),
+                         ("core", ("archive.",))):
+        for f in (here / area).glob("*.py"):
+            for node in ast.walk(ast.parse(f.read_text("utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    own = node.module == f"archive.{area}" or node.module.startswith(f"archive.{area}.")
+                    assert own or not node.module.startswith(banned), (f, node.module)
 
 
 def test_streamed_items_are_load_items(archive, instance):

@@ -3,13 +3,14 @@
     export_package(instance, out, evaluation_date, fmt="zip", approved_only=False,
                    include_out_of_window=False, strict=False, progress=None,
                    user=None, ip=None) -> report
-    verify_package(path) -> [problem, ...]          (archive/package_verify.py)
-    diff_packages(old, new) -> {added, removed, replaced, moved, ...}
+    verify_package(path) -> [problem, ...]          (verify.py)
+    diff_packages(old, new) -> {added, removed, replaced, moved, ...}   (verify.py)
+(import all three from `archive.package`.)
 
 Layout: `{root}/` holds 00_目录.xlsx, 00_材料审核记录表.xlsx, manifest.json, SHA256SUMS and one
 folder per map node, nested as the map nests; every included item is copied into the folder
 of each leaf it is mapped to, named by the map's `export.file` template (names: see
-package_names.py). Empty leaf folders are kept (zip: explicit directory entries).
+names.py). Empty leaf folders are kept (zip: explicit directory entries).
 
 Where it goes: zip → OUT is the .zip file (an existing directory gets `{root}.zip` inside);
 dir → `OUT/{root}/` (what unzipping the zip into OUT gives); bagit → OUT is the bag, the
@@ -56,17 +57,12 @@ from archive.core.errors import Refusal, UsageError
 from .names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, file_name, \
     folder_name, safe_name
 from .xlsx import review_sheet_bytes, write_catalogue
+from archive.core.output import cannot_write, make_dirs, os_reason
 from archive.core.store import CHUNK
 from archive.extract import registry
 from archive.maps.loading import current_map
+from .layout import CATALOGUE, FORMATS, MANIFEST, MANIFEST_FORMAT, PACKAGE_FILES, REVIEW_SHEET, SUMS
 
-FORMATS = ("zip", "dir", "bagit")
-CATALOGUE = "00_目录.xlsx"
-REVIEW_SHEET = "00_材料审核记录表.xlsx"
-MANIFEST = "manifest.json"
-SUMS = "SHA256SUMS"
-PACKAGE_FILES = (CATALOGUE, REVIEW_SHEET, MANIFEST, SUMS)
-MANIFEST_FORMAT = "evidence-archive-package/1"
 # Already compressed: deflating them costs time and gains nothing (measured in bench/export.py).
 DEFLATE_EXT = {".csv", ".txt", ".json", ".xml", ".doc", ".xls", ""}
 KIND_EXT = registry.package_extensions()   # each parser declares its kind's extension
@@ -622,44 +618,6 @@ def _write_dir(plan, meta, store, parent: Path, progress) -> _Copier:
     return copier
 
 
-def os_reason(e: OSError) -> str:
-    """An OSError in Chinese, for "无法写入输出位置 …：原因"."""
-    import errno
-
-    zh = {errno.EEXIST: "已有同名文件，不是文件夹", errno.ENOTDIR: "路径中有一段是文件，不是文件夹",
-          errno.EACCES: "没有写入权限", errno.EPERM: "没有写入权限", errno.ENOSPC: "磁盘空间不足",
-          errno.EROFS: "只读文件系统", errno.ENAMETOOLONG: "路径过长", errno.EISDIR: "是一个文件夹",
-          errno.ENOENT: "路径不存在", errno.EDQUOT: "超出磁盘配额"}
-    return zh.get(e.errno) or e.strerror or type(e).__name__
-
-
-def cannot_write(where: Path, e: OSError) -> UsageError:
-    return UsageError("cannot write output", f"无法写入输出位置 {where}：{os_reason(e)}")
-
-
-def make_dirs(path: Path, created: list[Path]) -> None:
-    """mkdir -p, remembering each folder made (so a failed export can remove them again)."""
-    missing = []
-    p = path
-    while not p.is_dir():
-        if p.exists() or p.is_symlink():   # a file where a folder must be
-            raise cannot_write(p, FileExistsError(17, "File exists"))
-        missing.append(p)
-        if p.parent == p:
-            break
-        p = p.parent
-    for p in reversed(missing):
-        try:
-            p.mkdir()
-        except FileExistsError:
-            if not p.is_dir():
-                raise cannot_write(p, FileExistsError(17, "File exists")) from None
-            continue
-        except OSError as e:
-            raise cannot_write(p, e) from None
-        created.append(p)
-
-
 def _target(out: Path, fmt: str, root: str, created: list[Path]) -> Path:
     if fmt == "zip":
         # `OUT.zip` is the file; any other OUT is a folder (made if missing) that gets {root}.zip,
@@ -805,12 +763,3 @@ def _make_bag(staging: Path, plan: dict) -> None:
         "External-Description": f"全国文明城市测评网上申报材料包 测评日期 {plan['evaluation_date']}",
     }
     bagit.make_bag(str(staging), info, checksums=["sha256"])
-
-
-# verify and diff live in package_verify.py, which imports this module's constants; they are
-# re-exported here lazily (PEP 562) so callers import one module and there is no import cycle.
-def __getattr__(name: str):
-    if name in ("diff_packages", "verify_package", "open_package"):
-        from . import verify as package_verify
-        return getattr(package_verify, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

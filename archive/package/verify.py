@@ -29,7 +29,8 @@ import zlib
 from pathlib import Path
 
 from archive.core.errors import UsageError
-from .build import CATALOGUE, CHUNK, MANIFEST, REVIEW_SHEET, SUMS
+from archive.core.store import CHUNK
+from .layout import CATALOGUE, MANIFEST, REVIEW_SHEET, SUMS
 
 GENERATED = {CATALOGUE, REVIEW_SHEET, MANIFEST}
 # What reading a damaged package can raise: a bad local header or CRC (BadZipFile), a broken

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 
+from archive.core.errors import UsageError
+from archive.core.output import cannot_write, make_dirs
 from archive.readiness.coverage import STATUS_ZH
 
 STATUS_FILL = {"complete": "C6EFCE", "partial": "FFEB9C", "empty": "FFC7CE"}
@@ -302,3 +305,24 @@ def write_catalogue(files, subtitle: str, evaluation_date: str, out, root: str =
     wb = _sheet("目录", subtitle, CATALOGUE_HEADERS, rows, max_widths={3: 24, 5: 40, 8: 60, 9: 66},
                 openpyxl_rows=1)
     stable_xlsx(wb, fixed_instant(evaluation_date), tail_rows=rows.tail(1), first_tail_row=5, out=out)
+
+
+def coverage_xlsx(report: dict, out) -> Path:
+    """Write the 测评材料审核记录表 for `report` (a `coverage()` result) to `out`; stable bytes.
+
+    Missing parent folders are created (a clerk typing `--xlsx 报表/审核记录表.xlsx` expects
+    the folder to appear); anything else that stops the write is UsageError "cannot write
+    output", and no temporary file is left behind."""
+    out = Path(out)
+    data = review_sheet_bytes(report)
+    if out.is_dir():
+        raise UsageError("cannot write output", f"无法写入输出位置 {out}：是一个文件夹")
+    make_dirs(out.parent, [])
+    tmp = out.with_name(f".{out.name}.tmp")
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(out)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise cannot_write(out, e) from None
+    return out

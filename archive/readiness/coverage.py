@@ -26,13 +26,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date
-from pathlib import Path
 
 from archive.core.dates import parse_date
 from archive.core.errors import UsageError
 from archive.maps.loading import current_map
 
 # The one table of status names (CLI, spreadsheets and web import it from here).
+# (`coverage --xlsx` is written by archive.package.xlsx.coverage_xlsx: package sits above readiness.)
 STATUS_ZH = {"complete": "齐全", "partial": "不全", "empty": "缺失"}
 
 
@@ -261,27 +261,3 @@ def leaf_coverage(instance, code: str, evaluation_date) -> tuple[dict, dict]:
     row = next(r for r in report["indicators"] if r["code"] == leaf.code)
     return row, {"evaluation_date": report["evaluation_date"], "window": report["window"],
                  "windows": report["windows"]}
-
-
-def coverage_xlsx(report: dict, out) -> Path:
-    """Write the 测评材料审核记录表 for `report` (a `coverage()` result) to `out`; stable bytes.
-
-    Missing parent folders are created (a clerk typing `--xlsx 报表/审核记录表.xlsx` expects
-    the folder to appear); anything else that stops the write is UsageError "cannot write
-    output", and no temporary file is left behind."""
-    from archive.package.build import cannot_write, make_dirs
-    from archive.package.xlsx import review_sheet_bytes
-
-    out = Path(out)
-    data = review_sheet_bytes(report)
-    if out.is_dir():
-        raise UsageError("cannot write output", f"无法写入输出位置 {out}：是一个文件夹")
-    make_dirs(out.parent, [])
-    tmp = out.with_name(f".{out.name}.tmp")
-    try:
-        tmp.write_bytes(data)
-        tmp.replace(out)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise cannot_write(out, e) from None
-    return out

@@ -25,7 +25,7 @@ from archive.core import audit
 from archive.core.db import transaction, utcnow
 from archive.core.errors import ArchiveError
 from archive.core.instance import Instance
-from archive.package.build import PackageRefused, export_package
+from archive.package import PackageRefused, export_package
 from .common import REVIEW_ROLES, client_ip, date_arg, get_db, get_instance, roles_required
 
 bp = Blueprint("export", __name__)

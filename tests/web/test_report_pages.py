@@ -318,7 +318,7 @@ def test_api_search_and_coverage_with_token(app, items, users, instance):
 def test_dashboard_may_lag_only_when_reading_is_slow_and_says_so(login, items, instance, monkeypatch):
     """With slow reads (here: every read counts as slow) a page may show a snapshot a few
     seconds old, labelled, with a link that reads afresh; the API is always exact."""
-    from archive.web.dashboard import CoverageCache
+    from archive.readiness.cache import CoverageCache
 
     monkeypatch.setattr(CoverageCache, "SLOW_LOAD_S", 0.0)
     c = login("reviewer")
@@ -387,7 +387,7 @@ def test_search_pager_ignores_foreign_query_keys(login, items, monkeypatch, key)
 
 @pytest.mark.parametrize("key", list(HOSTILE))
 def test_dashboard_refresh_link_ignores_foreign_query_keys(login, items, instance, monkeypatch, key):
-    from archive.web.dashboard import CoverageCache
+    from archive.readiness.cache import CoverageCache
 
     monkeypatch.setattr(CoverageCache, "SLOW_LOAD_S", 0.0)
     c = login("reviewer")
