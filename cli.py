@@ -803,6 +803,11 @@ def serve(ctx, host, port, threads):
     server.run()
 # ---- end section: users / serve --------------------------------------------------------
 
+# ---- section: inspection (督查整改, 模拟测评) --------------------------------------------
+from archive.commands import inspection as _inspection  # noqa: E402
+cli.add_command(_inspection.site_group)
+cli.add_command(_inspection.problem_group)
+
 
 if __name__ == "__main__":
     cli()

@@ -43,7 +43,7 @@ EXPORT_FIELDS: dict[str, dict[str, object]] = {
 MAX_NODES = 10_000
 LEVEL_NAMES = ("测评项目", "测评指标", "测评内容")
 TOP_KEYS = ("edition", "id", "material_types", "window", "export", "indicators")
-NODE_KEYS = ("code", "name", "methods", "requires", "units", "standard", "children", "note")
+NODE_KEYS = ("code", "name", "methods", "requires", "units", "standard", "children", "note", "score")
 
 # Every dash a clerk's keyboard or a Word document may produce. NFKC already folds the
 # full-width and small forms (－ ﹣) to "-", the others survive it.
@@ -108,6 +108,7 @@ class Node:
     units: list[str] = field(default_factory=list)
     standard: str | None = None
     note: str | None = None
+    score: float | None = None        # optional 分值 (满分) for 模拟测评 / 测评
     children: list["Node"] = field(default_factory=list)
     parent: "Node | None" = field(default=None, repr=False)
     line: int = 0
@@ -155,6 +156,8 @@ class Node:
                         units=list(self.units), standard=self.standard)
         elif with_children:
             data["children"] = [c.as_json() for c in self.children]
+        if self.score is not None:
+            data["score"] = self.score
         return data
 
 
@@ -467,6 +470,8 @@ class _Checker:
             node.standard = self.text_field(f["standard"], "standard", code)
         if "note" in f:
             node.note = self.text_field(f["note"], "note", code)
+        if "score" in f:
+            node.score = self.score(f["score"], code)
         if "units" in f:
             node.units = [u for u, _ in self.string_list(f["units"], "units", code)]
         methods = self.string_list(f["methods"], "methods", code) if "methods" in f else []
@@ -500,6 +505,18 @@ class _Checker:
             self.problem(_line(f["methods"]), "missing requires",
                          f"{code} 的测评方法含{DOCUMENT_REVIEW}，但未列出 requires（所需材料类型）")
         return node
+
+    def score(self, ynode: yaml.Node, code: str) -> float | None:
+        """Optional 分值: a number ≥ 0 (a blank `score:` means none)."""
+        if isinstance(ynode, yaml.ScalarNode) and _scalar_text(ynode) is None:
+            return None
+        value = _value(ynode) if isinstance(ynode, yaml.ScalarNode) else None
+        if (not isinstance(value, (int, float)) or isinstance(value, bool) or value != value
+                or value < 0 or value > 10_000):
+            self.problem(_line(ynode), "bad score",
+                         f"{code} 的 score（分值）必须是 0 到 10000 之间的数字")
+            return None
+        return float(value)
 
     def text_field(self, ynode: yaml.Node, name: str, code: str) -> str | None:
         if not isinstance(ynode, yaml.ScalarNode):
