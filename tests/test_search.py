@@ -215,7 +215,7 @@ def test_full_rebuild_keeps_search_up_and_catches_concurrent_writes(instance, mo
     assert check_index(db) == []
     assert search(instance, "文明城市")["total"] == 8
     assert search(instance, "红马甲")["total"] == 1 and search(instance, "改过")["total"] == 1
-    assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'items_fts_%new%' "
+    assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'search_fts_new%' "
                       "OR name LIKE '%rebuild_log%'").fetchall() == []
 
 

@@ -5,7 +5,7 @@ Public: `index_item`, `unindex_item` (inside the item's transaction), `search`, 
 """
 from __future__ import annotations
 
-from .engine import check_index, reindex, search
+from .engine import catch_up, check_index, reindex, search
 from .index import index_item, unindex_item
 
-__all__ = ["index_item", "unindex_item", "search", "reindex", "check_index"]
+__all__ = ["index_item", "unindex_item", "search", "reindex", "catch_up", "check_index"]

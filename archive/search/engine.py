@@ -8,15 +8,16 @@ from typing import Callable
 from archive.core.db import transaction
 from archive.core.errors import UsageError
 from .analysis import ANALYZER_VERSION, contains, normalise
-from .analysis import tokens
-from .index import REBUILD_LOG, index_item, source_hash, unindex_item, unpack, write_row
-from .query import AllN, FilterN, and_all, code_filter, compile_tree, date_filter, parse
+from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
+                    index_item, source_hash, unindex_item, write_row)
+from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
+                    unit_filter)
 from .snippets import make_snippet
 from archive.maps.loading import current_map
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
-BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher
+BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher; f: 0
 
 
 def _ea_contains(term, *fields):
@@ -67,9 +68,9 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
     if code:
         filters.append(code_filter(code, resolve))
     if type:
-        filters.append(FilterN("items.material_type = ?", [type]))
+        filters.append(type_filter(type))
     if unit:
-        filters.append(FilterN("items.unit = ?", [unit]))
+        filters.append(unit_filter(unit))
     if date_from or date_to:
         filters.append(date_filter(date_from, date_to))
     if query is None or not query.strip():
@@ -78,15 +79,20 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
         tree = AllN()
     else:
         tree = parse(query, resolve)
-    compiled = compile_tree(and_all(tree, *filters))
-
     db = instance.db
+    legacy, pending = db.execute(f"SELECT EXISTS (SELECT 1 FROM {UNMOVED}), "
+                                 f"EXISTS (SELECT 1 FROM {PENDING})").fetchone()
+    ix = _OLD_IX if legacy else _NEW_IX
+    # filter tokens are used only while every row's are current (nothing pending)
+    compiled = compile_tree(and_all(tree, *filters), ix.table, tokens=not (legacy or pending),
+                            date_bounds=lambda: db.execute("SELECT min(date), max(date) FROM items").fetchone())
     _register(db.conn)
     try:
-        if compiled.match and compiled.where == LIVE and offset + limit <= TEXT_ONLY_MAX_ROWS:
-            total, rows, order = _text_only(db, compiled.match, limit, offset)
+        if (compiled.match and compiled.where == LIVE and compiled.ranked
+                and offset + limit <= TEXT_ONLY_MAX_ROWS):
+            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, checked=not pending)
         else:
-            total, rows, order = _general(db, compiled, limit, offset)
+            total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
         if "fts5" in str(e).lower():  # should not happen: every term is quoted
             raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
@@ -102,12 +108,23 @@ RECENT_MIN_HITS = 2000
 RECENT, RELEVANCE = "recent", "relevance"
 TEXT_ONLY_MAX_ROWS = 1000   # deeper pages go through _general
 TIE_SLACK = 64              # rows fetched past the page, so equal scores at its edge sort by date
-_RANK = "bm25(items_fts, " + ", ".join(str(x) for x in BM25_WEIGHTS) + ")"
-_JOIN = ("FROM items_fts CROSS JOIN items INDEXED BY items_search_live ON items.id = items_fts.rowid "
-         "WHERE items_fts MATCH ? AND {where}")
 
 
-def _general(db, compiled, limit, offset):
+class _Ix:
+    """An FTS5 table search reads: its name, bm25 call and join with items."""
+
+    def __init__(self, table: str, weights):
+        self.table = table
+        self.rank = f"bm25({table}, " + ", ".join(str(x) for x in weights) + ")"
+        self.join = (f"FROM {table} CROSS JOIN items INDEXED BY items_search_live ON items.id = {table}.rowid "
+                     f"WHERE {table} MATCH ? AND {{where}}")
+
+
+_NEW_IX = _Ix(FTS, (*BM25_WEIGHTS, 0.0))
+_OLD_IX = _Ix(LEGACY_FTS, BM25_WEIGHTS)   # while an old archive moves over
+
+
+def _general(db, ix, compiled, limit, offset):
     """Any query. With terms: each FTS hit is joined to items (through a covering index:
     deleted_at sits after the text in the row) and the matching rows kept. A result of at most
     RECENT_MIN_HITS rows is fetched in one pass with bm25 and ordered in Python. A larger one is
@@ -116,17 +133,18 @@ def _general(db, compiled, limit, offset):
     Without terms: SQL counts and sorts over the covering index."""
     if compiled.match:
         params = [compiled.match, *compiled.params]
-        join = _JOIN.format(where=compiled.where)
+        join = ix.join.format(where=compiled.where)
         # FTS5 yields rowids ascending: stop after RECENT_MIN_HITS + 1 rows, count the rest from there
-        rows = db.execute(f"SELECT items.id, {_RANK}, items.date {join} ORDER BY items_fts.rowid "
+        rank = ix.rank if compiled.ranked else "0.0"
+        rows = db.execute(f"SELECT items.id, {rank}, items.date {join} ORDER BY {ix.table}.rowid "
                           f"LIMIT {RECENT_MIN_HITS + 1}", params).fetchall()
         if len(rows) <= RECENT_MIN_HITS:
             # bm25, then date (newest first, none last), then id
             top = heapq.nsmallest(offset + limit, rows, key=_order_key)
             return len(rows), [(r[0], r[1]) for r in top[offset:]], RELEVANCE
-        total = len(rows) + db.execute(f"SELECT count(*) {join} AND items_fts.rowid > ?",
+        total = len(rows) + db.execute(f"SELECT count(*) {join} AND {ix.table}.rowid > ?",
                                        [*params, rows[-1][0]]).fetchone()[0]
-        page = db.execute(f"SELECT items.id, NULL {join} ORDER BY items_fts.rowid DESC LIMIT ? OFFSET ?",
+        page = db.execute(f"SELECT items.id, NULL {join} ORDER BY {ix.table}.rowid DESC LIMIT ? OFFSET ?",
                           [*params, limit, offset]).fetchall()
         return total, page, RECENT
     base = f"FROM items INDEXED BY items_search_live WHERE {compiled.where}"
@@ -138,9 +156,9 @@ def _general(db, compiled, limit, offset):
                              [*compiled.params, limit, offset]).fetchall(), RELEVANCE
 
 
-def _fts_count(db, match) -> int:
+def _fts_count(db, ix, match) -> int:
     """Rows matching `match` in FTS5 alone: walks rowids only (~0.04 µs a hit), no scoring."""
-    return db.execute("SELECT count(*) FROM items_fts WHERE items_fts MATCH ?", [match]).fetchone()[0]
+    return db.execute(f"SELECT count(*) FROM {ix.table} WHERE {ix.table} MATCH ?", [match]).fetchone()[0]
 
 
 def _order_key(r):
@@ -157,36 +175,38 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, match, limit, offset):
+def _text_only(db, ix, match, limit, offset, checked):
     """Terms only, no filters (the common case), answered from FTS5 alone: the count needs no
     join (index_item keeps rows of deleted items out of the index). Many hits: the page is
     FTS5's doclist walked by rowid descending and stopped after it, nothing scored. Otherwise
     the top rows are sorted by bm25 without joining every hit to items, and the page is ordered
     by date/id in Python. Falls back to `_general` when the shortcut could be inexact (a tie
-    group wider than TIE_SLACK at the page's edge, a stale row)."""
+    group wider than TIE_SLACK at the page's edge, a stale row). `checked`: no row is stale
+    (nothing pending), so the liveness checks are skipped."""
     n = offset + limit
-    total = _fts_count(db, match)
+    t = ix.table
+    total = _fts_count(db, ix, match)
     if n == 0 or total == 0:
         return total, [], RECENT if total > RECENT_MIN_HITS else RELEVANCE
     if total > RECENT_MIN_HITS:
-        page = db.execute("SELECT rowid, NULL FROM items_fts WHERE items_fts MATCH ? "
+        page = db.execute(f"SELECT rowid, NULL FROM {t} WHERE {t} MATCH ? "
                           "ORDER BY rowid DESC LIMIT ? OFFSET ?", [match, limit, offset]).fetchall()
-        if not _all_live(db, [r[0] for r in page]):
-            return _general(db, _Plain(match), limit, offset)   # a stale row: never show it
+        if not checked and not _all_live(db, [r[0] for r in page]):
+            return _general(db, ix, _Plain(match), limit, offset)   # a stale row: never show it
         return total, page, RECENT
-    top = db.execute(f"SELECT rowid, {_RANK} AS s FROM items_fts WHERE items_fts MATCH ? "
+    top = db.execute(f"SELECT rowid, {ix.rank} AS s FROM {t} WHERE {t} MATCH ? "
                      "ORDER BY s LIMIT ?", [match, n + TIE_SLACK]).fetchall()
     if len(top) > n:
         edge = top[n - 1][1]
         if top[-1][1] == edge:
-            return _general(db, _Plain(match), limit, offset)   # a tie group wider than the slack
+            return _general(db, ix, _Plain(match), limit, offset)   # a tie group wider than the slack
         top = [r for r in top if r[1] <= edge]   # rows tied with the last one on the page compete on date
     marks = ", ".join("?" for _ in top)
     meta = {r[0]: r[1:] for r in db.execute(
         f"SELECT id, deleted_at, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
         [r[0] for r in top])}
     if len(meta) != len(top) or any(m[0] is not None for m in meta.values()):
-        return _general(db, _Plain(match), limit, offset)   # a stale row: never show it
+        return _general(db, ix, _Plain(match), limit, offset)   # a stale row: never show it
     # rank, then date (newest first, none last), then id — as _general orders
     top.sort(key=lambda r: r[0])
     top.sort(key=lambda r: meta[r[0]][1] or "", reverse=True)
@@ -204,7 +224,7 @@ def _all_live(db, ids) -> bool:
 
 class _Plain:
     def __init__(self, match):
-        self.match, self.where, self.params = match, LIVE, []
+        self.match, self.where, self.params, self.ranked = match, LIVE, [], True
 
 
 def _hits(db, rows, terms) -> list[dict]:
@@ -230,38 +250,67 @@ def _hits(db, rows, terms) -> list[dict]:
     return hits
 
 
-# ---- maintenance -------------------------------------------------------------------------
+# ---- maintenance ---------------------------------------------------------------------------
 Progress = Callable[[int, int], None]
 REINDEX_BATCH = 200
+
+
+def _batches(ids, size=None):
+    size = size or REINDEX_BATCH
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
+
+
+def catch_up(instance, progress: Progress | None = None) -> dict:
+    """Bring the index up to date without stopping search: items of an old archive still in the
+    old index (`search_unmoved`, after migration 0060) and items whose filter tokens may be
+    stale (`search_pending`) are re-indexed in short transactions of REINDEX_BATCH items; when
+    none remain in the old index its tables are dropped. Search stays exact throughout (it reads
+    the old index, or evaluates filters in SQL, until then). Returns {"moved", "refreshed"}."""
+    db = instance.db
+    unmoved = [r[0] for r in db.execute(f"SELECT item_id FROM {UNMOVED} ORDER BY item_id")]
+    pending = [r[0] for r in db.execute(f"SELECT item_id FROM {PENDING} ORDER BY item_id")]
+    todo = list(dict.fromkeys(unmoved + pending))
+    done = 0
+    for batch in _batches(todo):
+        with transaction(db):
+            for item_id in batch:
+                index_item(db, item_id)
+        done += len(batch)
+        if progress:
+            progress(done, len(todo))
+    with transaction(db):
+        if not db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
+            db.execute(f"DROP TABLE IF EXISTS {LEGACY_FTS}")
+            db.execute(f"DROP TABLE IF EXISTS {LEGACY_SRC}")
+    return {"moved": len(unmoved), "refreshed": len(pending)}
 
 
 def reindex(instance, progress: Progress | None = None, full: bool = False) -> dict:
     """Rebuild the index from the items rows; search stays up throughout.
 
-    In place (default): every item's row is rewritten in short transactions of REINDEX_BATCH
-    items, so each item switches atomically and concurrent writers wait one batch at most.
-    Full (`full=True`, or automatically when rows come from another analyzer version or FTS5's
-    integrity-check fails): a new table is built beside the live one while search keeps using
-    the old; items written meanwhile are logged by index_item and redone at the swap, which
-    is one short transaction. Returns {"indexed", "removed", "mode"}."""
+    First `catch_up` (an old archive's rows move to the current layout). In place (default):
+    every item's row is rewritten in short transactions of REINDEX_BATCH items, so each item
+    switches atomically and concurrent writers wait one batch at most. Full (`full=True`, or
+    automatically when the index comes from another analyzer version or FTS5's integrity-check
+    fails): a new table is built beside the live one while search keeps using the old; writers
+    keep both up to date, and the swap is one short transaction. Returns {"indexed", "removed",
+    "mode"}."""
     db = instance.db
+    stale = db.execute(f"SELECT count(*) FROM {DOCS} WHERE item_id NOT IN "
+                       "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
+    catch_up(instance)
     if not full:
-        old = db.execute("SELECT 1 FROM items_fts_src WHERE analyzer != ? LIMIT 1",
-                         [ANALYZER_VERSION]).fetchone()
-        full = old is not None or not _fts_intact(db)
-    return _rebuild(db, progress) if full else _rewrite_in_place(db, progress)
-
-
-def _batches(ids, size=REINDEX_BATCH):
-    for start in range(0, len(ids), size):
-        yield ids[start:start + size]
+        row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
+        full = (row is not None and row[0] != ANALYZER_VERSION) or not _fts_intact(db)
+    report = _rebuild(db, progress) if full else _rewrite_in_place(db, progress)
+    return {**report, "removed": report["removed"] + stale}
 
 
 def _rewrite_in_place(db, progress) -> dict:
     ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
     stale = [r[0] for r in db.execute(
-        "SELECT item_id FROM items_fts_src WHERE item_id NOT IN "
-        "(SELECT id FROM items WHERE deleted_at IS NULL)")]
+        f"SELECT item_id FROM {DOCS} WHERE item_id NOT IN (SELECT id FROM items WHERE deleted_at IS NULL)")]
     total, done = len(ids) + len(stale), 0
     for batch in _batches(stale):
         with transaction(db):
@@ -280,55 +329,44 @@ def _rewrite_in_place(db, progress) -> dict:
     return {"indexed": len(ids), "removed": len(stale), "mode": "in place"}
 
 
-_NEW, _NEW_SRC = "items_fts_new", "items_fts_src_new"
-
-
 def _rebuild(db, progress) -> dict:
+    """A new FTS table from search_docs: each indexed item's row is re-made from the fields it was
+    indexed with (search_old, else the items row) and its recorded filter tokens, so the new
+    table holds exactly what the live one should; index_item writes both while it exists."""
     with transaction(db):
-        db.execute(f"DROP TABLE IF EXISTS {_NEW}")
-        db.execute(f"DROP TABLE IF EXISTS {_NEW_SRC}")
-        db.execute(f"DROP TABLE IF EXISTS {REBUILD_LOG}")
-        db.execute(f"CREATE VIRTUAL TABLE {_NEW} USING fts5(text, title, name, unit, content='', "
+        db.execute(f"DROP TABLE IF EXISTS {NEW_FTS}")
+        db.execute(f"CREATE VIRTUAL TABLE {NEW_FTS} USING fts5(text, title, name, unit, f, content='', "
                    "tokenize='unicode61 remove_diacritics 0')")
-        db.execute(f"INSERT INTO {_NEW} ({_NEW}, rank) VALUES ('automerge', 16)")
-        db.execute(f"CREATE TABLE {_NEW_SRC} (item_id INTEGER PRIMARY KEY, analyzer INTEGER NOT NULL, "
-                   "source BLOB NOT NULL, src_hash TEXT NOT NULL)")
-        db.execute(f"CREATE TABLE {REBUILD_LOG} (item_id INTEGER PRIMARY KEY)")
-    ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
+        db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('automerge', 16)")
+    ids = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} ORDER BY item_id")]
     done = 0
-    sql = ("SELECT id, text, title, original_name, unit FROM items "
-           "WHERE id IN ({}) AND deleted_at IS NULL")
     for batch in _batches(ids):
         with transaction(db):
-            for item_id, *row in db.execute(sql.format(", ".join("?" * len(batch))), batch).fetchall():
-                write_row(db, item_id, row, _NEW, _NEW_SRC)
+            for item_id in batch:
+                doc = db.execute(f"SELECT f FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
+                if doc is None or db.execute(f"SELECT 1 FROM {NEW_FTS}_docsize WHERE id = ?",
+                                             [item_id]).fetchone():
+                    continue   # removed, or written by index_item meanwhile
+                old = db.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id = ?",
+                                 [item_id]).fetchone()
+                fields = old or db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?",
+                                           [item_id]).fetchone()
+                write_row(db, item_id, fields, doc[0], NEW_FTS)
         done += len(batch)
         if progress:
             progress(done, len(ids))
-    removed = db.execute("SELECT count(*) FROM items_fts_src WHERE item_id NOT IN "
-                         "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
     with transaction(db):
-        for (item_id,) in db.execute(f"SELECT item_id FROM {REBUILD_LOG}").fetchall():
-            old = db.execute(f"SELECT source FROM {_NEW_SRC} WHERE item_id = ?", [item_id]).fetchone()
-            if old is not None:
-                db.execute(f"INSERT INTO {_NEW} ({_NEW}, rowid, text, title, name, unit) "
-                           "VALUES ('delete', ?, ?, ?, ?, ?)", [item_id, *(tokens(f) for f in unpack(old[0]))])
-                db.execute(f"DELETE FROM {_NEW_SRC} WHERE item_id = ?", [item_id])
-            row = db.execute("SELECT text, title, original_name, unit FROM items "
-                             "WHERE id = ? AND deleted_at IS NULL", [item_id]).fetchone()
-            if row is not None:
-                write_row(db, item_id, row, _NEW, _NEW_SRC)
-        db.execute(f"DROP TABLE {REBUILD_LOG}")
-        db.execute("DROP TABLE items_fts")
-        db.execute("DROP TABLE items_fts_src")
-        db.execute(f"ALTER TABLE {_NEW} RENAME TO items_fts")
-        db.execute(f"ALTER TABLE {_NEW_SRC} RENAME TO items_fts_src")
-    return {"indexed": len(ids), "removed": removed, "mode": "full"}
+        db.execute(f"DROP TABLE {FTS}")
+        db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")
+        db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('analyzer', ?)", [ANALYZER_VERSION])
+    # then every row from the current items (drift, deleted items)
+    report = _rewrite_in_place(db, None)
+    return {**report, "mode": "full"}
 
 
 def _fts_intact(db) -> bool:
     try:
-        db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 0)")
+        db.execute(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('integrity-check', 0)")
         return True
     except sqlite3.DatabaseError:
         return False
@@ -336,40 +374,48 @@ def _fts_intact(db) -> bool:
 
 def check_index(db) -> list[dict]:
     """Problems between the FTS index and the items (each {"key", "message", ...}); [] = clean.
-    Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others,
-    rows built from the item's current text (source hash) by the current analyzer."""
+    Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others, rows
+    built from the item's current text (source hash), filter tokens and analyzer version."""
     problems: list[dict] = []
+    if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
+        n = db.execute(f"SELECT count(*) FROM {UNMOVED}").fetchone()[0]
+        problems.append({"key": "index not moved", "count": n,
+                         "message": f"有 {n} 件资料仍在旧版全文索引中（检索照常可用），请运行 evidence reindex"})
     try:
-        db.execute("INSERT INTO items_fts (items_fts, rank) VALUES ('integrity-check', 0)")
+        db.execute(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('integrity-check', 0)")
     except sqlite3.DatabaseError as e:
         problems.append({"key": "fts corrupt", "message": f"全文索引内部不一致，请运行 evidence reindex（{e}）"})
+    row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
+    if row is not None and row[0] != ANALYZER_VERSION:
+        problems.append({"key": "index outdated", "message": "全文索引由旧版分析器生成，请运行 evidence reindex"})
     for (item_id,) in db.execute(
-            "SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN "
-            "(SELECT item_id FROM items_fts_src) ORDER BY id"):
+            f"SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN (SELECT item_id FROM {DOCS}) "
+            f"AND id NOT IN (SELECT item_id FROM {UNMOVED}) ORDER BY id"):
         problems.append({"key": "item not indexed", "message": "资料未进入全文索引", "item_id": item_id})
     for (item_id,) in db.execute(
-            "SELECT item_id FROM items_fts_src WHERE item_id NOT IN "
+            f"SELECT item_id FROM {DOCS} WHERE item_id NOT IN "
             "(SELECT id FROM items WHERE deleted_at IS NULL) ORDER BY item_id"):
         problems.append({"key": "stale index row", "message": "已删除或不存在的资料仍在全文索引中",
                          "item_id": item_id})
-    n_docs = db.execute("SELECT count(*) FROM items_fts_src").fetchone()[0]
-    n_fts = db.execute("SELECT count(*) FROM items_fts_docsize").fetchone()[0]
+    n_docs = db.execute(f"SELECT count(*) FROM {DOCS}").fetchone()[0]
+    n_fts = db.execute(f"SELECT count(*) FROM {FTS}_docsize").fetchone()[0]
     if n_docs != n_fts:
         problems.append({"key": "fts row count", "message": f"全文索引行数 {n_fts} 与登记数 {n_docs} 不符",
                          "fts_rows": n_fts, "registered": n_docs})
-    for (item_id,) in db.execute(
-            "SELECT id FROM items_fts_docsize WHERE id NOT IN (SELECT item_id FROM items_fts_src)"):
+    for (item_id,) in db.execute(f"SELECT id FROM {FTS}_docsize WHERE id NOT IN (SELECT item_id FROM {DOCS})"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
+    from .filters import item_tokens
     conn = db.conn
     conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
-    for item_id, analyzer, same in db.execute(
-            "SELECT d.item_id, d.analyzer, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit) "
-            "FROM items_fts_src d JOIN items i ON i.id = d.item_id WHERE i.deleted_at IS NULL "
-            "ORDER BY d.item_id"):
-        if analyzer != ANALYZER_VERSION:
-            problems.append({"key": "index outdated", "item_id": item_id,
-                             "message": "全文索引由旧版分析器生成，请运行 evidence reindex"})
-        elif not same:
+    for item_id, same, f, mtype, unit, date in db.execute(
+            f"SELECT d.item_id, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit), "
+            f"d.f, i.material_type, i.unit, i.date FROM {DOCS} d JOIN items i ON i.id = d.item_id "
+            "WHERE i.deleted_at IS NULL ORDER BY d.item_id"):
+        codes = [r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [item_id])]
+        if not same:
             problems.append({"key": "index drift", "item_id": item_id,
                              "message": "资料文本已改动但全文索引未更新，请运行 evidence reindex"})
+        elif f != item_tokens(mtype, unit, date, codes):
+            problems.append({"key": "filter drift", "item_id": item_id,
+                             "message": "资料的类型、单位、日期或指标已改动但全文索引未更新，请运行 evidence reindex"})
     return problems

@@ -1,11 +1,16 @@
 """The FTS5 index: written in the item's own transaction, so it cannot drift from the archive.
 
-`items_fts` (text, title, name, unit) is contentless: the archive already holds the text, and
-storing the token strings would add ~4.5× the text's compressed size. SQLite 3.40 can delete a
-contentless row only when given back the exact tokens it was built from, so `items_fts_src`
-keeps, per item, the normalised source fields it was built from (zlib) and the analyzer
-version: tokens(source) re-creates the old row exactly even after the items row has changed.
-Schema: migrations "search_fts", "search_src_hash", "search_fts_source" in archive/db.py.
+`search_fts` (text, title, name, unit, f) is contentless: the archive already holds the text.
+`f` holds the item's filter tokens (archive/search/filters.py). SQLite 3.40 deletes a
+contentless row only when given back the exact tokens it was built from, so:
+- `search_docs` keeps, per indexed item, the `f` string written and a digest of the text fields;
+- `search_old` (filled by a trigger on the item's first change after indexing) keeps the text
+  fields the row was built from; otherwise they are the items row's current ones.
+`search_pending` (triggers) lists items whose filter tokens may be stale; index_item clears
+an item's entries. Schema: migration 0060_search_filters.
+
+Old archives: items indexed only in the old `items_fts` are listed in `search_unmoved`; while
+any remain, index_item writes both tables (search reads the old one) and `catch_up` moves them.
 """
 from __future__ import annotations
 
@@ -14,73 +19,134 @@ import json
 import zlib
 
 from .analysis import ANALYZER_VERSION, normalise, tokens
+from .filters import item_tokens, iso_date_ok, padded
 
-FIELDS = ("text", "title", "name", "unit")
-
-_INSERT = "INSERT INTO items_fts (rowid, text, title, name, unit) VALUES (?, ?, ?, ?, ?)"
-_DELETE = ("INSERT INTO items_fts (items_fts, rowid, text, title, name, unit) "
-           "VALUES ('delete', ?, ?, ?, ?, ?)")
+FTS, DOCS, OLD, PENDING, UNMOVED, STATE = ("search_fts", "search_docs", "search_old", "search_pending",
+                                           "search_unmoved", "search_state")
+LEGACY_FTS, LEGACY_SRC = "items_fts", "items_fts_src"
+NEW_FTS = "search_fts_new"    # exists only while reindex(full=True) builds a new table
 
 
 class AnalyzerChanged(RuntimeError):
-    """A row made by another analyzer version cannot be deleted in place: `reindex` rebuilds."""
+    """Rows made by another analyzer version cannot be deleted in place: `reindex` rebuilds."""
 
 
-def source_hash(text, title, name, unit) -> str:
-    """Digest of the fields an FTS row is built from: check_index finds rows that drifted."""
+def source_hash(text, title, name, unit) -> bytes:
+    """Digest of the fields an FTS row's text columns are built from: check_index finds drift."""
     h = hashlib.blake2b(digest_size=16)
     for v in (text, title, name, unit):
         b = (v or "").encode("utf-8", "surrogatepass")
         h.update(len(b).to_bytes(8, "little"))
         h.update(b)
-    return h.hexdigest()
+    return h.digest()
 
 
-def pack(norm: list[str]) -> bytes:
-    return zlib.compress(json.dumps(norm, ensure_ascii=False).encode("utf-8"), 6)
+def _codes(db, item_id: int) -> list[str]:
+    return [r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [item_id])]
 
 
-def unpack(blob: bytes) -> list[str]:
-    return json.loads(zlib.decompress(blob).decode("utf-8"))
+def _text_tokens(row) -> list[str]:
+    return [tokens(normalise(v)) for v in row]
 
 
-def _remove(db, item_id: int) -> bool:
-    row = db.execute("SELECT analyzer, source FROM items_fts_src WHERE item_id = ?", [item_id]).fetchone()
-    if row is None:
+def _indexed_fields(db, item_id: int):
+    """The (text, title, name, unit) the item's FTS row was built from."""
+    old = db.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id = ?", [item_id]).fetchone()
+    if old is not None:
+        return old
+    return db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item_id]).fetchone()
+
+
+def _check_analyzer(db) -> None:
+    row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
+    if row is not None and row[0] != ANALYZER_VERSION:
+        raise AnalyzerChanged(f"the index was built by analyzer {row[0]}; run `evidence reindex`")
+
+
+def _remove(db, item_id: int, rebuilding: bool) -> bool:
+    doc = db.execute(f"SELECT f FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
+    if doc is None:
         return False
-    if row[0] != ANALYZER_VERSION:
-        raise AnalyzerChanged(f"item {item_id} was indexed by analyzer {row[0]}; run `evidence reindex`")
-    db.execute(_DELETE, [item_id, *(tokens(f) for f in unpack(row[1]))])
-    db.execute("DELETE FROM items_fts_src WHERE item_id = ?", [item_id])
+    _check_analyzer(db)
+    fields = _indexed_fields(db, item_id)
+    toks = [*_text_tokens(fields), padded(doc[0])]
+    db.execute(f"INSERT INTO {FTS} ({FTS}, rowid, text, title, name, unit, f) "
+               "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
+    if rebuilding and db.execute(f"SELECT 1 FROM {NEW_FTS}_docsize WHERE id = ?", [item_id]).fetchone():
+        db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rowid, text, title, name, unit, f) "
+                   "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
+    db.execute(f"DELETE FROM {DOCS} WHERE item_id = ?", [item_id])
     return True
 
 
-def write_row(db, item_id: int, row, table: str = "items_fts", src_table: str = "items_fts_src") -> None:
-    """Insert the FTS row of (text, title, original_name, unit) — no delete."""
-    norm = [normalise(v) for v in row]
-    db.execute(f"INSERT INTO {table} (rowid, text, title, name, unit) VALUES (?, ?, ?, ?, ?)",
-               [item_id, *(tokens(f) for f in norm)])
-    db.execute(f"INSERT INTO {src_table} (item_id, analyzer, source, src_hash) VALUES (?, ?, ?, ?)",
-               [item_id, ANALYZER_VERSION, pack(norm), source_hash(*row)])
-
-
-REBUILD_LOG = "items_fts_rebuild_log"   # exists only while reindex(full=True) builds a new table
+def write_row(db, item_id: int, row, f: str, table: str = FTS) -> None:
+    """Insert the FTS row of (text, title, original_name, unit) and filter tokens `f` — no delete."""
+    db.execute(f"INSERT INTO {table} (rowid, text, title, name, unit, f) VALUES (?, ?, ?, ?, ?, ?)",
+               [item_id, *_text_tokens(row), padded(f)])
 
 
 def index_item(db, item_id: int) -> None:
     """(Re)write one item's FTS row from its items row; a deleted or missing item is removed.
 
     Call inside the caller's `transaction(db)` (raw SQL only, never commits)."""
-    row = db.execute("SELECT text, title, original_name, unit, deleted_at FROM items WHERE id = ?",
-                     [item_id]).fetchone()
-    if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [REBUILD_LOG]).fetchone():
-        db.execute(f"INSERT OR IGNORE INTO {REBUILD_LOG} (item_id) VALUES (?)", [item_id])
-    _remove(db, item_id)
+    row = db.execute("SELECT text, title, original_name, unit, deleted_at, material_type, date "
+                     "FROM items WHERE id = ?", [item_id]).fetchone()
+    rebuilding = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone() is not None
+    if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
+        _legacy_index(db, item_id, row)
+        db.execute(f"DELETE FROM {UNMOVED} WHERE item_id = ?", [item_id])
+    _remove(db, item_id, rebuilding)
+    db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
+    db.execute(f"DELETE FROM {PENDING} WHERE item_id = ?", [item_id])
     if row is None or row[4] is not None:
         return
-    write_row(db, item_id, row[:4])
+    fields, mtype, date = row[:4], row[5], row[6]
+    f = item_tokens(mtype, fields[3], date, _codes(db, item_id))
+    write_row(db, item_id, fields, f)
+    if rebuilding:
+        write_row(db, item_id, fields, f, NEW_FTS)
+    db.execute(f"INSERT INTO {DOCS} (item_id, f, src_hash) VALUES (?, ?, ?)",
+               [item_id, f, source_hash(*fields)])
+    if not iso_date_ok(date):
+        # a date the buckets cannot hold: its date filter is evaluated in SQL
+        db.execute(f"INSERT INTO {PENDING} (item_id) VALUES (?)", [item_id])
 
 
 def unindex_item(db, item_id: int) -> None:
     """Remove one item's FTS row (inside the caller's transaction)."""
-    _remove(db, item_id)
+    if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
+        _legacy_remove(db, item_id)
+    _remove(db, item_id, db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone() is not None)
+    db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
+
+
+# ---- the old index (items_fts + items_fts_src), kept up while old archives move over ---------
+def _legacy_unpack(blob: bytes) -> list[str]:
+    return json.loads(zlib.decompress(blob).decode("utf-8"))
+
+
+def _legacy_remove(db, item_id: int) -> None:
+    row = db.execute(f"SELECT analyzer, source FROM {LEGACY_SRC} WHERE item_id = ?", [item_id]).fetchone()
+    if row is None:
+        return
+    if row[0] != ANALYZER_VERSION:
+        raise AnalyzerChanged(f"item {item_id} was indexed by analyzer {row[0]}; run `evidence reindex`")
+    db.execute(f"INSERT INTO {LEGACY_FTS} ({LEGACY_FTS}, rowid, text, title, name, unit) "
+               "VALUES ('delete', ?, ?, ?, ?, ?)", [item_id, *(tokens(f) for f in _legacy_unpack(row[1]))])
+    db.execute(f"DELETE FROM {LEGACY_SRC} WHERE item_id = ?", [item_id])
+
+
+def legacy_write(db, item_id: int, row) -> None:
+    """The old layout's row (tests build old archives with it)."""
+    norm = [normalise(v) for v in row]
+    db.execute(f"INSERT INTO {LEGACY_FTS} (rowid, text, title, name, unit) VALUES (?, ?, ?, ?, ?)",
+               [item_id, *(tokens(f) for f in norm)])
+    blob = zlib.compress(json.dumps(norm, ensure_ascii=False).encode("utf-8"), 6)
+    db.execute(f"INSERT INTO {LEGACY_SRC} (item_id, analyzer, source, src_hash) VALUES (?, ?, ?, ?)",
+               [item_id, ANALYZER_VERSION, blob, source_hash(*row).hex()])
+
+
+def _legacy_index(db, item_id: int, row) -> None:
+    _legacy_remove(db, item_id)
+    if row is not None and row[4] is None:
+        legacy_write(db, item_id, row[:4])

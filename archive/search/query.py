@@ -17,6 +17,7 @@ from whoosh import query as wq
 from archive.core.dates import require_date
 from archive.core.errors import UsageError
 from .analysis import TermPlan, plan_term
+from .filters import any_of, code_token, date_range_expr, type_token, unit_token
 
 FIELD_NAMES = ("code", "type", "unit", "date", "name")
 _OPS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
@@ -34,8 +35,12 @@ class TermN:
 
 @dataclass
 class FilterN:
+    """A filter: an SQL condition over `items`, and the same condition as an FTS5 expression
+    over filter tokens (`fts`: a string, or a function of the archive's (min, max) date returning
+    one or None) when it can be written so."""
     sql: str
     params: list = field(default_factory=list)
+    fts: object = None
 
 
 @dataclass
@@ -222,9 +227,9 @@ def _field_term(fname: str, text: str, resolve_code):
     if fname == "code":
         return code_filter(text, resolve_code)
     if fname == "type":
-        return FilterN("items.material_type = ?", [text])
+        return type_filter(text)
     if fname == "unit":
-        return FilterN("items.unit = ?", [text])
+        return unit_filter(text)
     if fname == "name":
         return FilterN("ea_name_contains(?, items.original_name)", [text])
     if fname == "date":
@@ -258,22 +263,35 @@ def _date_span(s: str) -> tuple[str, str]:
 
 def date_filter(start, end, startexcl=False, endexcl=False) -> FilterN:
     conds, params = [], []
+    lo = hi = None
     if start:
         conds.append("items.date >" + ("" if startexcl else "=") + " ?")
-        params.append(_parse_date(start, "起始日期"))
+        lo = _parse_date(start, "起始日期")
+        params.append(lo)
     if end:
         conds.append("items.date <" + ("" if endexcl else "=") + " ?")
-        params.append(_parse_date(end, "截止日期"))
+        hi = _parse_date(end, "截止日期")
+        params.append(hi)
     if not conds:
         return FilterN("1", [])
-    return FilterN(" AND ".join(conds), params)
+    return FilterN(" AND ".join(conds), params,
+                   lambda bounds: date_range_expr(lo, hi, startexcl, endexcl, bounds))
+
+
+def type_filter(value: str) -> FilterN:
+    return FilterN("items.material_type = ?", [value], any_of([type_token(value)]))
+
+
+def unit_filter(value: str) -> FilterN:
+    return FilterN("items.unit = ?", [value], any_of([unit_token(value)]))
 
 
 def code_filter(code: str, resolve_code) -> FilterN:
     """`resolve_code(code)` → the codes an item may carry to match (the node and its subtree)."""
     codes = list(dict.fromkeys(resolve_code(code)))
     marks = ", ".join("?" for _ in codes)
-    return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes)
+    return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes,
+                   any_of([code_token(c) for c in codes]))
 
 
 def and_all(*nodes) -> object:
@@ -290,9 +308,9 @@ class Compiled:
     where: str                 # SQL over `items` (always includes deleted_at IS NULL)
     params: list
     terms: list[str]           # normalised positive terms, for snippets
+    ranked: bool = True        # the query has terms (else "relevance" is date, then id)
 
 
-_SUB = "items.id IN (SELECT rowid FROM items_fts WHERE items_fts MATCH ?)"
 _VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
 
 
@@ -305,57 +323,75 @@ def _flatten_and(n) -> list:
     return [n]
 
 
-def _fts(n) -> str | None:
-    """An exact FTS5 expression for n, or None when n needs SQL (filters, inexact terms)."""
-    if isinstance(n, TermN):
-        return n.plan.match if n.plan.exact else None
-    if isinstance(n, OrN):
-        parts = [_fts(c) for c in n.items]
-        return None if any(p is None for p in parts) else "(" + " OR ".join(parts) + ")"
-    if isinstance(n, AndN):
-        pos, neg = [], []
-        for c in _flatten_and(n):
-            if isinstance(c, NotN):
-                e = _fts(c.item)
-                if e is None:
-                    return None
-                neg.append(e)
-            else:
-                e = _fts(c)
-                if e is None:
-                    return None
-                pos.append(e)
-        if not pos:
-            return None
-        expr = "(" + " AND ".join(pos) + ")"
-        for e in neg:
-            expr = f"({expr} NOT {e})"
-        return expr
-    return None
+class _Compiler:
+    """`table`: the FTS5 table terms are matched in. `tokens`: filters may be FTS5 expressions
+    over its `f` column (only when every row's filter tokens are current). `date_bounds()`:
+    the archive's (min, max) date, asked at most once."""
 
+    def __init__(self, table: str, tokens: bool, date_bounds):
+        self.sub = f"items.id IN (SELECT rowid FROM {table} WHERE {table} MATCH ?)"
+        self.tokens, self._date_bounds, self._bounds = tokens, date_bounds, None
 
-def _sql(n, params: list) -> str:
-    """A SQL condition over `items` equivalent to n (exact)."""
-    if isinstance(n, TermN):
-        params.append(n.plan.match)
-        if n.plan.exact:
-            return _SUB
-        params.append(n.plan.text)
-        return f"({_SUB} AND {_VERIFY})"
-    if isinstance(n, FilterN):
-        params.extend(n.params)
-        return f"({n.sql})"
-    if isinstance(n, AllN):
-        return "1"
-    if isinstance(n, NotN):
-        # A NULL field (no unit, no date) is "not unit:X": SQL's three-valued NOT would drop it.
-        return f"(NOT COALESCE({_sql(n.item, params)}, 0))"
-    e = _fts(n)
-    if e is not None:
-        params.append(e)
-        return _SUB
-    joiner = " AND " if isinstance(n, AndN) else " OR "
-    return "(" + joiner.join(_sql(c, params) for c in n.items) + ")"
+    def bounds(self):
+        if self._bounds is None:
+            self._bounds = self._date_bounds()
+        return self._bounds
+
+    def fts(self, n) -> str | None:
+        """An exact FTS5 expression for n, or None when n needs SQL (inexact terms, filters
+        that have no token form)."""
+        if isinstance(n, TermN):
+            return n.plan.match if n.plan.exact else None
+        if isinstance(n, FilterN):
+            if not self.tokens or n.fts is None:
+                return None
+            return n.fts if isinstance(n.fts, str) else n.fts(self.bounds())
+        if isinstance(n, OrN):
+            parts = [self.fts(c) for c in n.items]
+            return None if any(p is None for p in parts) else "(" + " OR ".join(parts) + ")"
+        if isinstance(n, AndN):
+            pos, neg = [], []
+            for c in _flatten_and(n):
+                if isinstance(c, NotN):
+                    e = self.fts(c.item)
+                    if e is None:
+                        return None
+                    neg.append(e)
+                else:
+                    e = self.fts(c)
+                    if e is None:
+                        return None
+                    pos.append(e)
+            if not pos:
+                return None
+            expr = "(" + " AND ".join(pos) + ")"
+            for e in neg:
+                expr = f"({expr} NOT {e})"
+            return expr
+        return None
+
+    def sql(self, n, params: list) -> str:
+        """A SQL condition over `items` equivalent to n (exact)."""
+        if isinstance(n, TermN):
+            params.append(n.plan.match)
+            if n.plan.exact:
+                return self.sub
+            params.append(n.plan.text)
+            return f"({self.sub} AND {_VERIFY})"
+        if isinstance(n, FilterN):
+            params.extend(n.params)
+            return f"({n.sql})"
+        if isinstance(n, AllN):
+            return "1"
+        if isinstance(n, NotN):
+            # A NULL field (no unit, no date) is "not unit:X": SQL's three-valued NOT would drop it.
+            return f"(NOT COALESCE({self.sql(n.item, params)}, 0))"
+        e = self.fts(n)
+        if e is not None:
+            params.append(e)
+            return self.sub
+        joiner = " AND " if isinstance(n, AndN) else " OR "
+        return "(" + joiner.join(self.sql(c, params) for c in n.items) + ")"
 
 
 def _positive_terms(n, out: list[str], negated=False) -> None:
@@ -369,7 +405,19 @@ def _positive_terms(n, out: list[str], negated=False) -> None:
             _positive_terms(c, out, negated)
 
 
-def compile_tree(tree) -> Compiled:
+def _has_term(n) -> bool:
+    if isinstance(n, TermN):
+        return True
+    if isinstance(n, NotN):
+        return _has_term(n.item)
+    if isinstance(n, (AndN, OrN)):
+        return any(_has_term(c) for c in n.items)
+    return False
+
+
+def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
+                 date_bounds=lambda: (None, None)) -> Compiled:
+    comp = _Compiler(table, tokens, date_bounds)
     pos, neg, where, params = [], [], ["items.deleted_at IS NULL"], []
     for c in _flatten_and(tree):
         if isinstance(c, AllN):
@@ -380,16 +428,16 @@ def compile_tree(tree) -> Compiled:
             params.append(c.plan.text)
             continue
         if isinstance(c, NotN):
-            e = _fts(c.item)
+            e = comp.fts(c.item)
             if e is not None:
                 neg.append((e, c))
                 continue
         else:
-            e = _fts(c)
+            e = comp.fts(c)
             if e is not None:
                 pos.append(e)
                 continue
-        where.append(_sql(c, params))
+        where.append(comp.sql(c, params))
     match = None
     if pos:
         match = "(" + " AND ".join(pos) + ")" if len(pos) > 1 else pos[0]
@@ -397,7 +445,7 @@ def compile_tree(tree) -> Compiled:
             match = f"({match} NOT {e})"
     else:
         for _, c in neg:
-            where.append(_sql(c, params))
+            where.append(comp.sql(c, params))
     terms: list[str] = []
     _positive_terms(tree, terms)
-    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)))
+    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree))
