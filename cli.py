@@ -807,6 +807,8 @@ def serve(ctx, host, port, threads):
 from archive.commands import inspection as _inspection  # noqa: E402
 cli.add_command(_inspection.site_group)
 cli.add_command(_inspection.problem_group)
+cli.add_command(_inspection.round_group)
+cli.add_command(_inspection.ledger_cmd)
 
 
 if __name__ == "__main__":

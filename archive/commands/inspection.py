@@ -294,3 +294,160 @@ def problem_reopen(inst, problem_id, reason, by):
 
     send_back(inst, actor_for(inst, by), problem_id, reason)
     click.echo(f"问题 #{problem_id} 已退回，待整改")
+
+
+# ------------------------------------------------------------------------------ round
+@click.group("round")
+def round_group():
+    """模拟测评轮次：导入评分表、查看、丢分排名、为扣分项登记问题。"""
+
+
+@round_group.command("import")
+@click.argument("xlsx", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="轮次名称，如 2026年第3次模拟测评")
+@click.option("--date", "held_on", required=True, help="测评日期 YYYY-MM-DD")
+@click.option("--evaluator", required=True, type=click.Choice(["第三方", "市级", "自查"]), help="测评方")
+@click.option("--kind", default="模拟测评", show_default=True, type=click.Choice(["模拟测评", "督查"]), help="轮次类型")
+@json_option()
+@run
+def round_import(inst, xlsx, name, held_on, evaluator, kind, as_json):
+    """导入测评方的评分表 xlsx（表头含 代码、满分、得分 或 扣分、扣分原因）；有一行出错则不导入。"""
+    from archive.inspection.rounds import get_round, import_round, list_rounds
+
+    rid = import_round(inst, xlsx, name, held_on, evaluator, kind, user=cli_user())
+    r = next(x for x in list_rounds(inst) if x["id"] == rid)
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"已导入轮次 #{rid} {r['name']}：{r['leaves']} 项，满分 {r['full']:g}，得分 {r['score']:g}，"
+               f"扣分 {r['lost']:g}（{r['leaves_lost']} 项丢分）")
+
+
+@round_group.command("list")
+@json_option()
+@run
+def round_list(inst, as_json):
+    """列出各轮次及其得分、扣分。"""
+    from archive.inspection.rounds import list_rounds
+
+    rows = list_rounds(inst)
+    if as_json:
+        emit_json({"rounds": rows})
+        return
+    for r in rows:
+        click.echo(f"#{r['id']}  {r['held_on']}  {r['name']}（{r['evaluator']}）  得分 {r['score']:g}/{r['full']:g}  "
+                   f"扣分 {r['lost']:g}  问题 {r['problems']}")
+
+
+@round_group.command("show")
+@click.argument("round_ref")
+@json_option()
+@run
+def round_show(inst, round_ref, as_json):
+    """查看一轮（编号或名称）的逐项评分与责任单位。"""
+    from archive.inspection.rounds import get_round, round_scores
+
+    r = get_round(inst, round_ref)
+    scores = round_scores(inst, r["id"])
+    if as_json:
+        emit_json({**r, "scores": scores})
+        return
+    click.echo(f"#{r['id']} {r['name']}  {r['held_on']}  {r['evaluator']}  {r['kind']}")
+    for s in scores:
+        mark = f"  扣 {s['lost']:g}" if s["lost"] > 0 else ""
+        click.echo(f"  {s['code']} {s['name']}  {s['score']:g}/{s['full']:g}{mark}  {s['lead'] or '-'}"
+                   + (f"  {s['reason']}" if s["reason"] else ""))
+
+
+@round_group.command("rank")
+@click.option("--round", "round_ref", help="只看这一轮（编号或名称）；默认全部轮次合计")
+@click.option("--by", "by", type=click.Choice(["unit", "leaf"]), default="unit", show_default=True, help="按单位或按测评内容排名")
+@json_option()
+@run
+def round_rank(inst, round_ref, by, as_json):
+    """丢分排名：扣分记在牵头单位（谁丢分谁负责）。"""
+    from archive.inspection.rounds import get_round, ranking
+
+    rid = get_round(inst, round_ref)["id"] if round_ref else None
+    rank = ranking(inst, rid)
+    if as_json:
+        emit_json(rank)
+        return
+    if by == "unit":
+        for n, u in enumerate(rank["units"], start=1):
+            click.echo(f"{n:3d}. {u['unit']}  丢分 {u['lost']:g}  丢分项 {u['leaves']}  配合项 {u['coop_leaves']}")
+    else:
+        for n, x in enumerate(rank["leaves"], start=1):
+            click.echo(f"{n:3d}. {x['code']} {x['name']}  丢分 {x['lost']:g}  {x['lead'] or '-'}")
+
+
+@round_group.command("problems")
+@click.argument("round_ref")
+@click.option("--deadline", required=True, help="整改期限 YYYY-MM-DD")
+@click.option("--code", "codes", multiple=True, help="只为这些测评内容登记（默认全部扣分项）")
+@by_option
+@json_option()
+@run
+def round_problems(inst, round_ref, deadline, codes, by, as_json):
+    """为一轮的扣分项一键登记问题（来源“模拟测评”，责任单位为牵头单位）。"""
+    from archive.inspection.problems import resolve_leaves
+    from archive.inspection.rounds import get_round, open_problems
+
+    r = get_round(inst, round_ref)
+    wanted = [c for _, c in resolve_leaves(inst, list(codes))] if codes else None
+    result = open_problems(inst, actor_for(inst, by), r["id"], deadline, wanted)
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(f"已登记 {len(result['opened'])} 个问题" + (f"：#{'、#'.join(map(str, result['opened']))}" if result["opened"] else ""))
+    for s in result["skipped"]:
+        click.echo(f"跳过 {s['code']}：{s['reason']}", err=True)
+
+
+# ------------------------------------------------------------------------------ ledger
+@click.command("ledger")
+@click.option("--xlsx", "out", type=click.Path(dir_okay=False, path_type=Path), help="写出 问题整改台账.xlsx 到此路径")
+@click.option("--file", "file_codes", multiple=True, help="把台账和照片归档到这些测评内容（可多次给出）")
+@click.option("--file-default", is_flag=True, help="归档到指标体系中名称含“整改”的测评内容")
+@click.option("--unit", help="责任单位")
+@click.option("--code", help="测评内容代码")
+@click.option("--site", help="点位编号或名称")
+@click.option("--state", type=click.Choice(["open", "rectified", "closed", "overdue", "rebound", "unclosed"]), help="状态")
+@click.option("--from", "found_from", help="发现日期起")
+@click.option("--to", "found_to", help="发现日期止")
+@json_option()
+@run
+def ledger_cmd(inst, out, file_codes, file_default, unit, code, site, state, found_from, found_to, as_json):
+    """问题整改台账：--xlsx 写出（整改前后照片并排），--file/--file-default 归档为材料。"""
+    from archive.core.errors import UsageError
+    from archive.inspection.ledger import file_ledger, write_ledger
+
+    if not out and not file_codes and not file_default:
+        raise UsageError("nothing to do", "请给出 --xlsx OUT 或 --file CODE / --file-default")
+    if out is not None and out.is_dir():
+        raise UsageError("output is a folder", f"{out} 是文件夹，请给出 .xlsx 文件路径")
+    flt = _filter(inst, unit, state, site, code, None, found_from, found_to)
+    data = {}
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(out.name + ".part")
+        try:
+            data["xlsx"] = {"path": str(out), **write_ledger(inst, flt, tmp)}
+            tmp.replace(out)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+    if file_codes or file_default:
+        data["filed"] = file_ledger(inst, actor_for(inst, None), flt, list(file_codes) or None)
+    if as_json:
+        emit_json(data)
+    else:
+        if "xlsx" in data:
+            click.echo(f"已写出 {out}：{data['xlsx']['rows']} 个问题，{data['xlsx']['photos']} 张照片")
+        if "filed" in data:
+            f = data["filed"]
+            click.echo(f"已归档到 {'、'.join(f['codes'])}：新入库 {len(f['added'])} 件，已在档案中 {len(f['duplicates'])} 件")
+            for r in f["refused"]:
+                click.echo(f"refused: {r['path']}: {r['reason']}", err=True)
+    if data.get("filed", {}).get("refused"):
+        sys.exit(1)

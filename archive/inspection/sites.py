@@ -109,8 +109,10 @@ def find_site(instance, ref: str | int | None) -> dict | None:
 
 
 def list_sites(instance, unit: str | None = None, kind: str | None = None) -> list[dict]:
-    """Sites with their problem counts (open, overdue, rebound) computed now."""
+    """Sites with their problem counts (open, overdue, rectified, closed, rebound, total),
+    computed now (overdue against today, 北京时间)."""
     from archive.core.dates import today_beijing
+    from .counts import count_columns, rows_with_counts
 
     where, args = ["1 = 1"], {"today": today_beijing().isoformat()}
     if unit:
@@ -120,16 +122,9 @@ def list_sites(instance, unit: str | None = None, kind: str | None = None) -> li
         where.append("s.kind = :kind")
         args["kind"] = kind
     cur = instance.db.execute(f"""
-        SELECT s.*,
-          (SELECT COUNT(*) FROM problems p WHERE p.site_id = s.id AND p.state != 'closed') AS open,
-          (SELECT COUNT(*) FROM problems p WHERE p.site_id = s.id AND p.state = 'open'
-                AND p.deadline < :today) AS overdue,
-          (SELECT COUNT(*) FROM problems p WHERE p.site_id = s.id AND p.rebound_of IS NOT NULL) AS rebound,
-          (SELECT COUNT(*) FROM problems p WHERE p.site_id = s.id) AS total
-        FROM sites s WHERE {' AND '.join(where)} ORDER BY s.kind, s.name
-    """, args)
-    cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, r)) for r in cur.fetchall()]
+        SELECT s.*, {count_columns()} FROM sites s LEFT JOIN problems p ON p.site_id = s.id
+        WHERE {' AND '.join(where)} GROUP BY s.id ORDER BY s.kind, s.name""", args)
+    return rows_with_counts(cur)
 
 
 def import_sites(instance, path: Path, user: str | None, ip: str | None = None) -> dict:

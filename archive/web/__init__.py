@@ -90,6 +90,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import dashboard, export_views, review_views, search_views
     for bp in (dashboard.bp, search_views.bp, review_views.bp, export_views.bp):
         app.register_blueprint(bp)
+    from . import inspection
+    app.register_blueprint(inspection.bp)
 
     @app.after_request
     def security_headers(resp):

@@ -47,3 +47,25 @@ def resaved(src, dest, scale: float = 0.5, quality: int = 70) -> Path:
 
 def count(db, table: str) -> int:
     return db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+
+
+def big_map(path, leaves: int = 600, units: int = 12) -> Path:
+    """A map with `leaves` leaves C1..Cn (score 2 each; lead 单位{i % units}, co-unit the next),
+    in 10 测评项目 of 6 测评指标 each, as a real YAML file."""
+    path = Path(path)
+    lines = ["edition: 大体系（测试）", "id: big-test", "indicators:"]
+    per_item = -(-leaves // 60)
+    n = 0
+    for a in range(1, 11):
+        lines += [f"  - code: A{a}", f"    name: 项目{a}", "    children:"]
+        for b in range(1, 7):
+            lines += [f"      - code: B{a}-{b}", f"        name: 指标{a}-{b}", "        children:"]
+            for _ in range(per_item):
+                n += 1
+                if n > leaves:
+                    break
+                lines += [f"          - code: C{n}", f"            name: 内容{n}",
+                          "            methods: [实地考察]", "            score: 2",
+                          f"            units: [单位{n % units}, 单位{(n + 1) % units}]"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -113,9 +114,10 @@ def test_route_roles(login, items, users, instance, tmp_path, method, url, data,
 def test_every_route_is_in_the_table_and_guarded(app):
     """A new route without `roles_required` (or `public`) fails here, and so does one missing
     from ROUTES above."""
+    from tests.inspection.test_web import ROUTES as INSPECTION_ROUTES
     from tests.web.test_report_pages import ROUTES as REPORT_ROUTES  # dashboard/search/review/export
 
-    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES + REPORT_ROUTES}
+    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES + REPORT_ROUTES + INSPECTION_ROUTES}
     rules = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -130,13 +132,9 @@ def test_every_route_is_in_the_table_and_guarded(app):
         if rule.endpoint in public:
             continue
         # '/items/<int:item_id>/codes' matches '/items/{photo}/codes'
-        pattern = rule.rule
-        for conv in ("<int:item_id>", "<int:user_id>", "<int:job_id>", "<code>"):
-            pattern = pattern.replace(conv, "*")
+        pattern = re.sub(r"<[^>]+>", "*", rule.rule)     # any converter: <int:problem_id>, <code> …
         import fnmatch
-        if not any(m == method and fnmatch.fnmatch(
-                u.replace("{photo}", "1").replace("{ledger}", "1").replace("{victim}", "1").replace("999", "1"),
-                pattern)
+        if not any(m == method and fnmatch.fnmatch(re.sub(r"\{\w+\}", "1", u).replace("999", "1"), pattern)
                 for m, u in covered):
             missing.append(f"{method} {rule.rule}")
     assert not missing, f"routes missing from the role table: {missing}"
