@@ -5,7 +5,15 @@ filter and two-term queries with and without a code filter, how many of each cla
 newest first ("recent": more than RECENT_MIN_HITS hits), index size, and the same queries by a
 brute-force `instr` scan as the baseline.
 
+Peer mode (`--peer`): the same items and queries through Tantivy (pip `tantivy`, an optional
+bench-only dependency), fed the project's own bigram token strings with the whitespace
+tokenizer (so phrase positions are consecutive), ids stored and the text stored for snippets;
+each query runs through search() and Tantivy alternately, `--rounds` times, and the table gives
+both and the ratio of medians per class.
+
     .venv/bin/python bench/search.py --items 20000 [--queries 40] [--dir /tmp/bench20k] [--keep]
+    .venv/bin/python bench/search.py --items 100000 --dir /tmp/b100k --keep --peer --no-scan
+    .venv/bin/python bench/search.py --dir /tmp/b100k --reuse --peer --no-scan   # queries again
 """
 from __future__ import annotations
 
@@ -27,8 +35,8 @@ from archive.core.db import transaction  # noqa: E402
 from archive.core.instance import Instance  # noqa: E402
 from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import index_item, search  # noqa: E402
-from archive.search.analysis import normalise  # noqa: E402
-from archive.maps.loading import current_map
+from archive.search.analysis import normalise, tokens  # noqa: E402
+from archive.maps.loading import current_map  # noqa: E402
 
 # Text the generator draws its characters and words from: the vocabulary of 创文 material.
 SEED_TEXT = """全国文明城市测评体系对农贸市场管理提出明确要求草场街街道组织红马甲志愿服务队开展门前三包宣传活动
@@ -140,8 +148,8 @@ def index_size(db) -> dict:
             sizes[name] = size
     except Exception:
         pass
-    fts = sum(v for k, v in sizes.items() if k.startswith("items_fts") and k != "items_fts_src")
-    docs = sizes.get("items_fts_src", 0)
+    fts = sum(v for k, v in sizes.items() if k.startswith("search_fts"))
+    docs = sum(v for k, v in sizes.items() if k.startswith("search_") and not k.startswith("search_fts"))
     items = sizes.get("items", 0)
     return {"fts": fts, "docs": docs, "items": items, "total_db": sum(sizes.values())}
 
@@ -201,6 +209,109 @@ def time_fts(inst, cases):
     return times, cpu, totals, recent
 
 
+# ---- peer: Tantivy on the same token strings ---------------------------------------------
+class Peer:
+    """Tantivy (Python bindings) over the items' bigram token strings (whitespace tokenizer, so
+    a phrase of bigrams is consecutive positions), id stored, text stored for snippets; type and
+    codes as raw-token fields for the filters."""
+    FIELDS = ("text", "title", "name", "unit")
+
+    def __init__(self, path: Path, code_sets):
+        import tantivy
+        self.t = tantivy
+        sb = tantivy.SchemaBuilder()
+        sb.add_integer_field("id", stored=True, indexed=True, fast=True)
+        for f in self.FIELDS:
+            sb.add_text_field(f, stored=(f == "text"), tokenizer_name="whitespace")
+        sb.add_text_field("type", tokenizer_name="raw")
+        sb.add_text_field("code", tokenizer_name="raw")
+        self.schema = sb.build()
+        self.path = path
+        self.code_sets = code_sets
+        self.index = None
+
+    def build(self, db) -> dict:
+        t = self.t
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.mkdir(parents=True)
+        self.index = t.Index(self.schema, path=str(self.path))
+        w = self.index.writer(heap_size=300_000_000, num_threads=1)
+        codes: dict[int, list[str]] = {}
+        for item_id, code in db.execute("SELECT item_id, code FROM item_codes"):
+            codes.setdefault(item_id, []).append(code)
+        t0, c0, n = time.perf_counter(), time.process_time(), 0
+        for item_id, text, title, name, unit, mtype in db.execute(
+                "SELECT id, text, title, original_name, unit, material_type FROM items WHERE deleted_at IS NULL"):
+            w.add_document(t.Document(id=item_id, text=tokens(normalise(text)), title=tokens(normalise(title)),
+                                      name=tokens(normalise(name)), unit=tokens(normalise(unit)), type=mtype,
+                                      code=codes.get(item_id, [])))
+            n += 1
+        w.commit()
+        w.wait_merging_threads()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        self.open()
+        size = sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
+        return {"items": n, "wall": wall, "cpu": cpu, "bytes": size}
+
+    def open(self):
+        if self.index is None:
+            self.index = self.t.Index.open(str(self.path))
+        self.index.reload()
+        self.searcher = self.index.searcher()
+
+    def _term(self, term: str):
+        t, O = self.t, self.t.Occur
+        toks = tokens(normalise(term)).split()
+        if len(toks) > 1 and len(toks[-1]) == 1:
+            toks = toks[:-1]          # the closing unigram: a term ends anywhere in a run
+        per_field = [(O.Should, t.Query.term_query(self.schema, f, toks[0]) if len(toks) == 1
+                      else t.Query.phrase_query(self.schema, f, toks)) for f in self.FIELDS]
+        return t.Query.boolean_query(per_field)
+
+    def query(self, q: str, code=None, mtype=None):
+        t, O = self.t, self.t.Occur
+        must = [(O.Must, self._term(term)) for term in q.split()]
+        if mtype:
+            must.append((O.Must, t.Query.term_query(self.schema, "type", mtype)))
+        if code:
+            must.append((O.Must, t.Query.boolean_query(
+                [(O.Should, t.Query.term_query(self.schema, "code", c)) for c in self.code_sets[code]])))
+        return must[0][1] if len(must) == 1 else t.Query.boolean_query(must)
+
+    def search(self, q: str, code=None, mtype=None, limit=20) -> int:
+        """Count + top `limit` by BM25 + their ids and snippets, as search() returns them."""
+        query = self.query(q, code, mtype)
+        res = self.searcher.search(query, limit=limit, count=True)
+        gen = self.t.SnippetGenerator.create(self.searcher, query, self.schema, "text")
+        for _score, addr in res.hits:
+            doc = self.searcher.doc(addr)
+            doc["id"]
+            gen.snippet_from_doc(doc).to_html()
+        return res.count
+
+
+def time_peer(inst, peer: Peer, cases, rounds: int):
+    """search() and Tantivy alternately on each query (who goes first alternates too), `rounds`
+    times over the class: every sample of both, and the queries whose totals differ."""
+    ours, theirs, ours_cpu, theirs_cpu, differ = [], [], [], [], 0
+    for r in range(rounds):
+        for k, case in enumerate(cases):
+            q, code, mtype = (*case, None)[:3]
+            for side in ((0, 1) if (r + k) % 2 == 0 else (1, 0)):
+                t, c = time.perf_counter(), time.process_time()
+                if side == 0:
+                    total = search(inst, q, code=code, type=mtype, limit=20)["total"]
+                    ours.append((time.perf_counter() - t) * 1000)
+                    ours_cpu.append((time.process_time() - c) * 1000)
+                else:
+                    peer_total = peer.search(q, code, mtype)
+                    theirs.append((time.perf_counter() - t) * 1000)
+                    theirs_cpu.append((time.process_time() - c) * 1000)
+            differ += r == 0 and total != peer_total
+    return ours, theirs, ours_cpu, theirs_cpu, differ
+
+
 def time_scan(inst, cases, code_sets):
     """Baseline: a brute-force instr scan of the extracted text, count + first 20 by date."""
     db = inst.db
@@ -236,6 +347,8 @@ def main(argv=None):
     ap.add_argument("--no-scan", action="store_true", help="skip the brute-force baseline")
     ap.add_argument("--scan-queries", type=int, default=15,
                     help="queries per class for the (slow) brute-force baseline: the first N of the class")
+    ap.add_argument("--peer", action="store_true", help="also Tantivy on the same items and queries (pip tantivy)")
+    ap.add_argument("--rounds", type=int, default=3, help="peer mode: passes over each class")
     args = ap.parse_args(argv)
 
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="searchbench")) / "instance"
@@ -262,14 +375,8 @@ def main(argv=None):
     mb = 1024 * 1024
     print(f"corpus: {n} items, avg {avg:.0f} characters; DB {os.path.getsize(inst.db_path) / mb:.0f} MB "
           f"(items table {sz['items'] / mb:.0f} MB)")
-    print(f"index size: FTS5 {sz['fts'] / mb:.0f} MB + token side table {sz['docs'] / mb:.0f} MB (zlib) "
-          f"= {(sz['fts'] + sz['docs']) / mb:.0f} MB")
-    # what a stored-content FTS5 table would hold instead of the side table: the token strings
-    from archive.search.analysis import tokens as _tokens
-    sample = db.execute("SELECT text, title, original_name, unit FROM items WHERE id % 100 = 0").fetchall()
-    tok_bytes = sum(len(_tokens(normalise(v)).encode()) for r in sample for v in r) * (n / max(1, len(sample)))
-    print(f"  (a stored-content FTS5 table would add ~{tok_bytes / mb:.0f} MB of token strings instead of the "
-          f"{sz['docs'] / mb:.0f} MB side table)")
+    print(f"index size: FTS5 {sz['fts'] / mb:.0f} MB + search_docs etc. {sz['docs'] / mb:.0f} MB "
+          f"= {(sz['fts'] + sz['docs']) / mb:.0f} MB, {(sz['fts'] + sz['docs']) / max(1, n):.0f} bytes per item")
 
     rng = random.Random(5)
     imap = current_map(inst)
@@ -290,6 +397,27 @@ def main(argv=None):
     classes.append(("4-char + code", [(q, c) for q, c in quads]))
 
     search(inst, "文明")  # warm up (parser, page cache)
+    if args.peer:
+        peer = Peer(root.parent / (root.name + "-tantivy"), code_sets)
+        if args.reuse and peer.path.exists():
+            peer.open()
+        else:
+            b = peer.build(db)
+            print(f"Tantivy build: {b['items']} items in {b['wall']:.1f} s ({b['items'] / b['wall']:.0f} items/s, "
+                  f"{b['items'] / max(b['cpu'], 1e-9):.0f} per CPU-second; analysis in Python included), "
+                  f"index {b['bytes'] / mb:.0f} MB, {b['bytes'] / max(1, b['items']):.0f} bytes per item")
+        peer.search("文明")
+        print(f"\n{args.rounds} rounds, search() and Tantivy alternating on each query; ms over all samples; "
+              f"load average {os.getloadavg()[0]:.1f}")
+        print("| query class | search() p50 / p95 | Tantivy + snippets p50 / p95 | ratio p50 | ratio p95 "
+              "| CPU: search() p50 / p95 | CPU: Tantivy p50 / p95 | CPU ratio p50 | totals differ |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name, cases in classes:
+            ours, theirs, oc, tc, differ = time_peer(inst, peer, cases, args.rounds)
+            print(f"| {name} | {pct(ours, 50):.1f} / {pct(ours, 95):.1f} | {pct(theirs, 50):.1f} / {pct(theirs, 95):.1f} "
+                  f"| {pct(ours, 50) / pct(theirs, 50):.2f}× | {pct(ours, 95) / pct(theirs, 95):.2f}× "
+                  f"| {pct(oc, 50):.1f} / {pct(oc, 95):.1f} | {pct(tc, 50):.1f} / {pct(tc, 95):.1f} "
+                  f"| {pct(oc, 50) / max(pct(tc, 50), 1e-3):.2f}× | {differ} |", flush=True)
     print()
     print("| query class | search() p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | median hits | newest first "
           "| scan p50 ms | scan p95 ms | speed-up (p50) |")

@@ -219,16 +219,18 @@ def test_full_rebuild_keeps_search_up_and_catches_concurrent_writes(instance, mo
                       "OR name LIKE '%rebuild_log%'").fetchall() == []
 
 
-@pytest.mark.parametrize("slack", [64, 2])
-def test_equal_scores_order_by_date_then_id(instance, monkeypatch, slack):
+@pytest.mark.parametrize("query", ["文明城市", "文明"])      # a phrase; one token (count first)
+@pytest.mark.parametrize("text_only", [True, False])     # False: the general path
+def test_equal_scores_order_by_date_then_id(instance, monkeypatch, query, text_only):
     from archive.search import engine
 
-    monkeypatch.setattr(engine, "TIE_SLACK", slack)   # 2: the tie group is wider, general path
+    if not text_only:
+        monkeypatch.setattr(engine, "TEXT_ONLY_MAX_ROWS", 0)
     dates = ["2025-03-01", "2026-01-05", None, "2025-12-31", "2026-01-05", "2024-07-01"] * 5
     ids = [add_item(instance.db, "同样的文字：文明城市", date=d, original_name="同.pdf") for d in dates]
     expected = sorted(zip(ids, dates), key=lambda p: (p[1] is None, "" if p[1] is None else
                                                        "".join(chr(0x10FFFF - ord(c)) for c in p[1]), p[0]))
-    got = [h["id"] for h in search(instance, "文明城市", limit=10, offset=7)["hits"]]
+    got = [h["id"] for h in search(instance, query, limit=10, offset=7)["hits"]]
     assert got == [i for i, _ in expected][7:17]
 
 

@@ -88,9 +88,10 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
                             date_bounds=lambda: db.execute("SELECT min(date), max(date) FROM items").fetchone())
     _register(db.conn)
     try:
-        if (compiled.match and compiled.where == LIVE and compiled.ranked
+        # FTS5 alone answers only while no row can be stale (nothing pending)
+        if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
-            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, checked=not pending)
+            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, broad=compiled.broad)
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
@@ -107,7 +108,6 @@ LIVE = "items.deleted_at IS NULL"
 RECENT_MIN_HITS = 2000
 RECENT, RELEVANCE = "recent", "relevance"
 TEXT_ONLY_MAX_ROWS = 1000   # deeper pages go through _general
-TIE_SLACK = 64              # rows fetched past the page, so equal scores at its edge sort by date
 
 
 class _Ix:
@@ -175,51 +175,58 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, ix, match, limit, offset, checked):
-    """Terms only, no filters (the common case), answered from FTS5 alone: the count needs no
-    join (index_item keeps rows of deleted items out of the index). Many hits: the page is
-    FTS5's doclist walked by rowid descending and stopped after it, nothing scored. Otherwise
-    the top rows are sorted by bm25 without joining every hit to items, and the page is ordered
-    by date/id in Python. Falls back to `_general` when the shortcut could be inexact (a tie
-    group wider than TIE_SLACK at the page's edge, a stale row). `checked`: no row is stale
-    (nothing pending), so the liveness checks are skipped."""
+def _text_only(db, ix, match, limit, offset, broad):
+    """The query is one FTS5 MATCH (terms and filter tokens), answered from FTS5 alone: the count
+    needs no join (index_item keeps rows of deleted items out of the index; a writer that
+    did not call it leaves the item pending, and then this path is not taken).
+
+    One pass over the matches. `broad` (a single token such as a 2-character term, which
+    usually has many hits): count first (walks rowids, nothing scored); more than
+    RECENT_MIN_HITS → the page is the doclist walked backwards and stopped after it; otherwise
+    the ≤ RECENT_MIN_HITS rows are scored. Other queries (phrases, several terms: usually few
+    hits): the matches are read in rowid order with bm25 and stopped after RECENT_MIN_HITS + 1
+    rows; if it stopped, the rest is counted from there and the page walked backwards."""
     n = offset + limit
     t = ix.table
-    total = _fts_count(db, ix, match)
-    if n == 0 or total == 0:
-        return total, [], RECENT if total > RECENT_MIN_HITS else RELEVANCE
-    if total > RECENT_MIN_HITS:
-        page = db.execute(f"SELECT rowid, NULL FROM {t} WHERE {t} MATCH ? "
-                          "ORDER BY rowid DESC LIMIT ? OFFSET ?", [match, limit, offset]).fetchall()
-        if not checked and not _all_live(db, [r[0] for r in page]):
-            return _general(db, ix, _Plain(match), limit, offset)   # a stale row: never show it
-        return total, page, RECENT
-    top = db.execute(f"SELECT rowid, {ix.rank} AS s FROM {t} WHERE {t} MATCH ? "
-                     "ORDER BY s LIMIT ?", [match, n + TIE_SLACK]).fetchall()
-    if len(top) > n:
-        edge = top[n - 1][1]
-        if top[-1][1] == edge:
-            return _general(db, ix, _Plain(match), limit, offset)   # a tie group wider than the slack
-        top = [r for r in top if r[1] <= edge]   # rows tied with the last one on the page compete on date
-    marks = ", ".join("?" for _ in top)
-    meta = {r[0]: r[1:] for r in db.execute(
-        f"SELECT id, deleted_at, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
-        [r[0] for r in top])}
-    if len(meta) != len(top) or any(m[0] is not None for m in meta.values()):
-        return _general(db, ix, _Plain(match), limit, offset)   # a stale row: never show it
-    # rank, then date (newest first, none last), then id — as _general orders
-    top.sort(key=lambda r: r[0])
-    top.sort(key=lambda r: meta[r[0]][1] or "", reverse=True)
-    top.sort(key=lambda r: r[1])
-    return total, top[offset:n], RELEVANCE
+    if broad:
+        total = _fts_count(db, ix, match)
+        if total == 0 or total > RECENT_MIN_HITS:
+            return total, _recent_page(db, ix, match, limit, offset, total), _order(total)
+        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
+    else:
+        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+                          f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
+        if len(rows) > RECENT_MIN_HITS:
+            total = len(rows) + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
+                                           [match, rows[-1][0]]).fetchone()[0]
+            return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+        total = len(rows)
+    if n == 0 or not rows:
+        return total, [], RELEVANCE
+    # the page and every row tied with its last one (they compete on date), ordered by rank,
+    # then date (newest first, none last), then id — as _general orders
+    rows.sort(key=lambda r: r[1])
+    if len(rows) > n:
+        edge = rows[n - 1][1]
+        rows = [r for r in rows if r[1] <= edge]
+    marks = ", ".join("?" for _ in rows)
+    date = dict(db.execute(f"SELECT id, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
+                           [r[0] for r in rows]).fetchall())
+    rows.sort(key=lambda r: (r[1], _neg_date(date.get(r[0])), r[0]))
+    return total, rows[offset:n], RELEVANCE
 
 
-def _all_live(db, ids) -> bool:
-    if not ids:
-        return True
-    marks = ", ".join("?" for _ in ids)
-    return db.execute(f"SELECT count(*) FROM items INDEXED BY items_search_live "
-                      f"WHERE id IN ({marks}) AND deleted_at IS NULL", ids).fetchone()[0] == len(ids)
+def _order(total: int) -> str:
+    return RECENT if total > RECENT_MIN_HITS else RELEVANCE
+
+
+def _recent_page(db, ix, match, limit, offset, total):
+    """Newest first: FTS5's doclist walked backwards, stopped after the page."""
+    if total == 0 or limit == 0:
+        return []
+    t = ix.table
+    return db.execute(f"SELECT rowid, NULL FROM {t} WHERE {t} MATCH ? "
+                      "ORDER BY rowid DESC LIMIT ? OFFSET ?", [match, limit, offset]).fetchall()
 
 
 class _Plain:

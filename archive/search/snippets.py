@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from functools import lru_cache
 
 from .analysis import _CJK, _NFKC_RUN, is_word_char, nfkc
 
@@ -26,7 +27,7 @@ def _tidy(text: str) -> str:
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
     """Normalised form of d and, per normalised character, its index in d."""
     n = nfkc(d)
-    if len(n) == len(d) and all(_one_to_one(m.group()) for m in _NFKC_RUN.finditer(d)):
+    if len(n) == len(d) and all(_one_to_one(r) for r in set(_NFKC_RUN.findall(d))):
         low = n.lower()
         if len(low) == len(n):     # lower() never shortens: no character grew
             return low, range(len(d))   # the usual case: every character maps 1:1
@@ -38,6 +39,7 @@ def _norm_with_map(d: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
+@lru_cache(maxsize=4096)   # the same few runs (，。（） full-width digits) recur in every text
 def _one_to_one(run: str) -> bool:
     """NFKC maps this run character by character, one to one (equal total lengths alone do not
     say so: ㎏ → kg and e + ◌́ → é cancel out)."""
@@ -56,7 +58,8 @@ def _occurrences(n: str, term: str, limit: int = 50):
         i = n.find(term, i + 1)
 
 
-PREFIX = 2000       # raw characters looked at first; the whole text only when that is not enough
+PREFIX = 2000       # raw characters looked at; the whole text only when that is not enough
+# (first PREFIX // 8: a frequent term usually occurs in an item's first lines)
 
 
 def make_snippet(text: str, terms: list[str]) -> dict:
@@ -67,14 +70,16 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     characters that tidying and normalisation treat alike in any context (a CJK ideograph, then
     an ideograph or a printable ASCII character), so the cut text's tidy/normalised form is a
     prefix of the whole text's. The snippet made from it is kept when every term occurs there and
-    every window ends well before the cut; otherwise the whole text is used."""
+    every window ends well before the cut; otherwise a longer prefix, then the whole text is used.
+    (Cost: ~0.05 ms for a 250-character prefix, 0.2 ms for 2,000.)"""
     text = text or ""
-    if len(text) > PREFIX + PREFIX // 2:
-        cut = _safe_cut(text, PREFIX)
-        if cut is not None:
-            short = _snippet(_tidy(text[:cut]), terms, whole=False)
-            if short is not None:
-                return short
+    for prefix in (PREFIX // 8, PREFIX):
+        if len(text) > prefix + prefix // 2:
+            cut = _safe_cut(text, prefix)
+            if cut is not None:
+                short = _snippet(_tidy(text[:cut]), terms, whole=False)
+                if short is not None:
+                    return short
     return _snippet(_tidy(text), terms, whole=True)
 
 
