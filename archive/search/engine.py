@@ -86,7 +86,8 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
     # filter tokens are used only while every row's are current (nothing pending)
     compiled = compile_tree(and_all(tree, *filters), ix.table, tokens=not (legacy or pending),
                             date_bounds=lambda: db.execute("SELECT min(date), max(date) FROM items").fetchone())
-    _register(db.conn)
+    if "ea_" in compiled.where:
+        _register(db.conn)
     try:
         # FTS5 alone answers only while no row can be stale (nothing pending)
         if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending

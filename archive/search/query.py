@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date as _date
+from functools import lru_cache
 
 from whoosh import fields as wfields
 from whoosh import qparser
@@ -174,14 +175,21 @@ def _parser() -> qparser.QueryParser:
 _PARSER = None
 
 
-def parse(q: str, resolve_code=None) -> object:
-    """The user's query → our tree. `resolve_code(code)` lists the codes code: matches."""
+@lru_cache(maxsize=512)
+def _whoosh_parse(q: str):
+    """whoosh's tree for q (it compiles its regexes on every parse: ~0.3 ms; a page of results
+    and its next page ask the same query). The tree is only read afterwards."""
     global _PARSER
-    check_syntax(q)
     if _PARSER is None:
         _PARSER = _parser()
+    return _PARSER.parse(q)
+
+
+def parse(q: str, resolve_code=None) -> object:
+    """The user's query → our tree. `resolve_code(code)` lists the codes code: matches."""
+    check_syntax(q)
     try:
-        wtree = _PARSER.parse(q)
+        wtree = _whoosh_parse(q)
     except Exception:  # whoosh rarely raises; never show its traceback or its words
         raise _usage("malformed query", "无法解析检索式，请检查括号、引号和 AND/OR/NOT 的用法") from None
     return _convert(wtree, resolve_code)
