@@ -141,6 +141,66 @@ def build(inst: Instance, n: int, seed: int = 1) -> dict:
             "cpu_index": cpu_index}
 
 
+def old_index_item(db, item_id: int) -> None:
+    """index_item as it was before issue 15 (items_fts + zlib'd source in items_fts_src), for a
+    same-run baseline of the build rate: the lookups it made, then its insert."""
+    from archive.search.index import legacy_write
+    row = db.execute("SELECT text, title, original_name, unit, deleted_at FROM items WHERE id = ?",
+                     [item_id]).fetchone()
+    db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", ["items_fts_rebuild_log"]).fetchone()
+    db.execute("SELECT analyzer, source FROM items_fts_src WHERE item_id = ?", [item_id]).fetchone()
+    legacy_write(db, item_id, row[:4])
+
+
+def build_compare(n: int, work: Path) -> None:
+    """The same n generated items indexed by the old index_item and the current one, in two fresh
+    instances, batch by batch alternately (500 items a batch, the order swapped every batch):
+    CPU seconds of the index step alone, so other load on the machine cancels out."""
+    rng = random.Random(9)
+    words, weights = make_vocab(rng)
+    insts = []
+    for name in ("old", "new"):
+        root = work / f"compare-{name}"
+        if root.exists():
+            shutil.rmtree(root)
+        inst = Instance(root)
+        inst.create()
+        insts.append(inst)
+    cpu = [0.0, 0.0]
+    for start in range(0, n, 500):
+        rows = []
+        for k in range(start, min(n, start + 500)):
+            text = make_text(rng, words, weights, rng.randint(300, 3000))
+            rows.append((hashlib.sha256(f"cmp{k}".encode()).hexdigest(), text, "".join(rng.choices(words, k=4)),
+                         rng.choice(["规范文件", "实景图片"]), f"2025-{rng.randint(1, 12):02d}-01"))
+        order = (0, 1) if (start // 500) % 2 == 0 else (1, 0)
+        for side in order:
+            db = insts[side].db
+            with transaction(db):
+                ids = []
+                for sha, text, title, mtype, date in rows:
+                    db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [sha])
+                    ids.append(db.execute(
+                        "INSERT INTO items (sha256, kind, material_type, title, original_name, unit, date, size, text,"
+                        " created_at, updated_at) VALUES (?, 'pdf', ?, ?, ?, '城东街道', ?, 1, ?, 't', 't')",
+                        [sha, mtype, title, title + ".pdf", date, text]).lastrowid)
+                    db.execute("INSERT INTO item_codes (item_id, code, added_at) VALUES (?, 'Ⅲ—1', 't')", [ids[-1]])
+                c = time.process_time()
+                for item_id in ids:
+                    (old_index_item if side == 0 else index_item)(db, item_id)
+                cpu[side] += time.process_time() - c
+    sizes = []
+    for inst in insts:
+        sz = {name: size for name, size in inst.db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")}
+        sizes.append(sum(v for k, v in sz.items() if k.startswith(("items_fts", "search_"))))
+        inst.close()
+    print(f"build, same {n} items, index step only (CPU): before issue 15 {n / cpu[0]:.0f} items/s, "
+          f"now {n / cpu[1]:.0f} items/s (ratio {cpu[0] / cpu[1]:.2f}×); index {sizes[0] / n:.0f} → "
+          f"{sizes[1] / n:.0f} bytes per item")
+    for name in ("old", "new"):
+        shutil.rmtree(work / f"compare-{name}", ignore_errors=True)
+
+
 def index_size(db) -> dict:
     sizes = {}
     try:
@@ -349,7 +409,12 @@ def main(argv=None):
                     help="queries per class for the (slow) brute-force baseline: the first N of the class")
     ap.add_argument("--peer", action="store_true", help="also Tantivy on the same items and queries (pip tantivy)")
     ap.add_argument("--rounds", type=int, default=3, help="peer mode: passes over each class")
+    ap.add_argument("--build-compare", type=int, metavar="N",
+                    help="only: index N items with the old and the current index_item, alternately")
     args = ap.parse_args(argv)
+    if args.build_compare:
+        build_compare(args.build_compare, Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="searchbench")))
+        return
 
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="searchbench")) / "instance"
     print(f"# search benchmark: {args.items} items, {os.cpu_count()} cores, instance {root}, "
