@@ -44,14 +44,21 @@ class LedgerRow:
     after: list[str]
 
 
-def iter_rows(instance, flt: ProblemFilter) -> Iterator[LedgerRow]:
-    """Problems matching `flt`, oldest first, in chunks (keyset on id: flat memory)."""
+def iter_rows(instance, flt: ProblemFilter, offset: int = 0) -> Iterator[LedgerRow]:
+    """Problems matching `flt`, oldest first, from the `offset`-th on, in chunks (keyset on id:
+    flat memory)."""
     from archive.maps.loading import current_map
 
     imap = current_map(instance)
     db = instance.db
     where, args = flt.where(today_beijing().isoformat())
     last, seq = 0, 0
+    if offset:
+        row = db.execute(f"SELECT p.id FROM problems p WHERE {where} ORDER BY p.id LIMIT 1 OFFSET :off",
+                         {**args, "off": offset - 1}).fetchone()
+        if row is None:
+            return
+        last, seq = row[0], offset
     while True:
         cur = db.execute(f"SELECT * FROM problems p WHERE {where} AND p.id > :last ORDER BY p.id LIMIT {CHUNK}",
                          {**args, "last": last})

@@ -29,7 +29,7 @@ bp = Blueprint("inspection", __name__, url_prefix="/inspection")
 
 REPORT_ROLES = pr.REPORT_ROLES
 PAGE_SIZE = 50
-PRINT_LIMIT = 500
+PRINT_LIMIT = 200          # rows per printable page (the xlsx holds them all)
 DEFAULT_DAYS = 7          # the deadline a report form proposes
 
 
@@ -464,9 +464,10 @@ def ledger():
     errors: list[str] = []
     flt = _filter_from_args(errors)
     inst = get_instance()
+    page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     rows = []
     more = False
-    for r in ledger_mod.iter_rows(inst, flt):
+    for r in ledger_mod.iter_rows(inst, flt, offset=(page - 1) * PRINT_LIMIT):
         if len(rows) >= PRINT_LIMIT:
             more = True
             break
@@ -478,7 +479,7 @@ def ledger():
                 f"SELECT problem_id, stage, id FROM problem_photos WHERE problem_id IN ({','.join('?' * len(ids))}) "
                 "ORDER BY id", ids):
             photo_ids.setdefault((pid, stage), []).append(phid)
-    return render_template("inspection/ledger.html", rows=rows, more=more, limit=PRINT_LIMIT, flt=flt,
+    return render_template("inspection/ledger.html", rows=rows, more=more, limit=PRINT_LIMIT, flt=flt, page=page,
                            errors=errors, photo_ids=photo_ids, label=ledger_mod.describe_filter(inst, flt),
                            today=today_beijing(), state_label=pr.state_label, filter_args=FILTER_ARGS,
                            default_leaves=ledger_mod.default_leaves(current_map()))

@@ -65,11 +65,11 @@ def test_cli_walk(E, tmp_path, instance):
 
 
 @pytest.mark.parametrize("args,message", [
-    (["--desc", "x", "--unit", "甲"], "未指定整改期限"),
+    (["--desc", "x", "--unit", "市教育局"], "未指定整改期限"),
     (["--desc", "x", "--deadline", FUTURE], "未指定责任单位"),
-    (["--desc", "x", "--unit", "甲", "--deadline", "2001-01-01"], "已过"),
-    (["--desc", "x", "--unit", "甲", "--deadline", FUTURE, "--code", "Ⅸ-1"], "未知的指标代码"),
-    (["--desc", "x", "--unit", "甲", "--deadline", FUTURE, "--by", "nobody"], "没有可用的账号"),
+    (["--desc", "x", "--unit", "市教育局", "--deadline", "2001-01-01"], "已过"),
+    (["--desc", "x", "--unit", "市教育局", "--deadline", FUTURE, "--code", "Ⅸ-1"], "未知的指标代码"),
+    (["--desc", "x", "--unit", "市教育局", "--deadline", FUTURE, "--by", "nobody"], "没有可用的账号"),
 ])
 def test_usage_errors_exit_2(E, args, message):
     r = E("problem", "add", *args)
@@ -81,5 +81,5 @@ def test_usage_errors_exit_2(E, args, message):
 def test_not_an_image_exits_1(E, tmp_path):
     bad = tmp_path / "照片.jpg"
     bad.write_bytes(b"MZ" + b"\0" * 500)
-    r = E("problem", "add", "--desc", "x", "--unit", "甲", "--deadline", FUTURE, "--photo", bad)
+    r = E("problem", "add", "--desc", "x", "--unit", "市教育局", "--deadline", FUTURE, "--photo", bad)
     assert r.exit_code == 1 and "不是照片" in r.output and "照片.jpg" in r.output

@@ -16,13 +16,13 @@ def test_add_and_validate(instance):
     assert s["name"] == "和平路 背街小巷" and s["lat"] == 36.1
     assert st.find_site(instance, "和平路 背街小巷")["id"] == sid == st.find_site(instance, str(sid))["id"]
     for data, msg in [
-        ({"name": "和平路 背街小巷", "kind": "背街小巷", "unit": "x"}, "已存在"),
-        ({"name": "a", "kind": "菜园", "unit": "x"}, "未知的点位类型"),
+        ({"name": "和平路 背街小巷", "kind": "背街小巷", "unit": "市教育局"}, "已存在"),
+        ({"name": "a", "kind": "菜园", "unit": "市教育局"}, "未知的点位类型"),
         ({"name": "a", "kind": "学校", "unit": ""}, "未指定责任单位"),
-        ({"name": "", "kind": "学校", "unit": "x"}, "点位名称"),
-        ({"name": "a", "kind": "学校", "unit": "x", "lat": "91", "lon": "1"}, "超出范围"),
-        ({"name": "a", "kind": "学校", "unit": "x", "lat": "36"}, "同时"),
-        ({"name": "a", "kind": "学校", "unit": "x", "lat": "北纬", "lon": "1"}, "不是数字"),
+        ({"name": "", "kind": "学校", "unit": "市教育局"}, "点位名称"),
+        ({"name": "a", "kind": "学校", "unit": "市教育局", "lat": "91", "lon": "1"}, "超出范围"),
+        ({"name": "a", "kind": "学校", "unit": "市教育局", "lat": "36"}, "同时"),
+        ({"name": "a", "kind": "学校", "unit": "市教育局", "lat": "北纬", "lon": "1"}, "不是数字"),
     ]:
         with pytest.raises(UsageError, match=msg):
             st.add_site(instance, data, user="t")
@@ -31,8 +31,10 @@ def test_add_and_validate(instance):
 
 def test_units_register_is_used_once_present(instance):
     """When the units table (issue 12) exists and holds rows, names must be registered."""
-    instance.db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
-    instance.db.execute("INSERT INTO units (name) VALUES ('草场街街道')")
+    instance.db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, name TEXT UNIQUE, "
+                        "created_at TEXT, updated_at TEXT)")
+    instance.db.execute("INSERT OR IGNORE INTO units (name, created_at, updated_at) "
+                        "VALUES ('草场街街道', '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')")
     st.add_site(instance, {"name": "甲", "kind": "学校", "unit": "草场街街道"}, user="t")
     with pytest.raises(UsageError, match="未知的单位"):
         st.add_site(instance, {"name": "乙", "kind": "学校", "unit": "不存在街道"}, user="t")

@@ -193,3 +193,20 @@ def test_dashboard_counts_and_plot(login, insp):
 def test_forms_need_csrf(csrf_login, insp):
     assert csrf_login("reviewer").post(f"/inspection/problems/{insp['problem']}/return",
                                        data={"reason": "x"}).status_code == 400
+
+
+def test_printable_ledger_pages(login, insp, instance, monkeypatch):
+    from archive.inspection import problems as pr
+    from archive.web import inspection as web_insp
+
+    for n in range(4):
+        pr.report_problem(instance, pr.Actor("reviewer", "reviewer"), pr.NewProblem(
+            description=f"第{n}号问题", unit="市教育局", deadline=FUTURE))
+    monkeypatch.setattr(web_insp, "PRINT_LIMIT", 2)
+    c = login("auditor")
+    seen = []
+    for page in (1, 2, 3):
+        html = c.get(f"/inspection/ledger?unit=&page={page}").get_data(as_text=True)
+        seen.append([int(x) for x in __import__("re").findall(r'<tr data-id="(\d+)"', html)])
+    assert seen == [[1, 2], [3, 4], [5]]
+    assert "下一页" not in c.get("/inspection/ledger?unit=&page=3").get_data(as_text=True)
