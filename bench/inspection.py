@@ -9,7 +9,7 @@ at 300 distinct real JPEGs in the store, so thumbnails are real). A quarter of t
 open, some overdue, some rebounds. Then:
   1. pages through the Flask app in-process (test client, logged in as a reviewer): p50/p95 of
      the problem list (first page, filtered by unit / overdue / site / leaf, page 100), a problem,
-     the dashboard, the sites page, the rounds page and the printable ledger (500 rows); the
+     the dashboard, the sites page and the printable ledger (200 rows); the
      archive's own readiness dashboard `/dashboard` is timed in the same run as the baseline;
   2. the ledger xlsx for N/10 and for N problems, each in a child process: seconds, file size,
      images, and peak RSS (VmHWM), against a child that only opens the instance
