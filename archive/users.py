@@ -19,13 +19,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from archive.core import audit
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, UsageError
+from archive.core.permissions import ROLES  # noqa: F401  (users.ROLES: the one table lives in core)
 
-ROLES: dict[str, str] = {
-    "clerk": "资料员",
-    "reviewer": "审核员",
-    "auditor": "审计员",
-    "admin": "管理员",
-}
 MIN_PASSWORD_LEN = 8
 NAME_MAX_LEN = 64
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 from archive.core import audit
@@ -177,6 +178,27 @@ def _refuse_other_items_file(db, sha: str, item_id: int) -> None:
     other = db.execute("SELECT id FROM items WHERE sha256 = ? AND id != ?", [sha, item_id]).fetchone()
     if other:
         raise Refusal("duplicate of another item", f"该文件已作为材料 #{other[0]} 入库")
+
+
+def count_items(db, codes: list[str], include_deleted: bool = False) -> int:
+    """Distinct items mapped to any of these codes (live only unless `include_deleted`)."""
+    if not codes:
+        return 0
+    marks = ",".join("?" * len(codes))
+    alive = "" if include_deleted else "AND i.deleted_at IS NULL"
+    return db.execute(f"SELECT count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
+                      f"WHERE c.code IN ({marks}) {alive}", codes).fetchone()[0]
+
+
+def types_present(db, codes: list[str]) -> Counter:
+    """Material type → live items mapped to these codes (a parent node's summary; leaves use
+    archive.readiness.coverage.leaf_coverage, which applies the window and review state)."""
+    if not codes:
+        return Counter()
+    marks = ",".join("?" * len(codes))
+    return Counter(dict(db.execute(
+        f"SELECT i.material_type, count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
+        f"WHERE i.deleted_at IS NULL AND c.code IN ({marks}) GROUP BY i.material_type", codes).fetchall()))
 
 
 def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,

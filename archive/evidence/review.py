@@ -7,6 +7,7 @@ from archive.core.errors import UsageError
 from .items import get_item
 
 DECISIONS = {"approved": "通过", "rejected": "退回"}
+STATES = {"pending": "待审核", "rejected": "已退回", "approved": "已通过"}   # items.review_state → 中文
 
 
 def review_item(instance, item_id: int, decision: str, comment: str | None = None,
@@ -25,3 +26,31 @@ def review_item(instance, item_id: int, decision: str, comment: str | None = Non
         db.execute("UPDATE items SET review_state = ?, updated_at = ? WHERE id = ?", [decision, now, item_id])
         audit.log(db, by, f"item.review.{decision}", f"item:{item_id}", {"comment": comment}, ip)
     return {"id": item_id, "review_state": decision, "comment": comment, "reviewer": by, "at": now}
+
+
+def latest_reviews(db, ids: list[int]) -> dict[int, dict]:
+    """item id → its latest review (decision, comment, reviewer, at)."""
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    out = {}
+    for item_id, decision, comment, reviewer, at in db.execute(
+            f"SELECT item_id, decision, comment, reviewer, created_at FROM reviews r "
+            f"WHERE item_id IN ({marks}) AND id = (SELECT MAX(id) FROM reviews WHERE item_id = r.item_id)", ids):
+        out[item_id] = {"decision": decision, "comment": comment, "reviewer": reviewer, "at": at}
+    return out
+
+
+def state_counts(db, unit: str | None = None, code_in: list[str] | None = None) -> dict[str, int]:
+    """Live items per review state, optionally of one unit and/or under these leaf codes."""
+    where, params = ["deleted_at IS NULL"], []
+    if unit:
+        where.append("unit = ?")
+        params.append(unit)
+    if code_in is not None:
+        if not code_in:
+            return {}
+        where.append(f"id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
+        params += code_in
+    return dict(db.execute(f"SELECT review_state, count(*) FROM items WHERE {' AND '.join(where)} "
+                           "GROUP BY review_state", params).fetchall())

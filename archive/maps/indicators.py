@@ -191,6 +191,10 @@ class IndicatorMap:
     def leaves(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.is_leaf]
 
+    def units(self) -> list[str]:
+        """Every responsible unit the leaves name, sorted (pickers and filters list these)."""
+        return sorted({u for n in self.leaves() for u in n.units})
+
     def subtree_leaves(self, code: str) -> list[Node]:
         """The leaves under a node (the node itself for a leaf); [] for an unknown code."""
         node = self.find(code)

@@ -6,7 +6,8 @@ from flask_login import current_user
 
 from archive import users
 from archive.core.errors import ArchiveError
-from .common import client_ip, current_map, get_db, get_instance, roles_required
+from .common import client_ip, current_map, get_db, get_instance, map_units, roles_required
+from .errors import errors_back_to
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -40,12 +41,12 @@ def users_page():
             else:
                 flash(f"已创建账号 {user.name}（{user.role_label}）", "success")
                 return redirect(url_for("admin.users_page"))
-    try:
-        units = sorted({u for n in current_map().leaves() for u in n.units})
-    except ArchiveError:
-        units = []
     return render_template("admin/users.html", users=users.list_users(db), form=form,
-                           units=units), status
+                           units=map_units()), status
+
+
+def _users_page() -> str:
+    return url_for("admin.users_page")
 
 
 @bp.route("/users/<int:user_id>/disable", methods=["POST"])
@@ -71,45 +72,36 @@ def enable(user_id):
 
 @bp.route("/users/<int:user_id>/edit", methods=["POST"])
 @roles_required("admin")
+@errors_back_to(_users_page)
 def edit_user(user_id):
     user = _target(user_id)
     role = request.form.get("role", user.role)
     if user.id == current_user.id and role != "admin":
         flash("不能取消自己的管理员角色", "error")
         return redirect(url_for("admin.users_page"))
-    try:
-        updated = users.update_user(get_db(), user.id, role, request.form.get("unit"),
-                                    by=current_user.name, ip=client_ip())
-    except ArchiveError as e:
-        flash(e.message_zh, "error")
-    else:
-        flash(f"已更新 {updated.name}：{updated.role_label}{'，' + updated.unit if updated.unit else ''}", "success")
+    updated = users.update_user(get_db(), user.id, role, request.form.get("unit"),
+                                by=current_user.name, ip=client_ip())
+    flash(f"已更新 {updated.name}：{updated.role_label}{'，' + updated.unit if updated.unit else ''}", "success")
     return redirect(url_for("admin.users_page"))
 
 
 @bp.route("/users/<int:user_id>/password", methods=["POST"])
 @roles_required("admin")
+@errors_back_to(_users_page)
 def reset_password(user_id):
     user = _target(user_id)
-    password = request.form.get("password", "")
-    try:
-        users.set_password(get_db(), user.id, password, by=current_user.name, ip=client_ip())
-    except ArchiveError as e:
-        flash(e.message_zh, "error")
-    else:
-        flash(f"已重设 {user.name} 的密码", "success")
+    users.set_password(get_db(), user.id, request.form.get("password", ""), by=current_user.name,
+                       ip=client_ip())
+    flash(f"已重设 {user.name} 的密码", "success")
     return redirect(url_for("admin.users_page"))
 
 
 @bp.route("/users/<int:user_id>/token", methods=["POST"])
 @roles_required("admin")
+@errors_back_to(_users_page)
 def issue_token(user_id):
     user = _target(user_id)
-    try:
-        token = users.issue_token(get_db(), user.id, by=current_user.name, ip=client_ip())
-    except ArchiveError as e:
-        flash(e.message_zh, "error")
-        return redirect(url_for("admin.users_page"))
+    token = users.issue_token(get_db(), user.id, by=current_user.name, ip=client_ip())
     # Shown once, never stored in clear; the page is not cached (Cache-Control: no-store).
     return render_template("admin/token.html", user=user, token=token)
 

@@ -5,17 +5,16 @@ Auth: a session (then POST needs the X-CSRFToken header) or `Authorization: Bear
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, jsonify, request, url_for
+from flask import Blueprint, jsonify, request, url_for
 from flask_login import current_user
 
 from archive.core import audit
 from archive.evidence import items as items_mod
 from archive.core.db import transaction
-from archive.core.errors import ArchiveError, NotFound
+from archive.core.errors import ArchiveError
 from archive.evidence.ingest import IngestRequest, ingest_files
-from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, get_db, get_instance, int_arg,
-                     roles_required, sees_audit)
-from .evidence import form_codes, save_upload
+from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, form_codes, get_db, get_instance,
+                     int_arg, roles_required, save_upload, sees_audit)
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -43,10 +42,7 @@ def list_items():
 @bp.route("/items/<int:item_id>", methods=["GET"])
 @roles_required(*ALL_ROLES)
 def get_item(item_id):
-    try:
-        return jsonify(items_mod.item_detail(get_instance(), item_id, history=sees_audit()))
-    except NotFound:
-        abort(404)
+    return jsonify(items_mod.item_detail(get_instance(), item_id, history=sees_audit()))  # NotFound → 404
 
 
 @bp.route("/items", methods=["POST"])

@@ -1,9 +1,10 @@
 """The audit log page: who did what, when, from where; filters by user, action, target, date."""
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, render_template, request
+
+from archive.core import audit
+from archive.core.permissions import AUDIT_ROLES
 
 from .common import MAX_PAGE_NUMBER, get_db, int_arg, iso_date_arg, roles_required
 from .timefmt import utc_day_end, utc_day_start
@@ -23,43 +24,17 @@ ACTION_LABELS = {
 
 def query_audit(db, *, user=None, action=None, target=None, date_from=None, date_to=None,
                 limit=PAGE_SIZE, offset=0) -> tuple[int, list[dict]]:
-    # TODO: move to archive/audit.py as `query(...)` if the CLI grows an `audit` command.
-    where, params = [], []
-    if user:
-        where.append("user = ?")
-        params.append(user)
-    if action:
-        where.append("(action = ? OR action LIKE ? ESCAPE '\\')")
-        params += [action, action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"]
-    if target:
-        where.append("target = ?")
-        params.append(target)
-    if date_from:   # the days a user types are 北京时间 days, as the page shows times
-        where.append("at >= ?")
-        params.append(utc_day_start(date_from))
-    if date_to:
-        where.append("at <= ?")
-        params.append(utc_day_end(date_to))
-    sql_where = ("WHERE " + " AND ".join(where)) if where else ""
-    total = db.execute(f"SELECT count(*) FROM audit {sql_where}", params).fetchone()[0]
-    rows = []
-    for r in db.execute(f"SELECT id, at, user, ip, action, target, detail FROM audit {sql_where} "
-                        "ORDER BY id DESC LIMIT ? OFFSET ?", [*params, limit, offset]):
-        row = dict(zip(("id", "at", "user", "ip", "action", "target", "detail"), r))
-        if row["detail"]:
-            try:
-                row["detail"] = json.dumps(json.loads(row["detail"]), ensure_ascii=False)
-            except ValueError:
-                pass
-        rows.append(row)
-    return total, rows
+    """audit.query with the 北京时间 days a user types turned into UTC bounds."""
+    return audit.query(db, user=user, action=action, target=target,
+                       at_from=utc_day_start(date_from) if date_from else None,
+                       at_to=utc_day_end(date_to) if date_to else None, limit=limit, offset=offset)
 
 
 _date_arg = iso_date_arg
 
 
 @bp.route("/audit")
-@roles_required("auditor", "admin")
+@roles_required(*AUDIT_ROLES)
 def audit_page():
     db = get_db()
     errors: list[str] = []
@@ -72,8 +47,8 @@ def audit_page():
     }
     page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     total, rows = query_audit(db, **filters, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
-    actions = [r[0] for r in db.execute("SELECT DISTINCT action FROM audit ORDER BY action")]
-    user_names = [r[0] for r in db.execute("SELECT DISTINCT user FROM audit WHERE user IS NOT NULL ORDER BY user")]
+    actions = audit.actions(db)
+    user_names = audit.user_names(db)
     return render_template("audit.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE,
                            args=request.args, actions=actions, user_names=user_names,
                            errors=errors, labels=ACTION_LABELS), (400 if errors else 200)

@@ -1,21 +1,22 @@
 """What every blueprint shares: the per-request instance and DB, the client's IP, the map,
-the `roles_required` decorator, and clerk scoping."""
+the `roles_required` decorator, clerk scoping (rules in archive/core/permissions.py), and
+reading uploads and code lists from a request."""
 from __future__ import annotations
 
 import functools
+import os
+import tempfile
 import threading
+from pathlib import Path
 
 from flask import abort, current_app, g, request
 from flask_login import current_user
 
+from archive.core import permissions
 from archive.core.instance import Instance
-from ..users import ROLES
+from archive.core.permissions import (ALL_ROLES, AUDIT_ROLES, EDIT_ROLES,  # noqa: F401  (re-exported)
+                                      EXPORT_VIEW_ROLES, REVIEW_ROLES, ROLES)
 from archive.maps.loading import current_map as instance_map
-
-ALL_ROLES = tuple(ROLES)
-EDIT_ROLES = ("clerk", "reviewer", "admin")      # auditors are read-only everywhere
-REVIEW_ROLES = ("reviewer", "admin")
-AUDIT_ROLES = ("auditor", "admin")               # the audit log, and items' audit history
 
 _map_lock = threading.Lock()
 
@@ -79,7 +80,7 @@ def roles_required(*roles: str):
 
 def sees_audit() -> bool:
     """Whether the current user may read audit rows (the audit log, an item's history)."""
-    return current_user.is_authenticated and current_user.role in AUDIT_ROLES
+    return current_user.is_authenticated and permissions.sees_audit(current_user.role)
 
 
 def public(view):
@@ -89,12 +90,9 @@ def public(view):
 
 
 def can_edit_unit(unit: str | None) -> bool:
-    """Clerks edit only their own unit's items; reviewers and admins any; auditors none."""
-    if not current_user.is_authenticated or current_user.role not in EDIT_ROLES:
-        return False
-    if current_user.role == "clerk":
-        return bool(current_user.unit) and unit == current_user.unit
-    return True
+    """Whether the current user may edit an item of `unit` (permissions.can_edit_unit)."""
+    return current_user.is_authenticated and permissions.can_edit_unit(
+        current_user.role, current_user.unit, unit)
 
 
 def require_edit_unit(unit: str | None) -> None:
@@ -116,6 +114,36 @@ def date_arg(raw: str | None, errors: list[str], label: str = "日期", hint: st
     except ArchiveError:
         errors.append(f"{label}“{raw}”无法识别，请用 YYYY-MM-DD{hint}")
         return None
+
+
+def map_units() -> list[str]:
+    """The responsible units the loaded map names; [] while no map is loaded."""
+    from archive.core.errors import ArchiveError
+    try:
+        return current_map().units()
+    except ArchiveError:
+        return []
+
+
+def save_upload(storage) -> tuple[Path, str]:
+    """Writes an uploaded file to a private temp file; returns (path, original name).
+    The client's name is kept verbatim as metadata (Chinese included), minus any folders."""
+    name = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "未命名文件"
+    suffix = Path(name).suffix[:16] if Path(name).suffix.isascii() else ""
+    fd, tmp = tempfile.mkstemp(prefix="evidence-upload-", suffix=suffix)
+    with os.fdopen(fd, "wb") as out:
+        storage.save(out)
+    return Path(tmp), name
+
+
+def form_codes(form) -> list[str]:
+    """Codes from a form: repeated `code`/`codes` fields, each may hold several split by ;，,"""
+    codes = []
+    for raw in form.getlist("code") + form.getlist("codes"):
+        for part in raw.replace("；", ";").replace(",", ";").replace("，", ";").split(";"):
+            if part.strip():
+                codes.append(part.strip())
+    return codes
 
 
 MAX_ROW = 2**63 - 1        # SQLite's integer range: past it an id or offset is a typo, not a 500
@@ -150,6 +178,9 @@ def init_app(app) -> None:
         inst = g.pop("instance", None)
         if inst is not None:
             inst.close()
+
+    from archive.evidence.review import STATES
+    app.jinja_env.globals["REVIEW_STATES"] = STATES     # globals reach imported macros too
 
     @app.context_processor
     def inject():

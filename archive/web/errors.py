@@ -1,15 +1,25 @@
-"""Chinese error pages (HTML) and JSON errors for /api/."""
+"""Chinese error pages (HTML) and JSON errors for /api/ and scripts.
+
+One handler turns any `ArchiveError` a view lets through into the answer: NotFound → 404,
+Refusal → 422, UsageError (and any other ArchiveError) → 400; JSON `{"error": reason,
+"status"}` for /api/ and XHR, else the Chinese error page. A form whose error belongs back
+on the page it came from marks its view with `@errors_back_to(...)`: the handler then
+flashes the message there (a missing item is still a 404).
+"""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from archive.core.errors import ArchiveError, NotFound, Refusal
 
 MESSAGES = {
     400: ("请求有误", "提交的内容不完整或格式不对，请返回上一页检查后重试。"),
     401: ("需要登录", "请先登录。"),
     403: ("没有权限", "您的账号角色无权执行此操作或查看此页面。如需权限，请联系管理员。"),
     404: ("页面不存在", "您要找的页面或材料不存在，可能已被移动，或链接有误。"),
+    422: ("无法处理", "提交的文件或内容被拒收。"),
     405: ("不支持的操作", "此页面不支持这种请求方式。"),
     413: ("文件太大", "上传的内容超过了允许的大小上限 {limit}。请拆分或压缩后再上传。"),
     429: ("操作过于频繁", "请稍后再试。"),
@@ -28,8 +38,32 @@ def _human_bytes(n: int | None) -> str:
 
 
 def wants_json() -> bool:
-    return request.path.startswith("/api/") or (
-        request.accept_mimetypes.best == "application/json")
+    return (request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+            or request.headers.get("X-Requested-With") == "XMLHttpRequest")
+
+
+def status_for(e: ArchiveError) -> int:
+    if isinstance(e, NotFound):
+        return 404
+    if isinstance(e, Refusal):
+        return 422
+    return 400
+
+
+def errors_back_to(target, prefix: str = "", reason: bool = False):
+    """Marks a form view: an ArchiveError it raises is flashed (`prefix` + the Chinese message,
+    or with its English key when `reason`) on the page `target` names — an endpoint built
+    with the view's own URL arguments, or a callable returning the URL."""
+    def deco(view):
+        view.archive_error_back = (target, prefix, reason)
+        return view
+    return deco
+
+
+def _back_url(target) -> str:
+    if callable(target):
+        return target()
+    return url_for(target, **(request.view_args or {}))
 
 
 def render_error(code: int, detail: str | None = None):
@@ -42,7 +76,21 @@ def render_error(code: int, detail: str | None = None):
     return render_template("error.html", code=code, title=title, message=message, detail=detail), code
 
 
+def archive_error(e: ArchiveError):
+    code = status_for(e)
+    view = current_app.view_functions.get(request.endpoint)
+    back = getattr(view, "archive_error_back", None)
+    if back is not None and code != 404 and not wants_json():
+        target, prefix, with_key = back
+        flash(prefix + (e.reason if with_key else e.message_zh), "error")
+        return redirect(_back_url(target))
+    if wants_json():
+        return jsonify({"error": e.reason, "status": code}), code
+    return render_error(code, e.message_zh)
+
+
 def init_app(app) -> None:
+    app.register_error_handler(ArchiveError, archive_error)
     @app.errorhandler(CSRFError)
     def csrf_error(e):
         return render_error(400, "安全令牌缺失或已过期（CSRF），请刷新页面后重新提交。")

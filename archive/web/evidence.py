@@ -5,9 +5,6 @@ roles and the clerk's unit, parses forms and renders.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -15,14 +12,15 @@ from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, 
                    url_for)
 from flask_login import current_user
 
+from archive.core.errors import ArchiveError
 from archive.evidence import items as items_mod
-from archive.readiness.coverage import leaf_coverage
-from archive.core.errors import ArchiveError, NotFound
-from archive.maps.indicators import normalise_code
 from archive.maps.loading import evidence_counts
+from archive.maps.lookup import leaf_json, search_leaves
+from archive.readiness.coverage import leaf_coverage
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
-                     date_arg, get_db, get_instance, int_arg, require_edit_unit, roles_required,
-                     sees_audit)
+                     date_arg, form_codes, get_db, get_instance, int_arg, require_edit_unit,
+                     roles_required, save_upload, sees_audit)
+from .errors import errors_back_to
 from .previews import ledger_rows, preview_kind, thumbnail, upload_accept
 
 bp = Blueprint("evidence", __name__)
@@ -35,81 +33,11 @@ def subtree_counts(db, imap) -> dict[str, int]:
     return evidence_counts(db, imap)
 
 
-def types_present(db, codes: list[str]) -> Counter:
-    """Material types of live items mapped to these codes (a parent node's summary; leaves use
-    archive.coverage.leaf_coverage, which applies the window and review state)."""
-    if not codes:
-        return Counter()
-    marks = ",".join("?" * len(codes))
-    return Counter(dict(db.execute(
-        f"SELECT i.material_type, count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
-        f"WHERE i.deleted_at IS NULL AND c.code IN ({marks}) GROUP BY i.material_type", codes).fetchall()))
-
-
 ITEMS_PAGE = 200
 
 
-def count_items(db, codes: list[str], include_deleted: bool = False) -> int:
-    """Items mapped to any of these codes. TODO: move beside items.list_items."""
-    if not codes:
-        return 0
-    marks = ",".join("?" * len(codes))
-    alive = "" if include_deleted else "AND i.deleted_at IS NULL"
-    return db.execute(f"SELECT count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
-                      f"WHERE c.code IN ({marks}) {alive}", codes).fetchone()[0]
-
-
 def load_item(item_id: int, history: bool = False) -> dict:
-    try:
-        return items_mod.item_detail(get_instance(), item_id, history=history)
-    except NotFound:
-        abort(404)
-
-
-def leaf_json(node) -> dict:
-    return {"code": node.code, "name": node.name,
-            "path": [f"{a.code} {a.name}" for a in node.ancestors()],
-            "requires": list(node.requires), "methods": list(node.methods), "units": list(node.units)}
-
-
-def search_leaves(imap, q: str, limit: int = 50) -> list[dict]:
-    """Leaves whose code (lenient) or Chinese name (or an ancestor's) contains q."""
-    q = (q or "").strip()
-    leaves = imap.leaves()
-    if not q:
-        return [leaf_json(n) for n in leaves[:limit]]
-    key = normalise_code(q)
-    exact, code_hits, name_hits, path_hits = [], [], [], []
-    for n in leaves:
-        if n.key == key:
-            exact.append(n)
-        elif n.key.startswith(key):
-            code_hits.append(n)
-        elif q in n.name or (n.standard and q in n.standard):
-            name_hits.append(n)
-        elif any(q in a.name or a.key == key for a in n.ancestors()):
-            path_hits.append(n)
-    return [leaf_json(n) for n in (exact + code_hits + name_hits + path_hits)[:limit]]
-
-
-def save_upload(storage) -> tuple[Path, str]:
-    """Writes an uploaded file to a private temp file; returns (path, original name).
-    The client's name is kept verbatim as metadata (Chinese included), minus any folders."""
-    name = (storage.filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip() or "未命名文件"
-    suffix = Path(name).suffix[:16] if Path(name).suffix.isascii() else ""
-    fd, tmp = tempfile.mkstemp(prefix="evidence-upload-", suffix=suffix)
-    with os.fdopen(fd, "wb") as out:
-        storage.save(out)
-    return Path(tmp), name
-
-
-def form_codes(form) -> list[str]:
-    codes = []
-    for raw in form.getlist("code") + form.getlist("codes"):
-        for part in raw.replace("；", ";").replace(",", ";").replace("，", ";").split(";"):
-            if part.strip():
-                codes.append(part.strip())
-    return codes
+    return items_mod.item_detail(get_instance(), item_id, history=history)   # NotFound → 404
 
 
 # -- pages ------------------------------------------------------------------------------
@@ -145,10 +73,10 @@ def indicator(code):
         present, required, missing = row["present_counts"], row["required"], row["missing"]
     else:
         row, windows = None, None
-        present, required, missing = types_present(db, leaf_codes), [], []
+        present, required, missing = items_mod.types_present(db, leaf_codes), [], []
     show_deleted = request.args.get("deleted") == "1"
     page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
-    total = count_items(db, leaf_codes, show_deleted)
+    total = items_mod.count_items(db, leaf_codes, show_deleted)
     rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted,
                                 limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)
     counts = subtree_counts(db, imap) if not node.is_leaf else {}
@@ -164,9 +92,8 @@ def upload():
     imap = current_map()
     preset = [imap.find(c) for c in request.args.getlist("code")]
     preset = [leaf_json(n) for n in preset if n is not None and n.is_leaf]
-    units = sorted({u for n in imap.leaves() for u in n.units})
     return render_template("upload.html", material_types=imap.material_types, preset=preset,
-                           units=units, limits=get_instance().limits, accept=upload_accept())
+                           units=imap.units(), limits=get_instance().limits, accept=upload_accept())
 
 
 @bp.route("/items/<int:item_id>")
@@ -237,52 +164,44 @@ def thumb(item_id):
 # -- edits (clerks: own unit only; auditors never) --------------------------------------
 
 def _editable_item(item_id: int) -> dict:
-    try:
-        item = items_mod.get_item(get_db(), item_id)
-    except NotFound:
-        abort(404)
+    item = items_mod.get_item(get_db(), item_id)      # NotFound → 404
     require_edit_unit(item["unit"])
     return item
 
 
 @bp.route("/items/<int:item_id>/codes", methods=["POST"])
 @roles_required(*EDIT_ROLES)
+@errors_back_to("evidence.item")
 def edit_codes(item_id):
     _editable_item(item_id)
     codes = form_codes(request.form)
     if not codes:
         flash("至少保留一个指标编号", "error")
     else:
-        try:
-            saved = items_mod.set_codes(get_instance(), item_id, codes, user=current_user.name, ip=client_ip())
-        except ArchiveError as e:
-            flash(e.message_zh, "error")
-        else:
-            flash("指标编号已更新：" + "、".join(saved), "success")
+        saved = items_mod.set_codes(get_instance(), item_id, codes, user=current_user.name, ip=client_ip())
+        flash("指标编号已更新：" + "、".join(saved), "success")
     return redirect(url_for("evidence.item", item_id=item_id))
 
 
 @bp.route("/items/<int:item_id>/meta", methods=["POST"])
 @roles_required(*EDIT_ROLES)
+@errors_back_to("evidence.item")
 def edit_meta(item_id):
     _editable_item(item_id)
     unit = request.form.get("unit")
     if current_user.role == "clerk":
         unit = None  # a clerk cannot move an item to another unit
-    try:
-        changes = items_mod.update_metadata(
-            get_instance(), item_id, title=request.form.get("title"), unit=unit,
-            date=request.form.get("date"), material_type=request.form.get("type") or None,
-            user=current_user.name, ip=client_ip())
-    except ArchiveError as e:
-        flash(e.message_zh, "error")
-    else:
-        flash("信息已保存" if changes else "没有改动", "success" if changes else "info")
+    changes = items_mod.update_metadata(
+        get_instance(), item_id, title=request.form.get("title"), unit=unit,
+        date=request.form.get("date"), material_type=request.form.get("type") or None,
+        user=current_user.name, ip=client_ip())
+    flash("信息已保存" if changes else "没有改动", "success" if changes else "info")
     return redirect(url_for("evidence.item", item_id=item_id))
 
 
 @bp.route("/items/<int:item_id>/replace", methods=["POST"])
 @roles_required(*EDIT_ROLES)
+@errors_back_to("evidence.item", prefix="未替换：", reason=True)
 def replace(item_id):
     _editable_item(item_id)
     storage = request.files.get("file")
@@ -293,12 +212,9 @@ def replace(item_id):
     try:
         items_mod.replace_file(get_instance(), item_id, path, original_name=name,
                                user=current_user.name, ip=client_ip())
-    except ArchiveError as e:
-        flash(f"未替换：{e.reason}", "error")
-    else:
-        flash("已上传新版本，旧版本仍保留在“版本”中", "success")
     finally:
         path.unlink(missing_ok=True)
+    flash("已上传新版本，旧版本仍保留在“版本”中", "success")
     return redirect(url_for("evidence.item", item_id=item_id))
 
 

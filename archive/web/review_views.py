@@ -6,47 +6,18 @@ come from archive.items.list_items.
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from archive.evidence import items as items_mod
-from archive.core.errors import ArchiveError, NotFound
-from archive.evidence.review import review_item
+from archive.evidence.review import STATES, latest_reviews, review_item, state_counts
 from .common import (ALL_ROLES, MAX_PAGE_NUMBER, REVIEW_ROLES, client_ip, current_map, get_db, get_instance,
                      int_arg, roles_required)
+from .errors import errors_back_to
 
 bp = Blueprint("review", __name__)
 
 PAGE_SIZE = 50
-STATES = {"pending": "待审核", "rejected": "已退回", "approved": "已通过"}
-
-
-def latest_reviews(db, ids: list[int]) -> dict[int, dict]:
-    """item id → its latest review (decision, comment, reviewer, at)."""
-    if not ids:
-        return {}
-    marks = ",".join("?" * len(ids))
-    out = {}
-    for item_id, decision, comment, reviewer, at in db.execute(
-            f"SELECT item_id, decision, comment, reviewer, created_at FROM reviews r "
-            f"WHERE item_id IN ({marks}) AND id = (SELECT MAX(id) FROM reviews WHERE item_id = r.item_id)", ids):
-        out[item_id] = {"decision": decision, "comment": comment, "reviewer": reviewer, "at": at}
-    return out
-
-
-def state_counts(db, unit: str | None, code_in: list[str] | None) -> dict[str, int]:
-    """Live items per review state under the queue's filters (for the tabs)."""
-    where, params = ["deleted_at IS NULL"], []
-    if unit:
-        where.append("unit = ?")
-        params.append(unit)
-    if code_in is not None:
-        if not code_in:
-            return {}
-        where.append(f"id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
-        params += code_in
-    return dict(db.execute(f"SELECT review_state, count(*) FROM items WHERE {' AND '.join(where)} "
-                           "GROUP BY review_state", params).fetchall())
 
 
 def _filters() -> dict:
@@ -80,30 +51,30 @@ def queue():
     reviews = latest_reviews(db, [r["id"] for r in rows])
     counts = state_counts(db, f["unit"] or None, _code_in(f["code"]))
     imap = current_map()
-    units = sorted({u for n in imap.leaves() for u in n.units})
+    units = imap.units()
     return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,
                            counts=counts, states=STATES, units=units)
 
 
+def _queue_url() -> str:
+    """The queue with the filters the form came from."""
+    back = {k: v for k, v in (("state", request.form.get("state")), ("unit", request.form.get("unit")),
+                               ("code", request.form.get("code"))) if v}
+    return url_for("review.queue", **back)
+
+
 @bp.route("/review/<int:item_id>", methods=["POST"])
 @roles_required(*REVIEW_ROLES)
+@errors_back_to(_queue_url)
 def decide(item_id):
     decision = request.form.get("decision", "")
     comment = request.form.get("comment", "").strip()
-    back = {k: v for k, v in (("state", request.form.get("state")), ("unit", request.form.get("unit")),
-                               ("code", request.form.get("code"))) if v}
     if decision == "rejected" and not comment:
         flash(f"退回材料 #{item_id} 时请写明退回原因，便于资料员修改", "error")
-        return redirect(url_for("review.queue", **back) + f"#item-{item_id}")
-    try:
-        review_item(get_instance(), item_id, decision, comment or None, by=current_user.name, ip=client_ip())
-    except NotFound:
-        abort(404)
-    except ArchiveError as e:
-        flash(e.message_zh, "error")
-    else:
-        flash(f"材料 #{item_id} 已{'通过' if decision == 'approved' else '退回'}", "success")
-    return redirect(url_for("review.queue", **back))
+        return redirect(_queue_url() + f"#item-{item_id}")
+    review_item(get_instance(), item_id, decision, comment or None, by=current_user.name, ip=client_ip())
+    flash(f"材料 #{item_id} 已{'通过' if decision == 'approved' else '退回'}", "success")
+    return redirect(_queue_url())
 
 
 @bp.route("/review/returned")
@@ -128,6 +99,5 @@ def returned_badge():
     def returned_count() -> int:
         if not current_user.is_authenticated or current_user.role != "clerk" or not current_user.unit:
             return 0
-        return get_db().execute("SELECT count(*) FROM items WHERE unit = ? AND review_state = 'rejected' "
-                                "AND deleted_at IS NULL", [current_user.unit]).fetchone()[0]
+        return state_counts(get_db(), unit=current_user.unit).get("rejected", 0)
     return {"returned_count": returned_count}

@@ -65,7 +65,7 @@ def search_page():
         except ArchiveError as e:
             errors.append(e.message_zh)
         _log_search(args, result["total"] if result else None)
-    units = sorted({u for n in imap.leaves() for u in n.units}) if imap else []
+    units = imap.units() if imap else []
     pages = 0
     if result:
         pages = min((result["total"] + PAGE_SIZE - 1) // PAGE_SIZE, MAX_PAGE)
@@ -82,15 +82,11 @@ def api_search():
     args = search_args(errors)
     limit = min(max(request.args.get("limit", PAGE_SIZE, type=int) or PAGE_SIZE, 1), API_MAX_LIMIT)
     offset = max(request.args.get("offset", 0, type=int) or 0, 0)
-    if not errors:
-        try:
-            result = search(get_instance(), args["query"] or None, code=args["code"], type=args["type"],
-                            unit=args["unit"], date_from=args["date_from"], date_to=args["date_to"],
-                            limit=limit, offset=offset)
-        except ArchiveError as e:
-            errors.append(e.reason)
     if errors:
         return jsonify({"error": errors[0], "status": 400}), 400
+    result = search(get_instance(), args["query"] or None, code=args["code"], type=args["type"],
+                    unit=args["unit"], date_from=args["date_from"], date_to=args["date_to"],
+                    limit=limit, offset=offset)        # a malformed query → 400 JSON (errors.py)
     _log_search(args, result["total"])
     return jsonify({"total": result["total"], "hits": result["hits"], "order": result["order"],
                     "limit": limit, "offset": offset})
