@@ -92,7 +92,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
         # FTS5 alone answers only while no row can be stale (nothing pending)
         if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
-            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, broad=compiled.broad)
+            total, rows, order = _text_only(db, ix, compiled.match, limit, offset)
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
@@ -176,34 +176,31 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, ix, match, limit, offset, broad):
+def _text_only(db, ix, match, limit, offset):
     """The query is one FTS5 MATCH (terms and filter tokens), answered from FTS5 alone: the count
-    needs no join (index_item keeps rows of deleted items out of the index; a writer that
-    did not call it leaves the item pending, and then this path is not taken).
+    needs no join (index_item keeps rows of deleted items out of the index; a writer that did
+    not call it leaves the item pending, and then this path is not taken).
 
-    One pass over the matches. `broad` (a single token such as a 2-character term, which
-    usually has many hits): count first (walks rowids, nothing scored); more than
-    RECENT_MIN_HITS → the page is the doclist walked backwards and stopped after it; otherwise
-    the ≤ RECENT_MIN_HITS rows are scored. Other queries (phrases, several terms: usually few
-    hits): the matches are read in rowid order with bm25 and stopped after RECENT_MIN_HITS + 1
-    rows; if it stopped, the rest is counted from there and the page walked backwards."""
+    One pass: the matches are walked newest first without scores and the walk stops after
+    RECENT_MIN_HITS + 1 rows. If it stopped, those rows already hold the page and the rest is
+    counted from where it stopped (each hit read once, nothing scored). Otherwise the few rows
+    are scored by bm25 in a second read bounded to their rowid range (one rowid when there is
+    one hit), and the page and the rows tied with its last one are ordered by rank, date, id."""
     n = offset + limit
     t = ix.table
-    if broad:
-        total = _fts_count(db, ix, match)
-        if total == 0 or total > RECENT_MIN_HITS:
-            return total, _recent_page(db, ix, match, limit, offset, total), _order(total)
-        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
-    else:
-        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
-                          f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
-        if len(rows) > RECENT_MIN_HITS:
-            total = len(rows) + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
-                                           [match, rows[-1][0]]).fetchone()[0]
-            return total, _recent_page(db, ix, match, limit, offset, total), RECENT
-        total = len(rows)
-    if n == 0 or not rows:
+    newest = db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid DESC "
+                        f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
+    if len(newest) > RECENT_MIN_HITS:
+        total = len(newest) + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid < ?",
+                                         [match, newest[-1][0]]).fetchone()[0]
+        if n <= len(newest):
+            return total, [(r[0], None) for r in newest[offset:n]], RECENT
+        return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+    total = len(newest)
+    if n == 0 or not newest:
         return total, [], RELEVANCE
+    rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? AND rowid >= ? AND rowid <= ?",
+                      [match, newest[-1][0], newest[0][0]]).fetchall()
     # the page and every row tied with its last one (they compete on date), ordered by rank,
     # then date (newest first, none last), then id — as _general orders
     rows.sort(key=lambda r: r[1])

@@ -317,7 +317,6 @@ class Compiled:
     params: list
     terms: list[str]           # normalised positive terms, for snippets
     ranked: bool = True        # the query has terms (else "relevance" is date, then id)
-    broad: bool = False        # the match is one token (plus filters): likely many hits
 
 
 _VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
@@ -428,8 +427,6 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
                  date_bounds=lambda: (None, None)) -> Compiled:
     comp = _Compiler(table, tokens, date_bounds)
     pos, neg, where, params = [], [], ["items.deleted_at IS NULL"], []
-    positive_terms = [c for c in _flatten_and(tree) if isinstance(c, TermN)]
-    broad = len(positive_terms) == 1 and " + " not in positive_terms[0].plan.match
     for c in _flatten_and(tree):
         if isinstance(c, AllN):
             continue
@@ -459,5 +456,4 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
             where.append(comp.sql(c, params))
     terms: list[str] = []
     _positive_terms(tree, terms)
-    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
-                    broad and all(isinstance(c, (TermN, FilterN, AllN)) for c in _flatten_and(tree)))
+    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree))

@@ -74,6 +74,8 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     (Cost: ~0.05 ms for a 250-character prefix, 0.2 ms for 2,000.)"""
     text = text or ""
     for prefix in (PREFIX // 8, PREFIX):
+        if prefix < PREFIX and not all(t in text[:prefix] for t in terms):
+            continue   # (as written, not normalised: only a hint whether the short cut will do)
         if len(text) > prefix + prefix // 2:
             cut = _safe_cut(text, prefix)
             if cut is not None:
