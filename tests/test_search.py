@@ -245,12 +245,13 @@ def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
     pieces = ["文明城市", "志愿服务", "门前三包", "，", "。", "\n", " ", "\r\n  ", "ＴＺ２００５１", "TZ20051号",
               "tz2005", "ΑΣ.", "台账", "㎏", "e\u0301", "Ⅲ—1", "背街小巷", "（一）", "abc "]
     terms_pool = ["文明", "志愿服务", "门前", "tz2005", "台账", "小巷", "城", "kg", "三包", "号"]
-    for _ in range(300):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randint(10, 400)))
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(10, 600)))
         terms = [normalise(t) for t in rng.sample(terms_pool, rng.randint(1, 3))]
-        monkeypatch.setattr(snippets, "PREFIX", 10 ** 9)
+        monkeypatch.setattr(snippets, "SHORTCUTS", False)
         whole = snippets.make_snippet(text, terms)
-        for prefix in (20, 60, 200):
+        monkeypatch.setattr(snippets, "SHORTCUTS", True)
+        for prefix in (20, 60, 200, 2000):
             monkeypatch.setattr(snippets, "PREFIX", prefix)
             assert snippets.make_snippet(text, terms) == whole, (text, terms, prefix)
 
