@@ -92,7 +92,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
         # FTS5 alone answers only while no row can be stale (nothing pending)
         if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
-            total, rows, order = _text_only(db, ix, compiled.match, limit, offset)
+            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, compiled.narrow)
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
@@ -176,20 +176,24 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, ix, match, limit, offset):
+def _text_only(db, ix, match, limit, offset, narrow):
     """The query is one FTS5 MATCH (terms and filter tokens), answered from FTS5 alone: the count
     needs no join (index_item keeps rows of deleted items out of the index; a writer that did
     not call it leaves the item pending, and then this path is not taken).
 
-    One pass: the matches are walked in rowid order without scores (FTS5 walks forwards about
-    twice as fast as backwards) and the walk stops after RECENT_MIN_HITS + 1 rows. If it
-    stopped, the rest is counted from where it stopped (each hit read once, nothing scored) and
-    the page is the doclist walked backwards, stopped after the page. Otherwise the few rows
-    are scored by bm25 in a second read bounded to their rowid range (one rowid when there is
-    one hit), and the page and the rows tied with its last one are ordered by rank, date, id."""
+    The matches are walked in rowid order (FTS5 walks forwards about twice as fast as
+    backwards) and the walk stops after RECENT_MIN_HITS + 1 rows. If it stopped, the rest is
+    counted from where it stopped (each hit read once) and the page is the doclist walked
+    backwards, stopped after the page: nothing is scored. Otherwise the page and the rows tied
+    with its last one are ordered by bm25, date, id. `narrow` (four or more tokens: a phrase of
+    5+ characters, several terms; rarely more than RECENT_MIN_HITS hits): that one walk
+    carries bm25. Otherwise (a 2-character term: often tens of thousands of hits) it carries
+    no scores, and a result of ≤ RECENT_MIN_HITS rows is read again with bm25."""
     n = offset + limit
     t = ix.table
-    first = db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+    # bm25 first computes each phrase's document count (one more walk of its doclists), and
+    # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
+    first = db.execute(f"SELECT rowid, {ix.rank if narrow else 'NULL'} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                        f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
     if len(first) > RECENT_MIN_HITS:
         total = len(first) + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
@@ -198,8 +202,8 @@ def _text_only(db, ix, match, limit, offset):
     total = len(first)
     if n == 0 or not first:
         return total, [], RELEVANCE
-    rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? AND rowid >= ? AND rowid <= ?",
-                      [match, first[0][0], first[-1][0]]).fetchall()
+    rows = first if narrow else db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?",
+                                           [match]).fetchall()
     # the page and every row tied with its last one (they compete on date), ordered by rank,
     # then date (newest first, none last), then id — as _general orders
     rows.sort(key=lambda r: r[1])

@@ -317,6 +317,7 @@ class Compiled:
     params: list
     terms: list[str]           # normalised positive terms, for snippets
     ranked: bool = True        # the query has terms (else "relevance" is date, then id)
+    narrow: bool = False       # ≥ NARROW_TOKENS tokens in the ANDed terms: few hits expected
 
 
 _VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
@@ -423,10 +424,14 @@ def _has_term(n) -> bool:
     return False
 
 
+NARROW_TOKENS = 4
+
+
 def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
                  date_bounds=lambda: (None, None)) -> Compiled:
     comp = _Compiler(table, tokens, date_bounds)
     pos, neg, where, params = [], [], ["items.deleted_at IS NULL"], []
+    n_tokens = sum(c.plan.match.count(" + ") + 1 for c in _flatten_and(tree) if isinstance(c, TermN))
     for c in _flatten_and(tree):
         if isinstance(c, AllN):
             continue
@@ -456,4 +461,5 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
             where.append(comp.sql(c, params))
     terms: list[str] = []
     _positive_terms(tree, terms)
-    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree))
+    return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
+                    n_tokens >= NARROW_TOKENS)
