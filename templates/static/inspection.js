@@ -65,6 +65,13 @@
     if (!box) return;
     box.textContent = '';
     Array.prototype.forEach.call(input.files, function (f) {
+      if (!/^image\//.test(f.type)) {   // not a picture: its name, so the mistake is visible
+        var span = document.createElement('span');
+        span.className = 'notimage';
+        span.textContent = f.name;
+        box.appendChild(span);
+        return;
+      }
       var img = document.createElement('img');
       img.src = URL.createObjectURL(f);
       img.alt = f.name;
@@ -95,16 +102,22 @@
         return r.json().catch(function () { return {error: '服务器返回异常（' + r.status + '）'}; });
       }).then(function (j) {
         button.disabled = false;
-        if (j.error) { status.className = 'phone-status error'; status.textContent = j.error; return; }
+        if (j.error) {
+          status.className = 'phone-status error'; status.textContent = j.error;
+          status.scrollIntoView({block: 'center'});
+          return;
+        }
         status.className = 'phone-status ok';
         status.textContent = j.message + (j.far && j.far.length ? '（注意：有照片距点位约 ' + j.far[0].far_m + ' 米）' : '');
         if (j.url) { var a = document.createElement('a'); a.href = j.url; a.textContent = ' 查看'; status.appendChild(a); }
+        status.scrollIntoView({block: 'center'});
         if (form.id === 'phone-form') { form.reset(); if (box) box.textContent = ''; if (unit) { unit.value = unit.defaultValue; if (!unit.readOnly) unit.placeholder = '不填则取点位的包抓单位'; } }
         else { form.querySelector('button').disabled = true; }
       }).catch(function () {
         button.disabled = false;
         status.className = 'phone-status error';
         status.textContent = '网络错误，未上报，请重试';
+        status.scrollIntoView({block: 'center'});
       });
     });
     if (site && unit && !unit.readOnly) site.addEventListener('change', function () {

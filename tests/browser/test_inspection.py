@@ -44,6 +44,18 @@ def test_report_rectify_close_overdue_ledger(page, tmp_path, tag, downloads_dir)
 
     Select(page.css("#f-site")).select_by_value(str(sid))
     page.css("#f-description").send_keys(f"东门摊位占道经营 {tag}")
+    # a tired inspector picks a PDF: one clear line, nothing recorded, the form keeps its text
+    from tests import filefactory
+
+    pdf = filefactory.make_pdf(tmp_path / "通知.pdf", ["不是照片"])
+    _reveal(page, "#f-photos").send_keys(str(pdf))
+    page.css("#submit-btn").click()
+    page.wait(lambda d: "不是照片" in page.css("#status").text)
+    assert "error" in page.css("#status").get_attribute("class")
+    page.shot("insp_02a_phone_not_a_photo")
+    assert not inst.db.execute("SELECT 1 FROM problems WHERE description LIKE ?", [f"%{tag}%"]).fetchone()
+    assert tag in page.css("#f-description").get_attribute("value")
+    page.d.execute_script("document.querySelector('#f-photos').value = ''")   # picks again, as a person would
     _reveal(page, "#f-photos").send_keys(str(before))
     page.wait(lambda d: len(page.all("#previews img")) == 1)
     page.shot("insp_02_phone_filled")
