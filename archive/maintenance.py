@@ -5,13 +5,12 @@ import os
 import shutil
 import sqlite3
 from pathlib import Path
-from typing import Callable
 
 from archive.core.errors import UsageError
+from archive.core.progress import Progress
 from archive.core.store import FileStore, sha256_file
 from archive.maps.loading import current_map
 
-Progress = Callable[[int, int, str], None]
 
 
 def fsck(instance, verify_hashes: bool = True, progress: Progress | None = None) -> dict:

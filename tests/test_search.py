@@ -135,7 +135,7 @@ def test_check_index_finds_problems_and_reindex_fixes_them(instance):
     keys = {p["key"] for p in check_index(db)}
     assert {"item not indexed", "index drift"} <= keys
     seen = []
-    report = reindex(instance, progress=lambda done, total: seen.append((done, total)))
+    report = reindex(instance, progress=lambda done, total, message: seen.append((done, total)))
     assert report["indexed"] == 2 and seen[-1] == (2, 2)
     assert check_index(db) == []
     assert search(instance, "悄悄")["total"] == 1 and search(instance, "第一条")["total"] == 1
@@ -198,7 +198,7 @@ def test_full_rebuild_keeps_search_up_and_catches_concurrent_writes(instance, mo
     ids = [add_item(db, f"第{i}份文明城市资料") for i in range(10)]
     seen = []
 
-    def progress(done, total):
+    def progress(done, total, message):
         # search still answers from the live table mid-rebuild ...
         seen.append(search(instance, "文明城市")["total"])
         if len(seen) == 1:   # ... and writers keep writing

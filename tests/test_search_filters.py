@@ -141,7 +141,7 @@ def test_old_archive_moves_over_while_search_stays_up(tmp_path, monkeypatch):
     assert _ids(search(inst, "改过")) == [ids[0]]
     seen = []
     monkeypatch.setattr(engine, "REINDEX_BATCH", 5)
-    report = catch_up(inst, progress=lambda done, total: seen.append(search(inst, "文明城市")["total"]))
+    report = catch_up(inst, progress=lambda done, total, message: seen.append(search(inst, "文明城市")["total"]))
     assert report["moved"] == 11 and seen == [12, 12, 12]
     assert db.execute("SELECT name FROM sqlite_master WHERE name LIKE 'items_fts%'").fetchall() == []
     assert search(inst, "文明城市")["total"] == 12

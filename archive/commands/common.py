@@ -1,6 +1,9 @@
-"""What every CLI command shares: --json, opening the instance, ArchiveError → one line + exit 2.
+"""What every CLI command shares: --json, opening the instance once, one error line, a progress bar.
 
-Modelled on sqlite-utils' cli.py: options as decorators, the library does the work.
+Modelled on sqlite-utils' cli.py: options as decorators, the library does the work. An
+ArchiveError escaping any command becomes `错误: 中文说明 (english key)` on one line of stderr
+and exit status 2 (ArchiveGroup), so commands carry no try/except of their own unless they mean
+something else by it (export: exit 1; map errors: one line per problem first).
 """
 from __future__ import annotations
 
@@ -8,28 +11,57 @@ import functools
 import getpass
 import json
 import sys
+from contextlib import contextmanager
+from typing import Iterator, NoReturn
 
 import click
 
 from archive.core.errors import ArchiveError
 from archive.core.instance import Instance
+from archive.core.progress import Progress
 
 ITEM_ID = click.IntRange(1, 2**63 - 1)   # SQLite's rowid range: a bigger number is a typo, not a crash
+
+
+def one_line(text: str) -> str:
+    """A message printed as one line even when it quotes a file name with a newline in it."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class CommandError(click.ClickException):
+    """`错误: message` as one line on stderr; exit 2 (usage or configuration) unless told otherwise."""
+
+    def __init__(self, message: ArchiveError | str, exit_code: int = 2):
+        super().__init__(one_line(str(message)))
+        self.exit_code = exit_code
+
+    def show(self, file=None) -> None:
+        click.echo(f"错误: {self.message}", err=True)
+
+
+class ArchiveGroup(click.Group):
+    """The root group: turns an ArchiveError from any command into a CommandError (exit 2).
+    The instance is still closed: click runs ctx.call_on_close callbacks on the way out."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ArchiveError as e:
+            raise CommandError(e) from e
 
 
 def emit_json(data) -> None:
     click.echo(json.dumps(data, ensure_ascii=False, indent=2))
 
 
-def fail_usage(err: ArchiveError | str) -> None:
+def fail_usage(err: ArchiveError | str) -> NoReturn:
     """One line on stderr, exit 2 (usage or configuration error, CONTRACT "CLI")."""
-    click.echo(f"错误: {one_line(str(err))}", err=True)
-    sys.exit(2)
+    raise CommandError(err)
 
 
-def one_line(text: str) -> str:
-    """A message printed as one line even when it quotes a file name with a newline in it."""
-    return text.replace("\r", "\\r").replace("\n", "\\n")
+def refused_line(path: str, reason: str) -> str:
+    """`refused: PATH: 说明 (key)` — one line even for a file name with a newline in it."""
+    return one_line(f"refused: {path}: {reason}")
 
 
 def cli_user() -> str:
@@ -46,7 +78,8 @@ def json_option(help_text: str = "以 JSON 输出"):
 
 
 def open_instance(ctx: click.Context) -> Instance:
-    """The instance named by the global --instance, closed when the command ends."""
+    """The instance named by the global --instance, opened once per command run and closed
+    when the command ends (ctx.call_on_close); an unusable instance is exit 2."""
     root = ctx.find_root()
     inst = root.obj.get("_instance") if root.obj else None
     if inst is None:
@@ -60,14 +93,32 @@ def open_instance(ctx: click.Context) -> Instance:
 
 
 def pass_instance(fn):
-    """Decorator: the command receives the open instance as its first argument; an
-    ArchiveError it raises becomes one line on stderr and exit status 2."""
+    """Decorator (put it right above `def`): the command receives the open instance first."""
     @click.pass_context
     @functools.wraps(fn)
     def wrapper(ctx, *args, **kwargs):
-        inst = open_instance(ctx)
-        try:
-            return fn(inst, *args, **kwargs)
-        except ArchiveError as e:
-            fail_usage(e)
+        return fn(open_instance(ctx), *args, **kwargs)
     return wrapper
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Progress | None]:
+    """A Progress callback drawing a bar on stderr when it is a terminal, else None (scripts, CI).
+    The bar appears on the first call that reports a non-zero total."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    bars: list = []
+
+    def update(done: int, total: int, message: str) -> None:
+        if not bars:
+            if not total:
+                return
+            bars.append(click.progressbar(length=total, label=label, file=sys.stderr, show_pos=True))
+            bars[0].__enter__()
+        bars[0].update(max(0, done - bars[0].pos))
+    try:
+        yield update
+    finally:
+        if bars:
+            bars[0].__exit__(None, None, None)

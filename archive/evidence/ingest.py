@@ -11,20 +11,20 @@ import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from archive.core import audit
 from archive import search
 from archive.core.dates import parse_date
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import Refusal, UsageError
+from archive.core.progress import Progress
 from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
 from archive.core.text import decode
 from archive.maps.loading import current_map
 
-Progress = Callable[[int, int, str], None]
 
 
 @dataclass

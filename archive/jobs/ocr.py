@@ -6,16 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from typing import Callable
 
 from archive.core import audit
 from archive import search
 from archive.core.db import transaction, utcnow
+from archive.core.progress import Progress
 from archive.extract import registry
 from archive.extract.ocr import OcrError, ocr_available, ocr_file
 
 log = logging.getLogger(__name__)
-Progress = Callable[[int, int, str], None]
 OCR_SEPARATOR = "\n\n[OCR]\n"
 SITE_PHOTO_TYPE = "实景图片"
 

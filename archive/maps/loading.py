@@ -32,6 +32,21 @@ def current_map_row(instance) -> dict | None:
     return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
+def map_kept_on_init(instance, path: Path, given: bool) -> dict | None:
+    """`init` on an instance that already has a map: the current `maps` row when it is to be
+    left as it is, or None when `path` is to be (re)loaded.
+
+    The map is reloaded when `--map` was given, or when the default ./indicator_map.yaml is the
+    very file the current map came from (the clerk edited it); a map loaded from elsewhere with
+    `map load` is never replaced by a plain `init`."""
+    current = current_map_row(instance)
+    if given or current is None:
+        return None
+    if path.exists() and current["source_path"] == str(Path(path).resolve()):
+        return None
+    return current
+
+
 def _code_usage(db) -> dict[str, tuple[int, int]]:
     """code → (items not deleted, items deleted) as stored in item_codes."""
     rows = db.execute("""

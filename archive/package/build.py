@@ -47,13 +47,13 @@ import tempfile
 import zipfile
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 from archive.core import audit
 from archive.readiness.coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
     snapshot, type_windows
 from archive.core.db import transaction
 from archive.core.errors import Refusal, UsageError
+from archive.core.progress import Progress
 from .names import DEFAULT_TEMPLATES, MAX_FOLDER, MAX_PATH, Folder, clean_text, file_name, \
     folder_name, safe_name
 from .xlsx import review_sheet_bytes, write_catalogue
@@ -68,7 +68,6 @@ DEFLATE_EXT = {".csv", ".txt", ".json", ".xml", ".doc", ".xls", ""}
 KIND_EXT = registry.package_extensions()   # each parser declares its kind's extension
 FILE_DIR_BUDGET = 60   # characters kept free below the deepest folder for file names
 
-Progress = Callable[[int, int, str], None]
 
 
 class PackageRefused(Refusal):

@@ -23,6 +23,7 @@ from openpyxl.utils import get_column_letter
 
 from archive.core.errors import UsageError
 from archive.core.output import cannot_write, make_dirs
+from archive.evidence.review import STATES
 from archive.readiness.coverage import STATUS_ZH
 
 STATUS_FILL = {"complete": "C6EFCE", "partial": "FFEB9C", "empty": "FFC7CE"}
@@ -280,7 +281,6 @@ def review_sheet_bytes(report: dict) -> bytes:
 
 CATALOGUE_HEADERS = ["序号", "指标编码", "测评内容", "材料类型", "标题", "责任单位", "日期", "路径",
                      "SHA-256", "材料编号", "审核状态"]
-REVIEW_STATE_ZH = {"approved": "已通过", "pending": "待审核", "rejected": "已退回"}
 
 
 def catalogue_bytes(files, subtitle: str, evaluation_date: str, root: str = "") -> bytes:
@@ -299,7 +299,7 @@ def write_catalogue(files, subtitle: str, evaluation_date: str, out, root: str =
     def make(i, f):
         return [i + 1, "；".join(f["codes"]), f["leaf_name"], f["type"], f["title"], f["unit"] or None,
                 f["date"] or None, prefix + f["path"], f["sha256"], f["item_id"],
-                REVIEW_STATE_ZH.get(f["review_state"], f["review_state"])]
+                STATES.get(f["review_state"], f["review_state"])]
 
     rows = _LazyRows(files, make)
     wb = _sheet("目录", subtitle, CATALOGUE_HEADERS, rows, max_widths={3: 24, 5: 40, 8: 60, 9: 66},

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import heapq
 import sqlite3
-from typing import Callable
 
 from archive.core.db import transaction
 from archive.core.errors import UsageError
+from archive.core.progress import Progress
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, source_hash, unindex_item, write_row)
@@ -259,7 +259,6 @@ def _hits(db, rows, terms) -> list[dict]:
 
 
 # ---- maintenance ---------------------------------------------------------------------------
-Progress = Callable[[int, int], None]
 REINDEX_BATCH = 200
 
 
@@ -286,7 +285,7 @@ def catch_up(instance, progress: Progress | None = None) -> dict:
                 index_item(db, item_id)
         done += len(batch)
         if progress:
-            progress(done, len(todo))
+            progress(done, len(todo), "")
     with transaction(db):
         if not db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
             db.execute(f"DROP TABLE IF EXISTS {LEGACY_FTS}")
@@ -326,14 +325,14 @@ def _rewrite_in_place(db, progress) -> dict:
                 unindex_item(db, item_id)
         done += len(batch)
         if progress:
-            progress(done, total)
+            progress(done, total, "")
     for batch in _batches(ids):
         with transaction(db):
             for item_id in batch:
                 index_item(db, item_id)   # re-reads the row: a concurrent edit is never lost
         done += len(batch)
         if progress:
-            progress(done, total)
+            progress(done, total, "")
     return {"indexed": len(ids), "removed": len(stale), "mode": "in place"}
 
 
@@ -362,7 +361,7 @@ def _rebuild(db, progress) -> dict:
                 write_row(db, item_id, fields, doc[0], NEW_FTS)
         done += len(batch)
         if progress:
-            progress(done, len(ids))
+            progress(done, len(ids), "")
     with transaction(db):
         db.execute(f"DROP TABLE {FTS}")
         db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")

@@ -176,7 +176,7 @@ def test_serve_first_run_prints_admin_password_once(runner, instance, monkeypatc
         return FakeServer()
 
     monkeypatch.setattr(waitress, "create_server", create_server)
-    monkeypatch.setattr("cli.probe_port", lambda host, port: None)  # 5099 may be busy on this machine
+    monkeypatch.setattr("archive.commands.serve.probe_port", lambda host, port: None)  # 5099 may be busy on this machine
     r = runner.invoke(cli, ["--instance", str(instance.root), "serve", "--port", "5099"])
     assert r.exit_code == 0, r.output
     assert "一次性密码" in r.output

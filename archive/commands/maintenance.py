@@ -1,0 +1,88 @@
+"""`reindex`, `fsck`, `backup`, `ocr`: keeping an instance healthy."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from .common import emit_json, fail_usage, json_option, pass_instance, progress_bar
+
+
+@click.command("reindex")
+@pass_instance
+def reindex_cmd(inst):
+    """重建全文索引（检索不中断）；分析规则变更后或 fsck 报索引问题时运行。"""
+    from archive.search import check_index, reindex
+
+    with progress_bar("重建索引") as update:
+        report = reindex(inst, progress=update)
+    problems = check_index(inst.db)
+    click.echo(f"已重建索引：{report['indexed']} 条资料，移除 {report['removed']} 条过期索引", err=True)
+    for p in problems:
+        click.echo(f"index: {p['message']} ({p['key']})" + (f" #{p['item_id']}" if "item_id" in p else ""), err=True)
+    sys.exit(1 if problems else 0)
+
+
+@click.command("fsck")
+@click.option("--quick", is_flag=True, help="不重新计算文件哈希，只核对存在与大小")
+@json_option()
+@pass_instance
+def fsck_cmd(inst, quick, as_json):
+    """核对数据库、文件库与全文索引是否一致。发现问题时退出码为 1。"""
+    from archive.maintenance import fsck
+
+    report = fsck(inst, verify_hashes=not quick)
+    if as_json:
+        emit_json(report)
+    else:
+        for p in report["problems"]:
+            where = " ".join(f"{k}={v}" for k, v in p.items() if k not in ("key", "message"))
+            click.echo(f"problem: {where}: {p['message']} ({p['key']})", err=True)
+        for w in report["warnings"]:
+            where = " ".join(f"{k}={v}" for k, v in w.items() if k not in ("key", "message"))
+            click.echo(f"warning: {where}: {w['message']} ({w['key']})", err=True)
+        c = report["checked"]
+        click.echo(f"已检查 {c['items']} 件材料、{c['files']} 个文件：问题 {len(report['problems'])}，"
+                   f"提示 {len(report['warnings'])}")
+    sys.exit(1 if report["problems"] else 0)
+
+
+@click.command("backup")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@pass_instance
+def backup_cmd(inst, out):
+    """在线备份到目录 OUT（数据库快照 + 文件库），OUT 本身即是可用的实例目录。"""
+    from archive.maintenance import backup
+
+    r = backup(inst, out)
+    for sha in r["missing"]:
+        click.echo(f"missing: {sha}: 文件库中缺少该文件，未能备份 (missing file)", err=True)
+    click.echo(f"已备份 {r['files']} 个文件（{r['bytes']} 字节）到 {r['path']}；"
+               f"恢复：evidence --instance {r['path']} fsck 后即可使用")
+    sys.exit(1 if r["missing"] else 0)
+
+
+@click.command("ocr")
+@click.option("--limit", type=click.IntRange(1), help="最多处理多少件")
+@json_option()
+@pass_instance
+def ocr_cmd(inst, limit, as_json):
+    """对待识别的扫描件和文件照片做 OCR，识别出的文字可被检索（网页服务运行时会在后台自动处理）。"""
+    from archive.jobs.ocr import ocr_available, pending_count, run_pending
+
+    if not ocr_available():
+        fail_usage("未安装离线 OCR 引擎：apt-get install tesseract-ocr tesseract-ocr-chi-sim poppler-utils (no OCR engine)")
+    with progress_bar("OCR") as update:
+        result = run_pending(inst, limit=limit, progress=update)
+    for f in result["failed"]:
+        click.echo(f"failed: #{f['id']}: {f['error']} (ocr failed)", err=True)
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"OCR 完成 {len(result['done'])} 件，失败 {len(result['failed'])} 件，"
+                   f"尚待识别 {pending_count(inst.db)} 件")
+    sys.exit(1 if result["failed"] else 0)
+
+
+COMMANDS = [reindex_cmd, fsck_cmd, backup_cmd, ocr_cmd]
