@@ -214,8 +214,9 @@ def test_gbk_manifest_is_read(tmp_path):
     (tmp_path / "files").mkdir()
     m = write_manifest(tmp_path / "清单.csv", [["files/照片.jpg", "Ⅲ-5；Ⅲ-2", "实景图片", "2026-01-02", "草场街街道", "背街小巷"]],
                        encoding="gbk")
-    requests, refused = read_manifest(m)
-    assert refused == []
+    manifest = read_manifest(m)
+    requests, refused = manifest.requests, manifest.refused
+    assert refused == [] and manifest.encoding == "gb18030" and manifest.guessed
     assert requests[0].codes == ["Ⅲ-5", "Ⅲ-2"]
     assert requests[0].unit == "草场街街道" and requests[0].title == "背街小巷"
     assert requests[0].path == tmp_path / "files" / "照片.jpg"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from .common import ITEM_ID, cli_user, emit_json, fail_usage, json_option, open_instance, pass_instance, \
-    progress_bar, refused_line
+from .common import ITEM_ID, cli_user, emit_json, fail_usage, json_option, one_line, open_instance, \
+    pass_instance, progress_bar, refused_line
 
 
 def print_batch(result, as_json: bool) -> None:
@@ -17,10 +17,10 @@ def print_batch(result, as_json: bool) -> None:
         emit_json(result.as_json())
         return
     for a in result.added:
-        click.echo(f"已入库 #{a['id']}  {a['path']}  → {'、'.join(a['codes'])}")
+        click.echo(one_line(f"已入库 #{a['id']}  {a['path']}  → {'、'.join(a['codes'])}"))
     for d in result.duplicates:
         extra = f"（新增指标 {'、'.join(d['codes_added'])}）" if d.get("codes_added") else ""
-        click.echo(f"重复文件 #{d['id']}  {d['path']}  已存在，未重复保存{extra}")
+        click.echo(one_line(f"重复文件 #{d['id']}  {d['path']}  已存在，未重复保存{extra}"))
     click.echo(f"共 {len(result.added) + len(result.duplicates) + len(result.refused)} 个文件："
                f"入库 {len(result.added)}，重复 {len(result.duplicates)}，拒收 {len(result.refused)}",
                err=True)
@@ -60,16 +60,24 @@ def add_cmd(inst, files, codes, material_type, date, unit, title, as_json):
 
 @click.command("import")
 @click.argument("manifest", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--allow-outside", is_flag=True,
+              help="允许清单中的路径指向清单所在文件夹之外（指向外部的符号链接仍拒收）")
+@click.option("--encoding", help="清单的编码（默认自动判断 UTF-8 或 GBK，判断不清时拒绝），如 gbk、latin-1")
 @json_option()
 @pass_instance
-def import_cmd(inst, manifest, as_json):
-    """按清单批量入库。清单 CSV 列：path,code,type,date,unit,title（code 可用 ; 分隔多个）。"""
-    from archive.evidence.ingest import read_manifest
+def import_cmd(inst, manifest, allow_outside, encoding, as_json):
+    """按清单批量入库。清单 CSV 列：path,code,type,date,unit,title（code 可用 ; 分隔多个）。
+
+    路径相对于清单所在文件夹，且须在该文件夹之内（或加 --allow-outside）。"""
+    from archive.evidence.ingest import ENCODING_NAMES, read_manifest
     from archive.maps.loading import current_map
 
     current_map(inst)
-    requests, refused = read_manifest(manifest)
-    run_batch(inst, requests, "批量入库", as_json, pre_refused=refused)
+    m = read_manifest(manifest, allow_outside=allow_outside, encoding=encoding)
+    if m.guessed and m.encoding == "gb18030":   # UTF-8 is checked strictly; GBK is a guess: say so
+        click.echo(one_line(f"清单 {manifest} 不是 UTF-8，已按 {ENCODING_NAMES[m.encoding]} 编码读取 "
+                            "(manifest read as GBK)"), err=True)
+    run_batch(inst, m.requests, "批量入库", as_json, pre_refused=m.refused)
 
 
 @click.command("show")

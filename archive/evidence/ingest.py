@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -221,34 +222,101 @@ MANIFEST_COLUMNS = ("path", "code", "type", "date", "unit", "title")
 MANIFEST_FIELD_LIMIT = 1024 * 1024
 
 
-def decode_text(data: bytes) -> str:
-    """UTF-8 (BOM ok) or GBK/GB18030, as Chinese Excel writes CSV."""
+def _outside_gb2312(text: str) -> tuple[int, str] | None:
+    """(line, character) of the first character outside GB2312's common set (EUC-CN: both
+    bytes 0xA1–0xFE), or None. Latin-1 text read as GB18030 turns `és` into 閟: two bytes
+    that GB18030 accepts but no Chinese office program writes for ordinary text."""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        for ch in line:
+            if ord(ch) < 0x80:
+                continue
+            b = ch.encode("gb18030")
+            if len(b) != 2 or not (0xA1 <= b[0] <= 0xF7 and 0xA1 <= b[1] <= 0xFE):
+                return line_no, ch
+    return None
+
+
+ENCODING_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8（带 BOM）", "gb18030": "GBK/GB18030"}
+
+
+def decode_manifest(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """(text, encoding) of a manifest. With `encoding` given, exactly that (strict). Otherwise
+    UTF-8 (BOM ok), else GBK/GB18030 as Chinese Excel saves CSV, but only when the text reads
+    cleanly as such: a manifest in another encoding (Latin-1 résumé → r閟um閟) is refused
+    rather than silently misread."""
+    if encoding:
+        try:
+            return data.decode(encoding), encoding
+        except LookupError:
+            raise UsageError("unknown encoding", f"未知的编码「{encoding}」（可用 utf-8、gbk、gb18030、latin-1 等）") from None
+        except UnicodeDecodeError as e:
+            raise UsageError("bad manifest encoding",
+                             f"清单文件 {name} 按 {encoding} 无法解码（第 {e.start + 1} 字节）") from None
     decoded = decode(data)
-    if decoded is not None:
-        return decoded[0]
-    raise UsageError("bad manifest encoding", "清单文件编码无法识别（应为 UTF-8 或 GBK）")
+    if decoded is None:
+        raise UsageError("bad manifest encoding", "清单文件编码无法识别（应为 UTF-8 或 GBK）")
+    text, used = decoded
+    if used == "gb18030":
+        odd = _outside_gb2312(text)
+        if odd is not None:
+            raise UsageError("manifest encoding uncertain",
+                             f"清单文件 {name} 不是 UTF-8；按 GBK 读取时第 {odd[0]} 行出现不常用或乱码字符「{odd[1]}」，"
+                             "可能是其他编码：请另存为 UTF-8，或用 --encoding 指明编码")
+    return text, used
 
 
-def read_manifest(manifest: Path) -> tuple[list[IngestRequest], list[dict]]:
-    """MANIFEST.csv → requests (paths relative to the CSV) and row-level refusals."""
+@dataclass
+class Manifest:
+    requests: list[IngestRequest]
+    refused: list[dict]                 # rows refused before ingest (no path, outside the folder)
+    encoding: str                       # the encoding the text was read in
+    guessed: bool                       # True unless --encoding named it
+
+
+def read_manifest(manifest: Path, allow_outside: bool = False, encoding: str | None = None) -> Manifest:
+    """MANIFEST.csv → requests (paths relative to the CSV) and row-level refusals.
+
+    Paths must stay inside the manifest's folder: a path leading out of it (`../x`, `/etc/x`)
+    is refused unless `allow_outside`; a symlink whose target lies outside the folder is always
+    refused (a link to /etc/shadow must not become a 工作台账)."""
     manifest = Path(manifest)
     try:
-        text = decode_text(manifest.read_bytes())
+        data = manifest.read_bytes()
     except OSError as e:
         raise UsageError("cannot read manifest", f"无法读取清单文件 {manifest}: {e.strerror}") from e
+    text, used = decode_manifest(data, manifest.name, encoding)
     # A title or path is never megabytes; past 1 MB per cell the file is not a manifest.
     # (The limit is process-wide in the csv module: set it for this read, then put it back.)
     previous = csv.field_size_limit(MANIFEST_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text))
     try:
-        return _manifest_rows(manifest, reader)
+        requests, refused = _manifest_rows(manifest, reader, allow_outside)
     except csv.Error as e:
         raise UsageError("bad manifest", f"清单文件 {manifest.name} 第 {reader.line_num} 行无法解析：{e}") from e
     finally:
         csv.field_size_limit(previous)
+    return Manifest(requests, refused, used, guessed=encoding is None)
 
 
-def _manifest_rows(manifest: Path, reader: csv.DictReader) -> tuple[list[IngestRequest], list[dict]]:
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_manifest_path(base: Path, rel: str, allow_outside: bool) -> Refusal | None:
+    """Why the manifest's `rel` may not be read, or None. `base` is the manifest's folder."""
+    folder = Path(os.path.realpath(base))
+    lexical = Path(os.path.normpath(os.path.join(folder, rel)))   # `..` taken literally
+    if not allow_outside and not _inside(lexical, folder):
+        return Refusal("path outside manifest folder",
+                       "路径在清单所在文件夹之外，未读取（确需读取请加 --allow-outside）")
+    real = Path(os.path.realpath(lexical))
+    if real != lexical and not _inside(real, folder):   # a symlink on the way leads out
+        return Refusal("symlink leaves manifest folder", "符号链接指向清单所在文件夹之外，拒收")
+    return None
+
+
+def _manifest_rows(manifest: Path, reader: csv.DictReader,
+                   allow_outside: bool = False) -> tuple[list[IngestRequest], list[dict]]:
     header = [h.strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in ("path", "code", "type") if c not in header]
     if missing:
@@ -263,6 +331,10 @@ def _manifest_rows(manifest: Path, reader: csv.DictReader) -> tuple[list[IngestR
         if not rel:
             refused.append({"path": f"{manifest.name}:{line_no}", "reason": "清单行缺少 path (missing path)",
                             "key": "missing path"})
+            continue
+        why = check_manifest_path(base, rel, allow_outside)
+        if why is not None:
+            refused.append({"path": rel, "reason": why.reason, "key": why.key})
             continue
         codes = [c.strip() for c in row.get("code", "").replace("；", ";").split(";") if c.strip()]
         requests.append(IngestRequest(
