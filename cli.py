@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archive.commands import evidence, maintenance, maps, package, readiness, search, serve, users
+from archive.commands import evidence, inspection, maintenance, maps, package, readiness, search, serve, users
 from archive.commands.common import ArchiveGroup
 from archive.core.config import default_instance_dir
 
@@ -35,13 +35,7 @@ register(package)       # export, verify, package diff
 register(maintenance)   # reindex, fsck, backup, ocr
 register(users)         # user add
 register(serve)         # serve
-
-# ---- section: inspection (督查整改, 模拟测评) --------------------------------------------
-from archive.commands import inspection as _inspection  # noqa: E402
-cli.add_command(_inspection.site_group)
-cli.add_command(_inspection.problem_group)
-cli.add_command(_inspection.round_group)
-cli.add_command(_inspection.ledger_cmd)
+register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
 
 
 if __name__ == "__main__":

@@ -451,3 +451,6 @@ def ledger_cmd(inst, out, file_codes, file_default, unit, code, site, state, fou
                 click.echo(f"refused: {r['path']}: {r['reason']}", err=True)
     if data.get("filed", {}).get("refused"):
         sys.exit(1)
+
+
+COMMANDS = [site_group, problem_group, round_group, ledger_cmd]
