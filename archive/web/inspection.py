@@ -66,6 +66,17 @@ def uploaded_photos(field: str = "photos"):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def back_to(default: str) -> str:
+    """Where a form goes back to: the inspection page it was sent from (the phone page or the
+    problem page), by path only, so a forged Referer cannot send anyone off the site."""
+    from urllib.parse import urlsplit
+
+    ref = urlsplit(request.referrer or "")
+    if ref.netloc == request.host and ref.path.startswith("/inspection/"):
+        return ref.path + (f"?{ref.query}" if ref.query else "")
+    return default
+
+
 def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
@@ -149,7 +160,7 @@ def _report_form_context() -> dict:
 @roles_required(*REPORT_ROLES)
 def create_problem():
     f = request.form
-    back = request.referrer if request.referrer and "/inspection/" in request.referrer else url_for(".new_problem")
+    back = back_to(url_for(".new_problem"))
     codes = [c for c in f.getlist("code") if c.strip()]
     for extra in (f.get("codes") or "").replace("；", ";").replace("，", ";").replace(",", ";").split(";"):
         if extra.strip():
@@ -197,8 +208,7 @@ def problem(problem_id):
 @bp.route("/problems/<int:problem_id>/rectify", methods=["POST"])
 @roles_required(*EDIT_ROLES)
 def rectify(problem_id):
-    back = request.referrer if request.referrer and "/inspection/" in request.referrer \
-        else url_for(".problem", problem_id=problem_id)
+    back = back_to(url_for(".problem", problem_id=problem_id))
     try:
         with uploaded_photos() as photos:
             pr.rectify(get_instance(), actor(), problem_id, request.form.get("note"), photos)

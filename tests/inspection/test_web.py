@@ -210,3 +210,13 @@ def test_printable_ledger_pages(login, insp, instance, monkeypatch):
         seen.append([int(x) for x in __import__("re").findall(r'<tr data-id="(\d+)"', html)])
     assert seen == [[1, 2], [3, 4], [5]]
     assert "下一页" not in c.get("/inspection/ledger?unit=&page=3").get_data(as_text=True)
+
+
+def test_refusal_goes_back_to_the_sending_page_only_on_this_site(login, insp):
+    c = login("clerk")
+    r = c.post("/inspection/problems", data={"description": "x", "deadline": "2001-01-01"},
+               headers={"Referer": "http://localhost/inspection/m"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/inspection/m")
+    r = c.post("/inspection/problems", data={"description": "x", "deadline": "2001-01-01"},
+               headers={"Referer": "http://evil.example/inspection/m"})
+    assert r.headers["Location"].endswith("/inspection/problems/new")
