@@ -169,7 +169,7 @@ def problem_add(inst, description, unit, deadline, codes, site, source, severity
     pid = report_problem(inst, actor_for(inst, by), NewProblem(
         description=description, unit=unit, deadline=deadline, codes=list(codes), site=site,
         source=source, severity=severity, round_id=round_id, found_on=found_on,
-        photos=[PhotoIn(p, str(p)) for p in photos]))
+        photos=[PhotoIn(p, p.name, display=str(p)) for p in photos]))
     p = problem_detail(inst, pid)
     if as_json:
         emit_json(p)
@@ -266,7 +266,7 @@ def problem_rectify(inst, problem_id, photos, note, by):
     from archive.inspection.photos import PhotoIn
     from archive.inspection.problems import rectify
 
-    rectify(inst, actor_for(inst, by), problem_id, note, [PhotoIn(p, str(p)) for p in photos])
+    rectify(inst, actor_for(inst, by), problem_id, note, [PhotoIn(p, p.name, display=str(p)) for p in photos])
     click.echo(f"问题 #{problem_id} 已提交整改，待复核")
 
 

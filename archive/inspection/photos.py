@@ -25,13 +25,19 @@ PHOTO_KINDS = ("jpeg", "png")
 
 @dataclass
 class PhotoIn:
-    """A photo as handed in: a path on disk and the name the user gave it."""
+    """A photo as handed in: a path on disk, the name the user gave it (kept verbatim), and how
+    messages name it (the CLI: the path as typed)."""
     path: Path
     original_name: str | None = None
+    display: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.original_name or Path(self.path).name
 
     @property
     def label(self) -> str:
-        return self.original_name or Path(self.path).name
+        return self.display or self.name
 
 
 @dataclass
@@ -45,6 +51,7 @@ class CheckedPhoto:
     lat: float | None
     lon: float | None
     phash: str
+    label: str = ""        # how messages name it
 
 
 def not_image(label: str) -> Refusal:
@@ -78,9 +85,10 @@ def check_photo(instance, photo: PhotoIn) -> CheckedPhoto:
     except Refusal as e:
         raise Refusal(e.key, f"{label}: {e.message_zh}") from None
     gps = meta.get("gps") or {}
-    return CheckedPhoto(path=path, original_name=label, kind=kind, sha256=sha256_file(path),
+    return CheckedPhoto(path=path, original_name=photo.name, kind=kind, sha256=sha256_file(path),
                         size=size, taken_at=meta.get("exif_datetime"), lat=gps.get("lat"),
-                        lon=gps.get("lon"), phash=perceptual_hash(path, instance.limits.max_image_pixels))
+                        lon=gps.get("lon"), phash=perceptual_hash(path, instance.limits.max_image_pixels),
+                        label=label)
 
 
 def perceptual_hash(path: Path, max_pixels: int) -> str:
@@ -137,7 +145,7 @@ def store_photo(instance, photo: CheckedPhoto) -> None:
     caller in its transaction."""
     sha, _ = instance.store.put(photo.path)
     if sha != photo.sha256:
-        raise Refusal("file changed while reading", f"{photo.original_name}: 读取过程中文件被修改，请重新上传")
+        raise Refusal("file changed while reading", f"{photo.label}: 读取过程中文件被修改，请重新上传")
 
 
 def insert_photo(db, problem_id: int, stage: str, photo: CheckedPhoto, far_m: int | None,

@@ -212,7 +212,7 @@ def rectify(instance, actor: Actor, pid: int, note: str | None, photos: list[ph.
                         [pid]).fetchall()
     for c in checked:
         if ph.same_picture(c, before):
-            raise Refusal("after photo same as before", f"{c.original_name}: 整改照片与整改前相同")
+            raise Refusal("after photo same as before", f"{c.label}: 整改照片与整改前相同")
     for c in checked:
         ph.store_photo(instance, c)
     now = utcnow()
