@@ -6,10 +6,10 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from archive.core.errors import UsageError
+from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from archive.core.store import FileStore, sha256_file
-from archive.maps.loading import current_map
+from archive.maps.loading import code_labels, get_map
 
 
 
@@ -48,13 +48,20 @@ def fsck(instance, verify_hashes: bool = True, progress: Progress | None = None)
     for (item_id,) in db.execute(
             "SELECT id FROM items WHERE id NOT IN (SELECT item_id FROM item_codes)"):
         problem("item without code", "材料没有任何指标代码", item=item_id)
-    imap = current_map(instance)
-    for code, count in db.execute(
-            "SELECT code, COUNT(*) FROM item_codes c JOIN items i ON i.id = c.item_id "
-            "WHERE i.deleted_at IS NULL GROUP BY code"):
-        if imap.find(code) is None:
-            warnings.append({"key": "code not in map", "message": f"指标代码 {code} 不在当前指标体系中（{count} 件材料）",
-                             "code": code})
+    maps: dict = {}
+    for map_id, code, count in db.execute(
+            "SELECT map_id, code, COUNT(*) FROM item_codes c JOIN items i ON i.id = c.item_id "
+            "WHERE i.deleted_at IS NULL GROUP BY map_id, code"):
+        if map_id not in maps:
+            try:
+                maps[map_id] = get_map(instance, map_id)
+            except NotFound:
+                maps[map_id] = None
+        imap = maps[map_id]
+        if imap is None or imap.find(code) is None:
+            label = code_labels(db, [(map_id, code)])[0]
+            warnings.append({"key": "code not in map", "message": f"指标代码 {label} 不在当前指标体系中（{count} 件材料）",
+                             "code": label})
 
     for sha in store.iter_all():
         if sha not in known:

@@ -13,7 +13,7 @@ from archive.core.instance import Instance
 from archive.maps.loading import evidence_counts, load_map_into, map_tree
 from cli import cli
 from tests.conftest import MINI_MAP, SAMPLE_MAP
-from archive.maps.loading import current_map
+from archive.maps.loading import NoMapSelected, current_map
 
 
 def add_item(inst: Instance, codes: list[str], n: int, deleted: bool = False) -> int:
@@ -56,7 +56,7 @@ def new_edition(tmp_path: Path) -> Path:
 """, ""),
         ("name: 背街小巷环境整洁", "name: 背街小巷环境整治"),
         ("code: Ⅲ—3", "code: Ⅲ-3"),
-        ("id: mini-test", "id: mini-test-2"))
+        ("edition: 测试用测评体系（迷你）", "edition: 测试用测评体系（迷你·第二版）"))
 
 
 def audit_rows(inst: Instance) -> list[tuple]:
@@ -101,9 +101,9 @@ def test_new_edition_reports_vanished_and_keeps_evidence(instance, tmp_path):
         "SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [a]).fetchall() == [("Ⅲ—6",)]
     # the DB now writes Ⅲ-3 as the new map does
     assert instance.db.execute("SELECT code FROM item_codes WHERE item_id = 4").fetchall() == [("Ⅲ-3",)]
-    assert current_map(instance).id == "mini-test-2"
+    assert current_map(instance).edition == "测试用测评体系（迷你·第二版）"
     user, action, target, detail = audit_rows(instance)[-1]
-    assert (user, action, target) == ("审核员甲", "map.load", "mini-test-2")
+    assert (user, action, target) == ("审核员甲", "map.load", "mini-test")
     assert json.loads(detail)["vanished"] == ["Ⅲ—6"]
 
 
@@ -365,8 +365,11 @@ def test_load_map_text_into(instance):
 
     text = MINI_MAP.read_text(encoding="utf-8").replace("id: mini-test", "id: uploaded")
     report = load_map_text_into(instance, text, "上传的体系.yaml", user="admin", ip="10.0.0.9")
-    assert report["changed"] and report["map_id"] == "uploaded"
-    assert current_map(instance).id == "uploaded"
+    assert report["changed"] and report["map_id"] == "uploaded" and report["added"]
+    # a new id is a second map, active beside the first: a bare code now needs a map
+    assert current_map(instance, "uploaded").id == "uploaded"
+    with pytest.raises(NoMapSelected, match="请指定指标体系"):
+        current_map(instance)
     row = instance.db.execute("SELECT source_path, loaded_by FROM maps ORDER BY id DESC").fetchone()
     assert row == ("上传的体系.yaml", "admin")
     assert instance.db.execute("SELECT ip FROM audit ORDER BY id DESC").fetchone() == ("10.0.0.9",)

@@ -20,7 +20,9 @@ class Instance:
         self.files_dir = self.root / "files"
         self.thumbs_dir = self.root / "thumbs"
         self.exports_dir = self.root / "exports"
-        self._map_cache: tuple[int, object] | None = None   # archive.maps.loading.current_map
+        # The map a command (--map) or request (the web picker) works in; None: the only
+        # active one (archive.maps.loading.current_map).
+        self.map_id: str | None = None
 
     # -- lifecycle -------------------------------------------------------
     def exists(self) -> bool:

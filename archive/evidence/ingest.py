@@ -24,7 +24,7 @@ from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
 from archive.core.text import decode
-from archive.maps.loading import current_map
+from archive.maps.loading import NoMapSelected, code_labels, get_map, resolve_leaves
 
 
 
@@ -99,19 +99,34 @@ def resolve_codes(imap, codes: list[str]) -> list[str]:
 
 
 def check_material_type(imap, material_type: str) -> str:
+    """The type, if every map in `imap` (one map or a list: the maps the item is filed in) knows it."""
     material_type = (material_type or "").strip()
-    if material_type not in imap.material_types:
-        raise Refusal("unknown material type",
-                      f"未知的材料类型「{material_type}」，可选：{'、'.join(imap.material_types)}")
+    for m in (imap if isinstance(imap, (list, tuple)) else [imap]):
+        if material_type not in m.material_types:
+            raise Refusal("unknown material type",
+                          f"未知的材料类型「{material_type}」，可选：{'、'.join(m.material_types)}")
     return material_type
+
+
+def resolve_item_codes(instance, codes: list[str]) -> tuple[list[tuple[str, str]], list]:
+    """A request's codes (bare or `map:code`) → [(map_id, leaf code)] and the maps they name.
+    A bare code while several maps are active and none is selected refuses the file."""
+    try:
+        pairs = resolve_leaves(instance, codes)
+    except NoMapSelected as e:
+        raise Refusal(e.key, e.message_zh) from None
+    maps = {}
+    for map_id, _ in pairs:
+        if map_id not in maps:
+            maps[map_id] = get_map(instance, map_id)
+    return pairs, list(maps.values())
 
 
 def ingest_one(instance, req: IngestRequest, user: str | None = None,
                ip: str | None = None, only_unit: str | None = None) -> tuple[str, dict]:
     """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal."""
-    imap = current_map(instance)
-    codes = resolve_codes(imap, req.codes)
-    material_type = check_material_type(imap, req.material_type)
+    codes, maps = resolve_item_codes(instance, req.codes)
+    material_type = check_material_type(maps, req.material_type)
     given_date = parse_date(req.date)
     path = Path(req.path)
     original_name = req.original_name or path.name
@@ -152,14 +167,16 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
             "ocr_status": "pending" if wants_ocr else "none",
             "review_state": "pending", "created_at": now, "created_by": user, "updated_at": now,
         })
-        for code in codes:
-            insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+        for map_id, code in codes:
+            insert(db, "item_codes", {"item_id": item_id, "map_id": map_id, "code": code,
+                                      "added_at": now, "added_by": user})
+        labels = code_labels(db, codes)
         insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
                                 "kind": kind, "size": size, "created_at": now, "created_by": user})
         search.index_item(db, item_id)
         audit.log(db, user, "item.add", f"item:{item_id}",
-                  {"path": req.label, "sha256": sha, "codes": codes, "type": material_type}, ip)
-    return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": codes}
+                  {"path": req.label, "sha256": sha, "codes": labels, "type": material_type}, ip)
+    return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": labels}
 
 
 def sniff_and_hash(instance, path: Path, original_name: str) -> tuple[str, str]:
@@ -197,10 +214,12 @@ def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now, only_unit
                   {"path": req.label, "other_unit": owner, "unchanged": True}, ip)
         return {"path": req.label, "id": item_id,
                 "note": f"该文件已由{owner or '其他单位'}上传，未作改动 (duplicate of another unit's item)"}
-    have = {r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ?", [item_id])}
-    new = [c for c in codes if c not in have]
-    for code in new:
-        insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+    have = set(db.execute("SELECT map_id, code FROM item_codes WHERE item_id = ?", [item_id]).fetchall())
+    new_pairs = [c for c in codes if c not in have]
+    for map_id, code in new_pairs:
+        insert(db, "item_codes", {"item_id": item_id, "map_id": map_id, "code": code,
+                                  "added_at": now, "added_by": user})
+    new = code_labels(db, new_pairs)
     restored = db.execute("SELECT deleted_at FROM items WHERE id = ?", [item_id]).fetchone()[0] is not None
     if restored:  # the clerk brings back a file that had been deleted: restore it
         db.execute("UPDATE items SET deleted_at = NULL, deleted_by = NULL, updated_at = ? WHERE id = ?",

@@ -9,9 +9,9 @@ from archive.core import audit
 from archive import search
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal
-from .ingest import extract_and_store, resolve_codes, sniff_and_hash
+from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
 from archive.jobs.ocr import needs_ocr
-from archive.maps.loading import current_map
+from archive.maps.loading import NoMapSelected, code_labels, current_map, get_map
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
                 "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
@@ -30,8 +30,13 @@ def get_item(db, item_id: int) -> dict:
 
 
 def item_codes(db, item_id: int) -> list[str]:
-    return [r[0] for r in db.execute(
-        "SELECT code FROM item_codes WHERE item_id = ? ORDER BY rowid", [item_id])]
+    """The item's codes as users read them (bare while one map is active, else `map:code`)."""
+    return code_labels(db, code_pairs(db, item_id))
+
+
+def code_pairs(db, item_id: int) -> list[tuple[str, str]]:
+    return [tuple(r) for r in db.execute(
+        "SELECT map_id, code FROM item_codes WHERE item_id = ? ORDER BY rowid", [item_id])]
 
 
 def item_text(db, item_id: int) -> str:
@@ -44,9 +49,9 @@ def item_detail(instance, item_id: int, history: bool = True) -> dict:
     users, actions, IPs) only if asked: the web gives it to auditors and admins alone."""
     db = instance.db
     item = get_item(db, item_id)
-    imap = current_map(instance)
-    item["codes"] = [{"code": c, "name": (imap.find(c).name if imap.find(c) else None)}
-                     for c in item["codes"]]
+    pairs = code_pairs(db, item_id)
+    item["codes"] = [{"code": label, "name": _leaf_name(instance, map_id, code)}
+                     for (map_id, code), label in zip(pairs, item["codes"])]
     item["type"] = item.pop("material_type")
     meta = item.pop("meta")
     item["exif"] = {k: meta[k] for k in ("exif_date", "exif_datetime", "gps", "orientation",
@@ -69,19 +74,37 @@ def item_detail(instance, item_id: int, history: bool = True) -> dict:
     return item
 
 
+def _leaf_name(instance, map_id: str, code: str) -> str | None:
+    try:
+        node = get_map(instance, map_id).find(code)
+    except NotFound:
+        return None
+    return node.name if node is not None else None
+
+
 def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> list[str]:
-    """Replace an item's codes (lenient input, the map's codes stored)."""
-    resolved = resolve_codes(current_map(instance), codes)
+    """Replace an item's codes (lenient input, the map's codes stored) in the maps in play:
+    the selected (or only active) map and any map a qualified code names. Codes in other
+    maps stay."""
+    pairs, _ = resolve_item_codes(instance, codes)
+    scope = {m for m, _ in pairs}
+    try:
+        scope.add(current_map(instance).id)
+    except NoMapSelected:
+        pass
     db = instance.db
     get_item(db, item_id)
     now = utcnow()
     with transaction(db):
         old = item_codes(db, item_id)
-        db.execute("DELETE FROM item_codes WHERE item_id = ?", [item_id])
-        for code in resolved:
-            insert(db, "item_codes", {"item_id": item_id, "code": code, "added_at": now, "added_by": user})
+        marks = ",".join("?" * len(scope))
+        db.execute(f"DELETE FROM item_codes WHERE item_id = ? AND map_id IN ({marks})", [item_id, *scope])
+        for map_id, code in pairs:
+            insert(db, "item_codes", {"item_id": item_id, "map_id": map_id, "code": code,
+                                      "added_at": now, "added_by": user})
         db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [now, item_id])
         search.index_item(db, item_id)
+        resolved = code_labels(db, pairs)
         audit.log(db, user, "item.codes", f"item:{item_id}", {"old": old, "new": resolved}, ip)
     return resolved
 
@@ -105,7 +128,8 @@ def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None,
             changes["date"] = parsed.isoformat()
             changes["date_source"] = "given"
     if material_type is not None and material_type != item["material_type"]:
-        changes["material_type"] = check_material_type(current_map(instance), material_type)
+        maps = [get_map(instance, m) for m in dict.fromkeys(p[0] for p in code_pairs(db, item_id))]
+        changes["material_type"] = check_material_type(maps or current_map(instance), material_type)
     if not changes:
         return changes
     now = utcnow()
@@ -180,37 +204,50 @@ def _refuse_other_items_file(db, sha: str, item_id: int) -> None:
         raise Refusal("duplicate of another item", f"该文件已作为材料 #{other[0]} 入库")
 
 
-def count_items(db, codes: list[str], include_deleted: bool = False) -> int:
-    """Distinct items mapped to any of these codes (live only unless `include_deleted`)."""
+def count_items(db, codes: list[str], include_deleted: bool = False, map_id: str | None = None) -> int:
+    """Distinct items mapped to any of these codes (of map `map_id`; any map if None), live only
+    unless `include_deleted`."""
     if not codes:
         return 0
     marks = ",".join("?" * len(codes))
     alive = "" if include_deleted else "AND i.deleted_at IS NULL"
+    in_map = "c.map_id = ? AND " if map_id else ""
     return db.execute(f"SELECT count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
-                      f"WHERE c.code IN ({marks}) {alive}", codes).fetchone()[0]
+                      f"WHERE {in_map}c.code IN ({marks}) {alive}",
+                      ([map_id] if map_id else []) + list(codes)).fetchone()[0]
 
 
-def types_present(db, codes: list[str]) -> Counter:
-    """Material type → live items mapped to these codes (a parent node's summary; leaves use
-    archive.readiness.coverage.leaf_coverage, which applies the window and review state)."""
+def types_present(db, codes: list[str], map_id: str | None = None) -> Counter:
+    """Material type → live items mapped to these codes of map `map_id` (any map if None) (a
+    parent node's summary; leaves use archive.readiness.coverage.leaf_coverage, which applies the
+    window and review state)."""
     if not codes:
         return Counter()
     marks = ",".join("?" * len(codes))
+    in_map = "c.map_id = ? AND " if map_id else ""
     return Counter(dict(db.execute(
         f"SELECT i.material_type, count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
-        f"WHERE i.deleted_at IS NULL AND c.code IN ({marks}) GROUP BY i.material_type", codes).fetchall()))
+        f"WHERE i.deleted_at IS NULL AND {in_map}c.code IN ({marks}) GROUP BY i.material_type",
+        ([map_id] if map_id else []) + list(codes)).fetchall()))
 
 
 def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,
-               review_state: str | None = None, include_deleted=False, limit=100, offset=0) -> list[dict]:
+               review_state: str | None = None, include_deleted=False, limit=100, offset=0,
+               map_id: str | None = None) -> list[dict]:
+    """Items, newest first; `code_in` (codes of map `map_id`, any map if None) and `map_id`
+    alone (items filed in that map) narrow the list."""
     where, params = [], []
     if not include_deleted:
         where.append("i.deleted_at IS NULL")
     if code_in is not None:
         if not code_in:
             return []
-        where.append(f"i.id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
-        params += code_in
+        in_map = "map_id = ? AND " if map_id else ""
+        where.append(f"i.id IN (SELECT item_id FROM item_codes WHERE {in_map}code IN ({','.join('?' * len(code_in))}))")
+        params += ([map_id] if map_id else []) + list(code_in)
+    elif map_id:
+        where.append("i.id IN (SELECT item_id FROM item_codes WHERE map_id = ?)")
+        params.append(map_id)
     if unit:
         where.append("i.unit = ?")
         params.append(unit)

@@ -41,16 +41,22 @@ def latest_reviews(db, ids: list[int]) -> dict[int, dict]:
     return out
 
 
-def state_counts(db, unit: str | None = None, code_in: list[str] | None = None) -> dict[str, int]:
-    """Live items per review state, optionally of one unit and/or under these leaf codes."""
+def state_counts(db, unit: str | None = None, code_in: list[str] | None = None,
+                 map_id: str | None = None) -> dict[str, int]:
+    """Live items per review state, optionally of one unit and/or under these leaf codes (of map
+    `map_id`), or filed in map `map_id`."""
     where, params = ["deleted_at IS NULL"], []
     if unit:
         where.append("unit = ?")
         params.append(unit)
+    in_map = "map_id = ? AND " if map_id else ""
     if code_in is not None:
         if not code_in:
             return {}
-        where.append(f"id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(code_in))}))")
-        params += code_in
+        where.append(f"id IN (SELECT item_id FROM item_codes WHERE {in_map}code IN ({','.join('?' * len(code_in))}))")
+        params += ([map_id] if map_id else []) + list(code_in)
+    elif map_id:
+        where.append("id IN (SELECT item_id FROM item_codes WHERE map_id = ?)")
+        params.append(map_id)
     return dict(db.execute(f"SELECT review_state, count(*) FROM items WHERE {' AND '.join(where)} "
                            "GROUP BY review_state", params).fetchall())

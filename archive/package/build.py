@@ -100,14 +100,21 @@ def _height(node) -> int:
     return 1 if not node.children else 1 + max(_height(c) for c in node.children)
 
 
-def iter_items(db):
+def iter_items(db, map_id: str | None = None):
     """Every item, one dict at a time, in id order: the rows and dict shape of
     coverage.load_items without holding them all (three cursors merged by item id;
-    call inside a snapshot)."""
+    call inside a snapshot). `map_id`: as in coverage.load_items."""
     cols = ["id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
             "date_source", "size", "review_state", "deleted_at"]
-    items = db.execute(f"SELECT {', '.join(cols)} FROM items ORDER BY id")
-    codes = db.execute("SELECT item_id, code FROM item_codes ORDER BY item_id, rowid")
+    if map_id is None:
+        items = db.execute(f"SELECT {', '.join(cols)} FROM items ORDER BY id")
+        codes = db.execute("SELECT item_id, code FROM item_codes ORDER BY item_id, rowid")
+    else:
+        items = db.execute(f"SELECT {', '.join(cols)} FROM items WHERE id IN "
+                           "(SELECT item_id FROM item_codes WHERE map_id = ?) "
+                           "OR id NOT IN (SELECT item_id FROM item_codes) ORDER BY id", [map_id])
+        codes = db.execute("SELECT item_id, code FROM item_codes WHERE map_id = ? ORDER BY item_id, rowid",
+                           [map_id])
     reviews = db.execute("SELECT item_id, reviewer, comment FROM reviews r WHERE id = "
                          "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id) ORDER BY item_id")
     code = next(codes, None)
@@ -633,20 +640,27 @@ def _target(out: Path, fmt: str, root: str, created: list[Path]) -> Path:
 def export_package(instance, out, evaluation_date, fmt: str = "zip", approved_only: bool = False,
                    include_out_of_window: bool = False, strict: bool = False,
                    progress: Progress | None = None, user: str | None = None,
-                   ip: str | None = None) -> dict:
+                   ip: str | None = None, map_id: str | None = None, imap=None,
+                   items=None) -> dict:
     """Build the declaration package; returns the export report (see module docstring).
 
     Report: {"path", "format", "root", "evaluation_date", "window", "options", "included"
     (items), "files" (files in the package, the four package files included), "bytes",
     "excluded": [{"id", "title", "reason"}], "gaps": [{"code", "name", "missing"}],
     "summary"}.
+
+    The package is for map `map_id` (default: the selected or only active map). A closed
+    cycle's package (archive/cycles) passes its pinned edition as `imap` and its frozen
+    `items` (an iterable of item dicts) instead of the live archive.
     """
     if fmt not in FORMATS:
         raise UsageError("bad format", f"格式只能是 zip、dir 或 bagit，而不是 {fmt!r}")
     d = as_date(evaluation_date)
-    imap = current_map(instance)
+    if imap is None:
+        imap = current_map(instance, map_id)
     with snapshot(instance.db) as db:   # items stream from the DB into the plan's own temp DB
-        plan = plan_package(imap, iter_items(db), d, fmt=fmt, approved_only=approved_only,
+        source = iter_items(db, imap.id) if items is None else items
+        plan = plan_package(imap, source, d, fmt=fmt, approved_only=approved_only,
                             include_out_of_window=include_out_of_window, strict=strict)
     try:
         return _export(instance, plan, Path(out), fmt, strict, progress, user, ip)

@@ -46,7 +46,7 @@ class CoverageCache:
         self.lock = threading.Lock()
         self.load_lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None
-        self.snap: Snapshot | None = None
+        self.snaps: dict[str, Snapshot] = {}   # per map id: each map reads its own items
         self.reports: "OrderedDict[tuple, tuple[Snapshot, dict]]" = OrderedDict()
 
     def version(self) -> int:
@@ -75,7 +75,8 @@ class CoverageCache:
         key = (id(imap), evaluation_date.isoformat(), unit)
         v = self.version()
         with self.lock:
-            snap = self.snap if self._usable(self.snap, v, fresh) else None
+            snap = self.snaps.get(imap.id)
+            snap = snap if self._usable(snap, v, fresh) else None
             hit = self.reports.get(key)
             if snap is not None and hit is not None and hit[0] is snap:
                 self.reports.move_to_end(key)
@@ -86,14 +87,15 @@ class CoverageCache:
             with self.load_lock:
                 v = self.version()
                 with self.lock:
-                    snap = self.snap if self._usable(self.snap, v, fresh) else None
+                    snap = self.snaps.get(imap.id)
+                    snap = snap if self._usable(snap, v, fresh) else None
                 if snap is None:
                     t0 = time.perf_counter()
                     with snapshot(instance.db) as db:
-                        items = load_items(db)
+                        items = load_items(db, map_id=imap.id)
                     snap = Snapshot(v, items, time.perf_counter() - t0)
                     with self.lock:
-                        self.snap = snap
+                        self.snaps[imap.id] = snap
         report = compute(imap, snap.items, evaluation_date, unit)
         with self.lock:
             self.reports[key] = (snap, report)

@@ -88,20 +88,29 @@ def resolve_leaf(imap, code: str, cache: dict):
     return cache[code]
 
 
-def load_items(db, codes: list[str] | None = None) -> list[dict]:
+def load_items(db, codes: list[str] | None = None, map_id: str | None = None) -> list[dict]:
     """Every item (or those mapped to `codes`) with its codes and latest review
-    (one read; call inside a snapshot)."""
-    where, params = "", []
+    (one read; call inside a snapshot). `map_id`: the items filed in that map (and any item
+    with no code at all, as before several maps), each with its codes in that map only."""
+    where, params = [], []
+    in_map = "map_id = ? AND " if map_id else ""
     if codes is not None:
-        where = f"WHERE id IN (SELECT item_id FROM item_codes WHERE code IN ({','.join('?' * len(codes))}))"
-        params = list(codes)
+        where.append(f"id IN (SELECT item_id FROM item_codes WHERE {in_map}code IN ({','.join('?' * len(codes))}))")
+        params += ([map_id] if map_id else []) + list(codes)
+    elif map_id:
+        where.append("(id IN (SELECT item_id FROM item_codes WHERE map_id = ?) "
+                     "OR id NOT IN (SELECT item_id FROM item_codes))")
+        params.append(map_id)
     rows = db.execute(
         "SELECT id, sha256, kind, material_type, title, original_name, unit, date, date_source, "
-        f"size, review_state, deleted_at FROM items {where} ORDER BY id", params).fetchall()
+        f"size, review_state, deleted_at FROM items {'WHERE ' + ' AND '.join(where) if where else ''} "
+        "ORDER BY id", params).fetchall()
     cols = ["id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
             "date_source", "size", "review_state", "deleted_at"]
     items = {r[0]: dict(zip(cols, r), codes=[], reviewer=None, comment=None) for r in rows}
-    for item_id, code in db.execute("SELECT item_id, code FROM item_codes ORDER BY item_id, rowid"):
+    code_sql = "SELECT item_id, code FROM item_codes " + ("WHERE map_id = ? " if map_id else "") + \
+        "ORDER BY item_id, rowid"
+    for item_id, code in db.execute(code_sql, [map_id] if map_id else []):
         if item_id in items:
             items[item_id]["codes"].append(code)
     # latest review per item
@@ -238,25 +247,26 @@ def compute(imap, items: Iterable[dict], evaluation_date: date, unit: str | None
     return report
 
 
-def coverage(instance, evaluation_date, unit: str | None = None) -> dict:
-    """Readiness per leaf (CONTRACT.md "Coverage" JSON) for `evaluation_date` (date or ISO)."""
+def coverage(instance, evaluation_date, unit: str | None = None, map_id: str | None = None) -> dict:
+    """Readiness per leaf (CONTRACT.md "Coverage" JSON) for `evaluation_date` (date or ISO),
+    in map `map_id` (default: the selected or only active map)."""
     d = as_date(evaluation_date)
-    imap = current_map(instance)
+    imap = current_map(instance, map_id)
     with snapshot(instance.db) as db:
-        items = load_items(db)
+        items = load_items(db, map_id=imap.id)
     return compute(imap, items, d, unit)
 
 
-def leaf_coverage(instance, code: str, evaluation_date) -> tuple[dict, dict]:
+def leaf_coverage(instance, code: str, evaluation_date, map_id: str | None = None) -> tuple[dict, dict]:
     """One leaf's coverage row and the report's windows, reading only that leaf's items
     (the indicator page)."""
     d = as_date(evaluation_date)
-    imap = current_map(instance)
+    imap = current_map(instance, map_id)
     leaf = imap.find(code)
     if leaf is None or not leaf.is_leaf:
         raise UsageError("not a leaf", f"「{code}」不是测评内容（末级指标）")
     with snapshot(instance.db) as db:
-        items = load_items(db, [leaf.code])
+        items = load_items(db, [leaf.code], map_id=imap.id)
     report = compute(imap, items, d)
     row = next(r for r in report["indicators"] if r["code"] == leaf.code)
     return row, {"evaluation_date": report["evaluation_date"], "window": report["window"],

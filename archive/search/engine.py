@@ -5,7 +5,7 @@ import heapq
 import sqlite3
 
 from archive.core.db import transaction
-from archive.core.errors import UsageError
+from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
@@ -13,7 +13,7 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
 from .snippets import make_snippet
-from archive.maps.loading import current_map
+from archive.maps.loading import NoMapSelected, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
@@ -34,17 +34,29 @@ def _register(conn: sqlite3.Connection) -> None:
 
 
 def _resolver(instance):
-    """code: → the node's code and its subtree's leaves (lenient spelling)."""
-    def resolve(code: str) -> list[str]:
+    """code: → (map_id, code) of the node and its subtree's leaves (lenient spelling). A
+    qualified code (`id:Ⅲ—1`) names its map; a bare one the selected map, else every active
+    map that has it."""
+    def resolve(code: str) -> list:
+        qualified, bare = split_qualified(code)
         try:
-            imap = current_map(instance)
-        except UsageError:
-            imap = None
-        node = imap.find(code) if imap is not None else None
-        if node is not None:
-            return [node.code] + [leaf.code for leaf in imap.subtree_leaves(node.code)]
-        if instance.db.execute("SELECT 1 FROM item_codes WHERE code = ? LIMIT 1", [code]).fetchone():
-            return [code]  # a code of an older edition, still on some items
+            maps = [get_map(instance, qualified)] if qualified else [current_map(instance)]
+        except NoMapSelected:
+            maps = active_maps(instance)
+        except (UsageError, NotFound):
+            maps = []
+        out = []
+        for imap in maps:
+            node = imap.find(bare)
+            if node is not None:
+                out += [(imap.id, node.code)] + [(imap.id, leaf.code) for leaf in imap.subtree_leaves(node.code)]
+        if out and len(maps) == 1 and instance.db.execute(
+                "SELECT 1 FROM item_codes WHERE map_id <> ? LIMIT 1", [maps[0].id]).fetchone() is None:
+            return [c for _, c in out]   # one map on file: plain codes (the filter-token path)
+        if out:
+            return out
+        if instance.db.execute("SELECT 1 FROM item_codes WHERE code = ? LIMIT 1", [bare]).fetchone():
+            return [bare]  # a code of an older edition, still on some items
         raise UsageError("unknown code", f"指标代码 {code} 不在当前指标体系中")
     return resolve
 
@@ -243,10 +255,12 @@ def _hits(db, rows, terms) -> list[dict]:
     items = {r[0]: r for r in db.execute(
         "SELECT id, title, material_type, date, unit, original_name, sha256, text "
         f"FROM items WHERE id IN ({marks})", ids)}
-    codes: dict[int, list[str]] = {i: [] for i in ids}
-    for item_id, code in db.execute(
-            f"SELECT item_id, code FROM item_codes WHERE item_id IN ({marks}) ORDER BY rowid", ids):
-        codes[item_id].append(code)
+    codes: dict[int, list] = {i: [] for i in ids}
+    for item_id, map_id, code in db.execute(
+            f"SELECT item_id, map_id, code FROM item_codes WHERE item_id IN ({marks}) ORDER BY rowid", ids):
+        codes[item_id].append((map_id, code))
+    for item_id in ids:
+        codes[item_id] = code_labels(db, codes[item_id])
     hits = []
     for item_id, s in rows:
         r = items[item_id]

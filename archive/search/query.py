@@ -20,7 +20,7 @@ from archive.core.errors import UsageError
 from .analysis import TermPlan, plan_term
 from .filters import any_of, code_token, date_range_expr, type_token, unit_token
 
-FIELD_NAMES = ("code", "type", "unit", "date", "name")
+FIELD_NAMES = ("code", "type", "unit", "date", "name", "map")
 _OPS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 
 
@@ -155,7 +155,7 @@ def _check_word(w: str) -> None:
         if rest.startswith("//"):
             return  # a URL, searched as text
         raise _usage("unknown field",
-                      f"未知的检索字段 {name}:（可用: code: type: unit: date: name:）")
+                      f"未知的检索字段 {name}:（可用: code: type: unit: date: name: map:）")
     if not rest:
         raise _usage("empty field", f"字段 {name}: 后缺少值")
     if rest[0] in "[{" and not re.fullmatch(r"[\[{][^\]}]*\bTO\b[^\]}]*[\]}]", rest):
@@ -173,6 +173,7 @@ def _parser() -> qparser.QueryParser:
 
 
 _PARSER = None
+_QUALIFIED_CODE = re.compile(r"(\bcode:)([A-Za-z0-9][\w.-]*):")
 
 
 @lru_cache(maxsize=512)
@@ -188,6 +189,9 @@ def _whoosh_parse(q: str):
 def parse(q: str, resolve_code=None) -> object:
     """The user's query → our tree. `resolve_code(code)` lists the codes code: matches."""
     check_syntax(q)
+    # code:MAP:CODE (docs/maps.md): whoosh would read `MAP:` as another field name, so the
+    # qualifying colon is passed on as a full-width one, which maps.loading reads alike.
+    q = _QUALIFIED_CODE.sub(lambda m: m.group(1) + m.group(2) + "\uff1a", q)
     try:
         wtree = _whoosh_parse(q)
     except Exception:  # whoosh rarely raises; never show its traceback or its words
@@ -240,6 +244,8 @@ def _field_term(fname: str, text: str, resolve_code):
         return unit_filter(text)
     if fname == "name":
         return FilterN("ea_name_contains(?, items.original_name)", [text])
+    if fname == "map":   # items filed in that map (docs/maps.md)
+        return FilterN("items.id IN (SELECT item_id FROM item_codes WHERE map_id = ?)", [text])
     if fname == "date":
         return date_filter(*_date_span(text), False, False)
     raise _usage("unknown field", f"未知的检索字段 {fname}:")
@@ -295,11 +301,24 @@ def unit_filter(value: str) -> FilterN:
 
 
 def code_filter(code: str, resolve_code) -> FilterN:
-    """`resolve_code(code)` → the codes an item may carry to match (the node and its subtree)."""
+    """`resolve_code(code)` → the codes an item may carry to match (the node and its subtree):
+    plain codes, or (map_id, code) pairs for codes that belong to a map (docs/maps.md)."""
     codes = list(dict.fromkeys(resolve_code(code)))
-    marks = ", ".join("?" for _ in codes)
-    return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes,
-                   any_of([code_token(c) for c in codes]))
+    if not any(isinstance(c, tuple) for c in codes):
+        marks = ", ".join("?" for _ in codes)
+        return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes,
+                       any_of([code_token(c) for c in codes]))
+    # codes of several maps on file: the filter names its map, in SQL (filter tokens hold codes only)
+    by_map: dict = {}
+    for c in codes:
+        map_id, c = c if isinstance(c, tuple) else (None, c)
+        by_map.setdefault(map_id, []).append(c)
+    conds, params = [], []
+    for map_id, cs in by_map.items():
+        marks = ", ".join("?" for _ in cs)
+        conds.append(f"code IN ({marks})" if map_id is None else f"(map_id = ? AND code IN ({marks}))")
+        params += cs if map_id is None else [map_id, *cs]
+    return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE {' OR '.join(conds) or '0'})", params)
 
 
 def and_all(*nodes) -> object:

@@ -15,6 +15,7 @@ from archive.core.errors import ArchiveError
 from archive.evidence.ingest import IngestRequest, ingest_files
 from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, form_codes, get_db, get_instance,
                      int_arg, roles_required, save_upload, sees_audit)
+from archive.maps.loading import resolve_code
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -24,15 +25,18 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 def list_items():
     """?code= (a node: its whole subtree), ?unit=, ?review_state=, ?deleted=1, ?limit= (≤ 500), ?offset=."""
     code = request.args.get("code")
-    code_in = None
+    code_in, map_id = None, None
     if code:
-        node = current_map().find(code)
+        try:
+            imap, node = resolve_code(get_instance(), code)
+        except ArchiveError as e:
+            return jsonify({"error": str(e)}), 400
         if node is None:
             return jsonify({"error": f"未知的指标编号 {code} (unknown code)"}), 400
-        code_in = [n.code for n in node.leaves()]
+        code_in, map_id = [n.code for n in node.leaves()], imap.id
     limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 500)
     offset = int_arg("offset", 0, 0, 10_000_000)
-    rows = items_mod.list_items(get_db(), code_in=code_in, unit=request.args.get("unit") or None,
+    rows = items_mod.list_items(get_db(), code_in=code_in, map_id=map_id, unit=request.args.get("unit") or None,
                                 review_state=request.args.get("review_state") or None,
                                 include_deleted=request.args.get("deleted") == "1",
                                 limit=limit, offset=offset)

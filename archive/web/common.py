@@ -9,22 +9,32 @@ import tempfile
 import threading
 from pathlib import Path
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, request, session
 from flask_login import current_user
 
 from archive.core import permissions
 from archive.core.instance import Instance
 from archive.core.permissions import (ALL_ROLES, AUDIT_ROLES, EDIT_ROLES,  # noqa: F401  (re-exported)
                                       EXPORT_VIEW_ROLES, REVIEW_ROLES, ROLES)
-from archive.maps.loading import current_map as instance_map
+from archive.maps.loading import active_map_ids, current_map as instance_map
 
-_map_lock = threading.Lock()
 
 
 def get_instance() -> Instance:
     if "instance" not in g:
         g.instance = Instance(current_app.config["INSTANCE"], current_app.extensions["archive_limits"])
+        g.instance.map_id = picked_map_id(g.instance)
     return g.instance
+
+
+def picked_map_id(inst) -> str | None:
+    """The map this session works in: the one picked (remembered in the session) while it is
+    active, else the first active map."""
+    active = active_map_ids(inst.db)
+    picked = session.get("map_id")
+    if picked in active:
+        return picked
+    return active[0] if active else None
 
 
 def get_db():
@@ -32,19 +42,9 @@ def get_db():
 
 
 def current_map():
-    """The loaded indicator map, parsed once per process per loaded edition (not per request)."""
-    inst = get_instance()
-    row = inst.db.execute("SELECT id FROM maps ORDER BY id DESC LIMIT 1").fetchone()
-    cache = current_app.extensions.setdefault("archive_map_cache", {})
-    if row is not None and row[0] in cache:
-        inst._map_cache = (row[0], cache[row[0]])  # share the parsed map with domain calls
-        return cache[row[0]]
-    with _map_lock:
-        m = instance_map(inst)
-        if row is not None:
-            cache.clear()
-            cache[row[0]] = m
-        return m
+    """The map of this request (picked, else the first active); parsed once per process per
+    edition (archive.maps.loading caches parsed maps)."""
+    return instance_map(get_instance())
 
 
 def client_ip() -> str | None:

@@ -73,11 +73,11 @@ def indicator(code):
         present, required, missing = row["present_counts"], row["required"], row["missing"]
     else:
         row, windows = None, None
-        present, required, missing = items_mod.types_present(db, leaf_codes), [], []
+        present, required, missing = items_mod.types_present(db, leaf_codes, imap.id), [], []
     show_deleted = request.args.get("deleted") == "1"
     page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
-    total = items_mod.count_items(db, leaf_codes, show_deleted)
-    rows = items_mod.list_items(db, code_in=leaf_codes, include_deleted=show_deleted,
+    total = items_mod.count_items(db, leaf_codes, show_deleted, map_id=imap.id)
+    rows = items_mod.list_items(db, code_in=leaf_codes, map_id=imap.id, include_deleted=show_deleted,
                                 limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)
     counts = subtree_counts(db, imap) if not node.is_leaf else {}
     return render_template("indicator.html", node=node, present=present, required=required,

@@ -43,13 +43,14 @@ def queue():
     f = _filters()
     page = int_arg("page", 1, 1, MAX_PAGE_NUMBER)
     db = get_db()
+    map_id = current_map().id
     rows = items_mod.list_items(db, review_state=f["state"], unit=f["unit"] or None,
-                                code_in=_code_in(f["code"]), limit=PAGE_SIZE + 1,
+                                code_in=_code_in(f["code"]), map_id=map_id, limit=PAGE_SIZE + 1,
                                 offset=(page - 1) * PAGE_SIZE)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     reviews = latest_reviews(db, [r["id"] for r in rows])
-    counts = state_counts(db, f["unit"] or None, _code_in(f["code"]))
+    counts = state_counts(db, f["unit"] or None, _code_in(f["code"]), map_id)
     imap = current_map()
     units = imap.units()
     return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,
