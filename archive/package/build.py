@@ -116,7 +116,8 @@ def iter_items(db, map_id: str | None = None):
         codes = db.execute("SELECT item_id, code FROM item_codes WHERE map_id = ? ORDER BY item_id, rowid",
                            [map_id])
     reviews = db.execute("SELECT item_id, reviewer, comment FROM reviews r WHERE id = "
-                         "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id) ORDER BY item_id")
+                         "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id AND "
+                         "cycle_id IS (SELECT id FROM cycles WHERE state = 'current')) ORDER BY item_id")
     code = next(codes, None)
     review = next(reviews, None)
     for row in items:

@@ -116,7 +116,8 @@ def load_items(db, codes: list[str] | None = None, map_id: str | None = None) ->
     # latest review per item
     for item_id, reviewer, comment in db.execute(
             "SELECT item_id, reviewer, comment FROM reviews r WHERE id = "
-            "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id)"):
+            "(SELECT MAX(id) FROM reviews WHERE item_id = r.item_id AND "
+            "cycle_id IS (SELECT id FROM cycles WHERE state = 'current'))"):
         if item_id in items:
             items[item_id]["reviewer"] = reviewer
             items[item_id]["comment"] = comment
