@@ -67,6 +67,12 @@ def active_map_ids(db) -> list[str]:
     return [r[1] for r in _latest_rows(db, True)]
 
 
+def active_editions(db) -> list[tuple[str, str]]:
+    """(map_id, edition) of every active map, cheaply (the web's map picker on every page)."""
+    return [(r[1], db.execute("SELECT edition FROM maps WHERE id = ?", [r[0]]).fetchone()[0])
+            for r in _latest_rows(db, True)]
+
+
 def active_maps(instance) -> list[IndicatorMap]:
     """The current edition of every active map, in the order they were first loaded."""
     return [_parse_row(instance, r[0], r[1], r[2]) for r in _latest_rows(instance.db, True)]

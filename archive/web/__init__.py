@@ -92,6 +92,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(bp)
     from . import inspection
     app.register_blueprint(inspection.bp)
+    from . import maps_views
+    app.register_blueprint(maps_views.bp)
 
     @app.after_request
     def security_headers(resp):

@@ -79,6 +79,11 @@ ROUTES = [
     ("GET", "/export/999", None, expect(404, EXPORT_VIEWERS)),
     ("GET", "/export/999/status", None, expect(404, EXPORT_VIEWERS)),
     ("GET", "/export/999/download", None, expect(404, EXPORT_VIEWERS)),
+    # several maps and cycles (archive/web/maps_views.py)
+    ("POST", "/maps/pick", {"map_id": "mini-test"}, expect(302, EVERYONE)),
+    ("GET", "/maps", None, expect(200, EVERYONE)),
+    ("POST", "/maps/mini-test/state", {"action": "activate"}, expect(303, ("admin",))),
+    ("GET", "/cycles", None, expect(200, EVERYONE)),
 ]
 
 
