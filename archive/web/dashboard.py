@@ -6,7 +6,7 @@ and by responsible unit); this module parses the request and renders.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user
