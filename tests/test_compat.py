@@ -10,7 +10,7 @@ import pytest
 
 from archive.core.instance import Instance
 from archive.maps.loading import active_maps, current_map
-from archive.package.build import export_package
+from archive.package import export_package
 from archive.readiness.coverage import coverage
 from tests.conftest import DATA
 

@@ -15,7 +15,7 @@ from archive.evidence.ingest import IngestRequest, ingest_files
 from archive.evidence.review import review_item
 from archive.maps.editions import migrate
 from archive.maps.loading import delete_map
-from archive.package.build import export_package
+from archive.package import export_package
 from tests import filefactory as ff
 from tests.conftest import DATA
 

@@ -15,7 +15,7 @@ from archive.evidence.ingest import IngestRequest, ingest_files
 from archive.evidence.items import item_detail, set_codes
 from archive.maps.loading import (NoMapSelected, active_maps, current_map, delete_map, get_map, list_maps,
                                   load_map_into, load_map_text_into, resolve_code, set_active)
-from archive.package.build import export_package, verify_package
+from archive.package import export_package, verify_package
 from archive.readiness.coverage import coverage
 from archive.search import search
 from tests import filefactory as ff

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archive.core.errors import UsageError
 from archive.maps.loading import get_edition, selected_map_id
-from archive.package.build import export_package
+from archive.package import export_package
 from archive.readiness.coverage import as_date, compute, coverage
 from .cycles import frozen_items, get_cycle
 
