@@ -85,9 +85,11 @@ def report_summary(report: dict) -> dict:
 
 
 def run_job(root: str, limits, job_id: int, evaluation_date: str, options: dict,
-            user: str | None, ip: str | None) -> None:
-    """The worker thread: build, record progress and the outcome. Never raises."""
+            user: str | None, ip: str | None, map_id: str | None = None) -> None:
+    """The worker thread: build, record progress and the outcome. Never raises. `map_id`: the
+    map whose package it is (the instance's selected map when the job was started)."""
     inst = Instance(root, limits)
+    inst.map_id = map_id
     try:
         with _build_slot:
             db = inst.db
@@ -133,22 +135,24 @@ def run_job(root: str, limits, job_id: int, evaluation_date: str, options: dict,
 def start_job(instance, evaluation_date: str, options: dict, user: str | None,
               ip: str | None = None) -> int:
     """Queues a build (audited as export.start) and starts its thread; returns the job id.
-    `options` are export_package's flags (keys of OPTIONS)."""
+    `options` are export_package's flags (keys of OPTIONS). The package is of the instance's
+    selected map (`instance.map_id`: the web's picked map), recorded in export_jobs.map_id."""
     options = {k: bool(options.get(k)) for k in OPTIONS}
     db = instance.db
+    map_id = getattr(instance, "map_id", None)
     with _active_lock:  # no reader may see the new row as "interrupted"
         with transaction(db):
             cur = db.execute(
-                "INSERT INTO export_jobs (created_at, created_by, evaluation_date, options, state) "
-                "VALUES (?, ?, ?, ?, 'queued')",
-                [utcnow(), user, evaluation_date, json.dumps(options)])
+                "INSERT INTO export_jobs (created_at, created_by, evaluation_date, options, state, map_id) "
+                "VALUES (?, ?, ?, ?, 'queued', ?)",
+                [utcnow(), user, evaluation_date, json.dumps(options), map_id])
             job_id = cur.lastrowid
             audit.log(db, user, "export.start", f"export:{job_id}",
-                      {"evaluation_date": evaluation_date, "options": options}, ip)
+                      {"evaluation_date": evaluation_date, "options": options, "map": map_id}, ip)
         _active.add(_key(instance.root, job_id))
     t = threading.Thread(target=run_job, name=f"export-{job_id}", daemon=True,
                          args=(str(instance.root), instance.limits, job_id, evaluation_date, options,
-                               user, ip))
+                               user, ip, map_id))
     t.start()
     return job_id
 

@@ -16,6 +16,14 @@ VIEW_ROLES = EXPORT_VIEW_ROLES
 OPTIONS = jobs.OPTIONS
 
 
+def _default_date() -> str:
+    """The current cycle's evaluation date for the picked map, else today (北京时间)."""
+    from archive.cycles.cycles import current_evaluation_date
+
+    inst = get_instance()
+    return current_evaluation_date(inst.db, inst.map_id) or today_beijing().isoformat()
+
+
 def job_status(job: dict) -> dict:
     out = {k: job[k] for k in ("id", "state", "done", "total", "message", "error", "size")}
     out["state_zh"] = job["state_zh"]
@@ -29,7 +37,7 @@ def job_status(job: dict) -> dict:
 @roles_required(*VIEW_ROLES)
 def export_page():
     return render_template("export.html", jobs=jobs.list_jobs(get_instance()), options=OPTIONS,
-                           today=today_beijing().isoformat(), can_build=current_user.role in REVIEW_ROLES)
+                           today=_default_date(), can_build=current_user.role in REVIEW_ROLES)
 
 
 @bp.route("/export", methods=["POST"])
