@@ -38,5 +38,12 @@ register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
 
 
+from archive.commands import cycles as _cycles, maps_editions as _editions  # noqa: E402
+for _c in _cycles.COMMANDS:      # cycle add|list|show|start|close
+    cli.add_command(_c)
+for _c in _editions.MAP_COMMANDS:   # map list|activate|retire|delete|migrate
+    map_group.add_command(_c)
+
+
 if __name__ == "__main__":
     cli()
