@@ -88,5 +88,8 @@ def test_admin_maps_page(browser, multi):
     page = Page(browser, base, inst)
     page.login("admin")
     page.go("/maps")
-    assert len(page.all("#maps tbody tr")) == 2
+    rows = page.all("#maps tbody tr")
+    assert len(rows) == 2
+    counts = [r.find_elements("css selector", "td.num")[1].text for r in rows]
+    assert counts == ["1", "2"]          # items filed in each map (the shared PDF counts in both)
     browser.save_screenshot(str(SHOTS / "maps-5-admin-maps.png"))
