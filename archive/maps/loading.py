@@ -132,6 +132,15 @@ def current_map(instance, map_id: str | None = None) -> IndicatorMap:
                         f"请指定指标体系（--map ID 或编码写成 ID:编码）：当前启用 {len(rows)} 个：{ids}")
 
 
+def require_map(instance) -> None:
+    """A command that files evidence needs a map to file it in: the selected one, or at least
+    one active map (several: each code names its map or the file is refused with 请指定指标体系)."""
+    try:
+        current_map(instance)
+    except NoMapSelected:
+        pass
+
+
 def current_map_row(instance, map_id: str | None = None) -> dict | None:
     """The current edition's `maps` row as a dict (yaml, source_path, loaded_at ...), or None.
     Without a map named and several active: the newest one loaded."""
