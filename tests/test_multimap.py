@@ -125,6 +125,9 @@ def test_search_map_filter_and_qualified_code(two, material):
     assert search(two, "少年宫 map:wcn-2024-sample")["total"] == 2
     assert search(two, "少年宫 map:wmcs-2024-sample")["total"] == 1
     assert search(two, "code:wcn-2024-sample:Ⅲ—5")["total"] == 2
+    assert search(two, "少年宫 map:WCN-2024-sample")["total"] == 2          # the id in any case
+    with pytest.raises(UsageError, match="没有编号为「nope」的指标体系"):
+        search(two, "少年宫 map:nope")
     # a bare code with no map named matches that code in every active map
     assert {h["title"] for h in search(two, "code:Ⅲ-2")["hits"]} == {"宣讲台账"}
     hit = search(two, "管理制度")["hits"][0]

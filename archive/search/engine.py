@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import heapq
+import re
 import sqlite3
 
 from archive.core.db import transaction
@@ -61,6 +62,19 @@ def _resolver(instance):
     return resolve
 
 
+_MAP_FIELD = re.compile(r'(\bmap:)("?)([^\s"()]+)\2')
+
+
+def _known_maps(instance, query: str) -> str:
+    """`map:ID` names a loaded map (any case): written as its id, else a clear error."""
+    def one(m):
+        try:
+            return m.group(1) + get_map(instance, m.group(3)).id
+        except NotFound as e:
+            raise UsageError("unknown map", e.message_zh) from None
+    return _MAP_FIELD.sub(one, query)
+
+
 def search(instance, query: str | None, code=None, type=None, unit=None, date_from=None,
            date_to=None, limit: int = 20, offset: int = 0) -> dict:
     """Run a query (CONTRACT.md "Search") → {"total": N, "order": "relevance"|"recent", "hits": [...]}.
@@ -90,7 +104,7 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             raise UsageError("empty query", "检索式为空，请输入检索词")
         tree = AllN()
     else:
-        tree = parse(query, resolve)
+        tree = parse(_known_maps(instance, query), resolve)
     db = instance.db
     legacy, pending = db.execute(f"SELECT EXISTS (SELECT 1 FROM {UNMOVED}), "
                                  f"EXISTS (SELECT 1 FROM {PENDING})").fetchone()
