@@ -216,10 +216,10 @@ def resolve_leaves(instance, codes: list[str], map_id: str | None = None) -> lis
     return out
 
 
-def code_labels(db, pairs: list[tuple[str, str]]) -> list[str]:
+def code_labels(db, pairs: list[tuple[str, str]], active: list[str] | None = None) -> list[str]:
     """How codes are shown: bare while their map is the only active one (as before several
-    maps existed), `map_id:code` otherwise."""
-    active = active_map_ids(db)
+    maps existed), `map_id:code` otherwise. `active`: active_map_ids(db), if already known."""
+    active = active_map_ids(db) if active is None else active
     only = active[0] if len(active) == 1 else None
     return [code if map_id == only else qualify(map_id, code) for map_id, code in pairs]
 

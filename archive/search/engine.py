@@ -14,7 +14,7 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
 from .snippets import make_snippet
-from archive.maps.loading import NoMapSelected, active_maps, code_labels, current_map, get_map, split_qualified
+from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
@@ -273,8 +273,9 @@ def _hits(db, rows, terms) -> list[dict]:
     for item_id, map_id, code in db.execute(
             f"SELECT item_id, map_id, code FROM item_codes WHERE item_id IN ({marks}) ORDER BY rowid", ids):
         codes[item_id].append((map_id, code))
+    active = active_map_ids(db)
     for item_id in ids:
-        codes[item_id] = code_labels(db, codes[item_id])
+        codes[item_id] = code_labels(db, codes[item_id], active)
     hits = []
     for item_id, s in rows:
         r = items[item_id]
