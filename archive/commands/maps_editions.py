@@ -24,6 +24,10 @@ def map_option(help_text: str = "指标体系编号（启用多个体系时指�
     return click.option("--map", "map_id", default=None, metavar="ID", help=help_text)
 
 
+def cycle_option(help_text: str = "测评周期名称（按该周期的测评日期；往期按结束时固定的内容）"):
+    return click.option("--cycle", default=None, metavar="NAME", help=help_text)
+
+
 @click.command("list")
 @json_option()
 @pass_instance
