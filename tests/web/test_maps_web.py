@@ -78,3 +78,20 @@ def test_cycles_page_and_read_only_earlier_cycle(login, users, items, instance):
     assert 'id="cycle-readonly"' in body and "2026-07-15" in body
     assert c.get("/?cycle=无此周期").status_code == 404
     assert 'value="2027-07-15"' in text(c.get("/"))
+
+
+def test_item_codes_in_two_maps_on_the_item_page(login, users, second_map, instance, tmp_path):
+    pdf = ff.make_pdf(tmp_path / "制度.pdf", ["学习制度"])
+    item = ingest_files(instance, [IngestRequest(pdf, ["mini-test:Ⅲ—1", f"{WCN}:Ⅲ—1"], "规范文件", "2026-03-01")],
+                        user="t").added[0]["id"]
+    c = login("reviewer")
+    page = text(c.get(f"/items/{item}"))
+    assert "mini-test:Ⅲ—1" in page and f"{WCN}:Ⅲ—1" in page and "开展主题教育活动" in page
+    c.post("/maps/pick", data={"map_id": WCN})
+    r = c.post(f"/items/{item}/codes", data={"code": "Ⅲ—3"})        # bare: the picked map's Ⅲ—3
+    assert r.status_code == 302
+    codes = instance.db.execute("SELECT map_id, code FROM item_codes WHERE item_id = ? ORDER BY rowid",
+                                [item]).fetchall()
+    assert codes == [("mini-test", "Ⅲ—1"), (WCN, "Ⅲ—3")]           # the other map's code stays
+    r = c.post(f"/items/{item}/codes", data={"code": "nope:Ⅲ—1"}, follow_redirects=True)
+    assert "没有编号为「nope」的指标体系" in text(r)
