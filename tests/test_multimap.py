@@ -181,3 +181,11 @@ def test_new_map_whose_id_collides_is_refused(two):
     with pytest.raises(UsageError, match="不能含冒号"):
         load_map_text_into(two, bad, "other.yaml", user="t")
     assert two.db.execute("SELECT COUNT(*) FROM maps").fetchone()[0] == 2
+
+
+def test_a_map_with_no_material_still_exports(two, tmp_path):
+    """The second map before anything is filed in it: every leaf an empty folder, a valid package."""
+    report = export_package(two, tmp_path / "empty.zip", EVAL, map_id=WCN)
+    assert report["included"] == 0 and verify_package(report["path"]) == []
+    with zipfile.ZipFile(report["path"]) as zf:
+        assert sum(1 for n in zf.namelist() if n.endswith("/") and n.count("/") == 4) == 8

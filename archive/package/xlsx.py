@@ -158,7 +158,7 @@ class _LazyRows:
         self.records, self.make, self.skip = records, make, skip
 
     def __len__(self):
-        return len(self.records) - self.skip
+        return max(len(self.records) - self.skip, 0)   # an empty package: no rows past the first
 
     def __iter__(self):
         for i, record in enumerate(self.records):

@@ -95,3 +95,24 @@ def test_item_codes_in_two_maps_on_the_item_page(login, users, second_map, insta
     assert codes == [("mini-test", "Ⅲ—1"), (WCN, "Ⅲ—3")]           # the other map's code stays
     r = c.post(f"/items/{item}/codes", data={"code": "nope:Ⅲ—1"}, follow_redirects=True)
     assert "没有编号为「nope」的指标体系" in text(r)
+
+
+def test_web_export_is_the_picked_maps_package(login, users, items, second_map, instance):
+    import io
+    import json as _json
+    import zipfile
+
+    from tests.web.test_report_pages import _wait_job
+
+    c = login("reviewer")
+    c.post("/maps/pick", data={"map_id": WCN})
+    r = c.post("/export", data={"date": "2026-07-15"})
+    job_id = int(r.location.rstrip("/").rsplit("/", 1)[-1])
+    s = _wait_job(c, job_id)
+    assert s["state"] == "done", instance.db.execute("SELECT error FROM export_jobs").fetchall()
+    assert instance.db.execute("SELECT map_id FROM export_jobs WHERE id = ?", [job_id]).fetchone() == (WCN,)
+    r = c.get(s["download_url"])
+    z = zipfile.ZipFile(io.BytesIO(r.data))
+    r.close()
+    manifest = _json.loads(z.read(next(n for n in z.namelist() if n.endswith("/manifest.json"))))
+    assert manifest["map"]["id"] == WCN
