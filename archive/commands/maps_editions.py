@@ -15,9 +15,13 @@ from .common import cli_user, emit_json, fail_usage, json_option, pass_instance
 def use_map(inst, map_id: str | None) -> None:
     """`--map ID`: the map bare codes belong to for this command (docs/maps.md)."""
     if map_id:
+        from archive.core.errors import NotFound, UsageError
         from archive.maps.loading import get_map
 
-        inst.map_id = get_map(inst, map_id).id
+        try:
+            inst.map_id = get_map(inst, map_id).id
+        except NotFound as e:   # a typo in --map is a usage error (exit 2)
+            raise UsageError(e.key, e.message_zh) from None
 
 
 def map_option(help_text: str = "指标体系编号（启用多个体系时指定；编码也可写成 ID:编码）"):

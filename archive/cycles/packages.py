@@ -2,7 +2,7 @@
 (byte-identical however often rebuilt), an open cycle's from the live archive at its date."""
 from __future__ import annotations
 
-from archive.core.errors import UsageError
+from archive.core.errors import NotFound, UsageError
 from archive.maps.loading import get_edition, selected_map_id
 from archive.package import export_package
 from archive.readiness.coverage import as_date, compute, coverage
@@ -12,7 +12,10 @@ from .cycles import frozen_items, get_cycle
 def cycle_map(instance, ref, map_id: str | None = None) -> tuple[dict, dict]:
     """(cycle, its map entry) for `map_id`, else the selected map if the cycle judges it, else
     the cycle's only map; UsageError 请指定指标体系 when the cycle judges several."""
-    cycle = get_cycle(instance.db, ref)
+    try:
+        cycle = get_cycle(instance.db, ref)
+    except NotFound as e:   # a typo in --cycle is a usage error (exit 2)
+        raise UsageError(e.key, e.message_zh) from None
     by_id = {m["map_id"]: m for m in cycle["maps"]}
     wanted = map_id or selected_map_id(instance)
     if wanted:
