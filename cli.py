@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from archive.commands import evidence, inspection, maintenance, maps, package, readiness, search, serve, users
+from archive.commands import cycles, evidence, inspection, maintenance, maps, package, readiness, search, serve, users
 from archive.commands.common import ArchiveGroup
 from archive.core.config import default_instance_dir
 
@@ -27,7 +27,8 @@ def register(area) -> None:
         cli.add_command(command)
 
 
-register(maps)          # init, map check|show|load|diff
+register(maps)          # init, map check|show|load|diff|list|activate|retire|delete|migrate
+register(cycles)        # cycle add|list|show|start|close
 register(evidence)      # add, import, show, review
 register(search)        # search
 register(readiness)     # coverage
@@ -36,13 +37,6 @@ register(maintenance)   # reindex, fsck, backup, ocr
 register(users)         # user add
 register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
-
-
-from archive.commands import cycles as _cycles, maps_editions as _editions  # noqa: E402
-for _c in _cycles.COMMANDS:      # cycle add|list|show|start|close
-    cli.add_command(_c)
-for _c in _editions.MAP_COMMANDS:   # map list|activate|retire|delete|migrate
-    map_group.add_command(_c)
 
 
 if __name__ == "__main__":

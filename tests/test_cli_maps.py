@@ -171,3 +171,17 @@ def test_cli_cycle_package_rebuilds_byte_identical_after_migration(runner, insta
     assert cov["cycle"]["state"] == "closed" and {r["code"] for r in cov["indicators"]} >= {"Ⅲ—6"}
     r = run(runner, d, "export", str(tmp_path / "c.zip"))
     assert r.exit_code == 2 and "--evaluation-date" in r.stderr
+
+
+def test_unknown_map_or_cycle_is_exit_2_one_line(runner, instance, tmp_path):
+    d = instance.root
+    for args, key in ((["export", str(tmp_path / "x.zip"), "--map", "nope", "--evaluation-date", "2026-07-15"], "(unknown map)"),
+                      (["export", str(tmp_path / "x.zip"), "--cycle", "nope"], "(unknown cycle)"),
+                      (["coverage", "--cycle", "nope"], "(unknown cycle)"),
+                      (["coverage", "--map", "nope", "--evaluation-date", "2026-07-15"], "(unknown map)"),
+                      (["search", "x", "--map", "nope"], "(unknown map)"),
+                      (["map", "show", "--map", "nope"], "(unknown map)"),
+                      (["map", "load", str(MINI_MAP), "--new"], "(map id exists)")):
+        r = run(runner, d, *args)
+        assert r.exit_code == 2 and key in r.stderr and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    assert not (tmp_path / "x.zip").exists()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from .maps_editions import map_option, use_map
 from .common import ITEM_ID, cli_user, emit_json, fail_usage, json_option, one_line, open_instance, \
     pass_instance, progress_bar, refused_line
 
@@ -45,14 +46,16 @@ def run_batch(inst, requests, label, as_json, pre_refused=()):
 @click.option("--date", help="材料日期 YYYY-MM-DD（照片不填则取 EXIF 拍摄日期）")
 @click.option("--unit", help="责任单位")
 @click.option("--title", help="标题（默认取文件名）")
+@map_option()
 @json_option()
 @pass_instance
-def add_cmd(inst, files, codes, material_type, date, unit, title, as_json):
-    """把文件入库并归入指标。坏文件逐个拒收，其余照常入库。"""
+def add_cmd(inst, files, codes, material_type, date, unit, title, map_id, as_json):
+    """把文件入库并归入指标（编码可写成 体系编号:编码）。坏文件逐个拒收，其余照常入库。"""
     from archive.evidence.ingest import IngestRequest
-    from archive.maps.loading import current_map
+    from archive.maps.loading import require_map
 
-    current_map(inst)
+    use_map(inst, map_id)
+    require_map(inst)
     requests = [IngestRequest(path=f, codes=list(codes), material_type=material_type, date=date,
                               unit=unit, title=title, display=str(f)) for f in files]
     run_batch(inst, requests, "入库", as_json)
@@ -64,15 +67,17 @@ def add_cmd(inst, files, codes, material_type, date, unit, title, as_json):
               help="允许清单中的路径指向清单所在文件夹之外（指向外部的符号链接仍拒收）")
 @click.option("--encoding", help="清单的编码（默认自动判断 UTF-8 或 GBK，判断不清时拒绝），如 gbk、latin-1")
 @json_option()
+@map_option()
 @pass_instance
-def import_cmd(inst, manifest, allow_outside, encoding, as_json):
+def import_cmd(inst, manifest, map_id, allow_outside, encoding, as_json):
     """按清单批量入库。清单 CSV 列：path,code,type,date,unit,title（code 可用 ; 分隔多个）。
 
     路径相对于清单所在文件夹，且须在该文件夹之内（或加 --allow-outside）。"""
     from archive.evidence.ingest import ENCODING_NAMES, read_manifest
-    from archive.maps.loading import current_map
+    from archive.maps.loading import require_map
 
-    current_map(inst)
+    use_map(inst, map_id)
+    require_map(inst)
     m = read_manifest(manifest, allow_outside=allow_outside, encoding=encoding)
     if m.guessed and m.encoding == "gb18030":   # UTF-8 is checked strictly; GBK is a guess: say so
         click.echo(one_line(f"清单 {manifest} 不是 UTF-8，已按 {ENCODING_NAMES[m.encoding]} 编码读取 "

@@ -10,7 +10,9 @@ import click
 
 from archive.core.errors import ArchiveError
 from archive.core.instance import Instance
-from .common import CommandError, cli_user, emit_json, json_option, pass_instance
+from . import maps_editions
+from .maps_editions import map_option
+from .common import open_instance, CommandError, cli_user, emit_json, json_option, pass_instance
 
 
 def fail_map(err: ArchiveError, shown_as: str | None = None) -> None:
@@ -113,13 +115,14 @@ def map_check_cmd(path, as_json):
 
 
 @map_group.command("show")
+@map_option("要显示的指标体系编号（启用多个时必须指定）")
 @json_option()
 @pass_instance
-def map_show_cmd(inst, as_json):
+def map_show_cmd(inst, map_id, as_json):
     """显示已载入的指标体系，每个节点附材料数量（上级节点按不重复材料合计）。"""
     from archive.maps.loading import map_tree
 
-    tree = map_tree(inst)
+    tree = map_tree(inst, map_id)
     if as_json:
         emit_json(tree)
         return
@@ -148,14 +151,22 @@ def map_show_cmd(inst, as_json):
 
 @map_group.command("load")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--new", "new_map", is_flag=True, help="这是一个新的指标体系：其 id 已被使用时拒绝（不当作新版本）")
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="新版本的新旧编码对照 CSV：载入并迁移材料（同 map migrate）")
 @json_option()
-@pass_instance
-def map_load_cmd(inst, path, as_json):
-    """载入新版指标体系；不再存在的编码及其材料数量会列出，材料从不删除。"""
+@click.pass_context
+def map_load_cmd(ctx, path, new_map, mapping, as_json):
+    """载入指标体系：新 id 为新增的体系（与已有体系同时启用）；已有 id 为其新版本，
+    不再存在的编码及其材料数量会列出，材料从不删除。"""
     from archive.maps.loading import load_map_into
 
+    if mapping is not None:
+        ctx.invoke(maps_editions.map_migrate_cmd, path=path, mapping=mapping, dry_run=False, as_json=as_json)
+        return
+    inst = open_instance(ctx)
     try:
-        report = load_map_into(inst, path, user=cli_user())
+        report = load_map_into(inst, path, user=cli_user(), new=new_map)
     except ArchiveError as e:
         fail_map(e, shown_as=str(path))
     if as_json:
@@ -165,6 +176,10 @@ def map_load_cmd(inst, path, as_json):
         click.echo(f"指标体系 {report['edition']}（{report['map_id']}）与当前相同，未重新载入")
         return
     counts = "，".join(f"{n} 项" for n in report["counts"])
+    if report.get("added"):
+        click.echo(f"已新增指标体系 {report['edition']}（{report['map_id']}）：各层 {counts}；"
+                   f"与其他启用的体系同时使用，编码可写成 {report['map_id']}:编码")
+        return
     click.echo(f"已载入指标体系 {report['edition']}（{report['map_id']}）：各层 {counts}")
     print_load_report(report)
     if not (report["vanished"] or report["not_leaf"]):
@@ -174,10 +189,13 @@ def map_load_cmd(inst, path, as_json):
 @map_group.command("diff")
 @click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="新旧编码对照 CSV（列 old,new）；不给则只按同名推断改号")
 @json_option()
-def map_diff_cmd(old, new, as_json):
-    """比较两个版本的指标体系：新增、删除、改名（同编码新名称）、测评方法或所需材料变化。"""
-    from archive.maps.indicators import diff_maps, load_map
+def map_diff_cmd(old, new, mapping, as_json):
+    """比较两个版本的指标体系：新增、删除、改号（同名换编码）、拆分、合并、撤销、改名、测评方法或所需材料变化。"""
+    from archive.maps.editions import MappingError, diff_editions, read_mapping
+    from archive.maps.indicators import load_map
 
     maps = []
     for p in (old, new):
@@ -185,10 +203,24 @@ def map_diff_cmd(old, new, as_json):
             maps.append(load_map(p))
         except ArchiveError as e:
             fail_map(e, shown_as=str(p))
-    diff = diff_maps(*maps)
+    try:
+        rows, source = read_mapping(mapping) if mapping is not None else ([], "mapping.csv")
+        diff = diff_editions(*maps, rows, source)
+    except MappingError as e:
+        for line in e.lines():
+            click.echo(line, err=True)
+        raise CommandError(e) from e
     if as_json:
         emit_json(diff)
         return
+    for d in diff["moved"]:
+        click.echo(f"改号 {d['old_code']} → {d['code']} {d['name']}")
+    for d in diff["split"]:
+        click.echo(f"拆分 {d['old_code']} → {'、'.join(d['codes'])}")
+    for d in diff["merged"]:
+        click.echo(f"合并 {'、'.join(d['old_codes'])} → {d['code']}")
+    for d in diff["dropped"]:
+        click.echo(f"撤销 {d['code']} {d['name']}")
     for d in diff["added"]:
         click.echo(f"新增 {d['code']} {d['name']}")
     for d in diff["removed"]:
@@ -205,3 +237,5 @@ def map_diff_cmd(old, new, as_json):
 
 
 COMMANDS = [init_cmd, map_group]
+for _c in maps_editions.MAP_COMMANDS:   # map list|activate|retire|delete|migrate
+    map_group.add_command(_c)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from archive.core.errors import ArchiveError, UsageError
+from .maps_editions import cycle_option, map_option, use_map
 from .common import CommandError, cli_user, emit_json, json_option, pass_instance, progress_bar, refused_line
 
 
@@ -23,7 +24,9 @@ def print_export_report(report: dict) -> None:
 
 @click.command("export")
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--evaluation-date", "evaluation_date", required=True, help="测评日期 YYYY-MM-DD")
+@click.option("--evaluation-date", "evaluation_date", help="测评日期 YYYY-MM-DD（给出 --cycle 时取该周期的）")
+@map_option("材料包所属的指标体系编号（启用多个时必须指定）")
+@cycle_option("测评周期名称：往期按结束时固定的版本与审核结论原样重建")
 @click.option("--format", "fmt", type=click.Choice(["zip", "dir", "bagit"]), default="zip", show_default=True,
               help="zip 文件；dir 在 OUT 下生成材料包文件夹；bagit 在 OUT 生成 BagIt 包")
 @click.option("--approved-only", is_flag=True, help="只收入审核通过的材料（默认也收入待审核的）")
@@ -31,15 +34,23 @@ def print_export_report(report: dict) -> None:
 @click.option("--strict", is_flag=True, help="有测评内容缺少必备材料时不生成，退出码 1")
 @json_option()
 @pass_instance
-def export_cmd(inst, out, evaluation_date, fmt, approved_only, include_out_of_window, strict, as_json):
+def export_cmd(inst, out, evaluation_date, map_id, cycle, fmt, approved_only, include_out_of_window, strict, as_json):
     """生成网上申报材料包：按指标体系分卷宗，附目录、审核记录表、manifest.json、SHA256SUMS。"""
     from archive.package import PackageRefused, export_package
 
     try:
         with progress_bar("生成材料包") as update:
-            report = export_package(inst, out, evaluation_date, fmt=fmt, approved_only=approved_only,
+            use_map(inst, map_id)
+            options = dict(fmt=fmt, approved_only=approved_only,
                                     include_out_of_window=include_out_of_window, strict=strict,
                                     progress=update, user=cli_user())
+            if cycle:
+                from archive.cycles.packages import cycle_export
+                report = cycle_export(inst, cycle, out, map_id=inst.map_id, evaluation_date=evaluation_date, **options)
+            elif not evaluation_date:
+                raise UsageError("missing evaluation date", "请给出 --evaluation-date 或 --cycle")
+            else:
+                report = export_package(inst, out, evaluation_date, **options)
     except PackageRefused as e:
         if as_json:
             emit_json(dict(e.report, refused=e.reason))
