@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file,
+from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, session,
                    url_for)
 from flask_login import current_user
 
@@ -17,6 +17,7 @@ from archive.evidence import items as items_mod
 from archive.maps.loading import evidence_counts
 from archive.maps.lookup import leaf_json, search_leaves
 from archive.readiness.coverage import leaf_coverage
+from archive.maps.loading import active_map_ids, split_qualified
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
                      date_arg, form_codes, get_db, get_instance, int_arg, require_edit_unit,
                      roles_required, save_upload, sees_audit)
@@ -58,6 +59,12 @@ def home():
 @bp.route("/indicators/<code>")
 @roles_required(*ALL_ROLES)
 def indicator(code):
+    map_id, bare = split_qualified(code)
+    if map_id is not None:   # `wcn-2024-sample:Ⅲ—5` (an item's code in another map): switch to it
+        if map_id not in active_map_ids(get_db()):
+            abort(404)
+        session["map_id"] = map_id
+        return redirect(url_for("evidence.indicator", code=bare))
     imap = current_map()
     node = imap.find(code)
     if node is None:

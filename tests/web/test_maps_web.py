@@ -116,3 +116,14 @@ def test_web_export_is_the_picked_maps_package(login, users, items, second_map, 
     r.close()
     manifest = _json.loads(z.read(next(n for n in z.namelist() if n.endswith("/manifest.json"))))
     assert manifest["map"]["id"] == WCN
+
+
+def test_a_qualified_code_link_switches_to_its_map(login, users, second_map, instance, tmp_path):
+    pdf = ff.make_pdf(tmp_path / "方案.pdf", ["少年宫方案"])
+    ingest_files(instance, [IngestRequest(pdf, [f"{WCN}:Ⅲ—5"], "规范文件", "2026-03-01")], user="t")
+    c = login("auditor")
+    r = c.get(f"/indicators/{WCN}:Ⅲ—5")                     # the link on the item page
+    assert r.status_code == 302 and r.headers["Location"].endswith("/indicators/%E2%85%A2%E2%80%945")
+    page = text(c.get("/indicators/Ⅲ—5"))
+    assert "乡村学校少年宫" in page and "方案" in page
+    assert c.get("/indicators/nope:Ⅲ—5").status_code == 404
