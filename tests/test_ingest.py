@@ -414,7 +414,7 @@ def test_unreadable_file_is_refused_and_batch_goes_on(instance, tmp_path, monkey
                                      IngestRequest(good, ["Ⅲ—1"], "规范文件")], user="t")
     assert [a["path"] for a in result.added] == [str(good)]
     assert result.refused == [{"path": str(bad), "key": "cannot read file",
-                               "reason": "无法读取或保存文件：Permission denied (cannot read file)"}]
+                               "reason": "无法读取或保存文件：没有权限（Permission denied） (cannot read file)"}]
     assert_store_clean(instance)
 
 

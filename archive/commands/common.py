@@ -10,13 +10,15 @@ from __future__ import annotations
 import functools
 import getpass
 import json
+import sqlite3
 import sys
 from contextlib import contextmanager
 from typing import Iterator, NoReturn
 
 import click
 
-from archive.core.errors import ArchiveError
+from archive.core.db import explain
+from archive.core.errors import ArchiveError, os_reason
 from archive.core.instance import Instance
 from archive.core.progress import Progress
 
@@ -29,18 +31,21 @@ def one_line(text: str) -> str:
 
 
 class CommandError(click.ClickException):
-    """`错误: message` as one line on stderr; exit 2 (usage or configuration) unless told otherwise."""
+    """`错误: message` as one line on stderr; exit 2 (usage or configuration) unless told
+    otherwise or the ArchiveError says otherwise (a damaged database: 1)."""
 
-    def __init__(self, message: ArchiveError | str, exit_code: int = 2):
+    def __init__(self, message: ArchiveError | str, exit_code: int | None = None):
         super().__init__(one_line(str(message)))
-        self.exit_code = exit_code
+        self.exit_code = exit_code if exit_code is not None else getattr(message, "exit_code", 2)
 
     def show(self, file=None) -> None:
         click.echo(f"错误: {self.message}", err=True)
 
 
 class ArchiveGroup(click.Group):
-    """The root group: turns an ArchiveError from any command into a CommandError (exit 2).
+    """The root group: an ArchiveError from any command becomes a CommandError (exit 2, or the
+    error's own exit_code); a SQLite failure (damaged page, full disk, read-only instance) and
+    an OS error the command did not expect become one line too, exit 1 — never a traceback.
     The instance is still closed: click runs ctx.call_on_close callbacks on the way out."""
 
     def invoke(self, ctx: click.Context):
@@ -48,6 +53,11 @@ class ArchiveGroup(click.Group):
             return super().invoke(ctx)
         except ArchiveError as e:
             raise CommandError(e) from e
+        except sqlite3.Error as e:
+            raise CommandError(explain(e)) from e
+        except OSError as e:
+            where = f" {e.filename}" if e.filename else ""
+            raise CommandError(f"无法读写{where}：{os_reason(e)} (os error)", exit_code=1) from e
 
 
 def emit_json(data) -> None:

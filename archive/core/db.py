@@ -14,6 +14,8 @@ from typing import Iterator
 
 import sqlite_utils
 
+from .errors import RECOVER, DatabaseProblem
+
 BUSY_TIMEOUT_S = 60
 
 
@@ -38,11 +40,14 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     db.execute("BEGIN IMMEDIATE")
     try:
         yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    else:
         db.execute("COMMIT")
+    except BaseException:
+        # SQLite may have rolled back already (disk full, I/O error): a second ROLLBACK would
+        # replace the real error with "no transaction is active". A failed COMMIT (disk full)
+        # leaves the transaction open: roll it back so the next write can begin.
+        if db.conn.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def insert(db: sqlite_utils.Database, table: str, row: dict) -> int:
@@ -100,3 +105,21 @@ def migrate(db: sqlite_utils.Database) -> list[str]:
                        [version, name, utcnow()])
         done.append(name)
     return done
+
+
+def explain(e: sqlite3.Error) -> DatabaseProblem:
+    """A SQLite failure as the one line a user reads: what happened and what to do."""
+    name = getattr(e, "sqlite_errorname", "") or ""
+    text = str(e)
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text or "not a database" in text:
+        return DatabaseProblem("database damaged", f"档案数据库已损坏（{text}）：{RECOVER}")
+    if name == "SQLITE_FULL" or "disk is full" in text:
+        return DatabaseProblem("disk full", "磁盘已满，未能写入数据库（已保存的内容不受影响）：请腾出空间后重试")
+    if name.startswith("SQLITE_READONLY") or "readonly" in text:
+        return DatabaseProblem("read-only instance",
+                               f"档案数据库只读，无法写入（{text}）：请检查实例目录的权限或挂载方式", exit_code=2)
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+        return DatabaseProblem("database busy", f"数据库正忙（{text}），请稍后重试")
+    if name.startswith("SQLITE_IOERR") or "I/O error" in text:
+        return DatabaseProblem("disk I/O error", f"读写磁盘出错（{text}）：请检查磁盘；若数据库已损坏，{RECOVER}")
+    return DatabaseProblem("database error", f"数据库出错（{text}）")

@@ -1,7 +1,8 @@
 """Content-addressed file store: each file lives once, named by its SHA-256, read-only.
 
 Writes go temp → fsync → rename, so a crash leaves either no file or a whole one;
-a stray temp file is ignored by readers and removed by `fsck`.
+a stray temp file (its name carries the writer's pid) is ignored by readers and removed by
+the next ingest or `fsck --repair` once its writer is gone.
 """
 from __future__ import annotations
 
@@ -12,7 +13,11 @@ import tempfile
 from pathlib import Path
 from typing import BinaryIO
 
+from . import leftovers
+
 CHUNK = 1024 * 1024
+TEMP_PREFIX = "put-"
+RECORD_SUFFIX = ".json"
 
 
 def sha256_file(path: os.PathLike | str) -> str:
@@ -45,7 +50,7 @@ class FileStore:
         self.tmp.mkdir(parents=True, exist_ok=True)
         h = hashlib.sha256()
         size = 0
-        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix="put-")
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix=leftovers.tag(TEMP_PREFIX))
         try:
             with os.fdopen(fd, "wb") as out:
                 for chunk in iter(lambda: stream.read(CHUNK), b""):
@@ -69,6 +74,34 @@ class FileStore:
                 os.unlink(tmp_name)
             raise
 
+    # -- the catalogue record beside each file (files/ab/cd/<sha256>.json) ---------------
+    def record_path(self, sha256: str) -> Path:
+        return self.path(sha256).with_name(sha256 + RECORD_SUFFIX)
+
+    def write_record(self, sha256: str, data: bytes) -> None:
+        """Replace the record beside a stored file atomically (temp → fsync → rename)."""
+        final = self.record_path(sha256)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=self.tmp, prefix=leftovers.tag(TEMP_PREFIX))
+        try:
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp_name, final)
+        except BaseException:
+            if os.path.exists(tmp_name):
+                os.unlink(tmp_name)
+            raise
+
+    def iter_records(self):
+        """(sha256, path) of every record beside a stored file."""
+        for p in sorted(self.root.glob(f"??/??/*{RECORD_SUFFIX}")):
+            sha = p.name[:-len(RECORD_SUFFIX)]
+            if len(sha) == 64:
+                yield sha, p
+
     def open(self, sha256: str) -> BinaryIO:
         return open(self.path(sha256), "rb")
 
@@ -79,7 +112,11 @@ class FileStore:
                 yield p.name
 
     def stray_temp_files(self) -> list[Path]:
-        return sorted(self.tmp.glob("put-*")) if self.tmp.exists() else []
+        """Temp files whose writer is gone (a killed import): safe to delete."""
+        return leftovers.stale(self.tmp, TEMP_PREFIX)
+
+    def remove_stray_temp_files(self) -> list[Path]:
+        return leftovers.remove(self.stray_temp_files())
 
     def copy_to(self, sha256: str, dest: os.PathLike | str) -> None:
         with self.open(sha256) as src, open(dest, "wb") as out:

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -17,14 +18,15 @@ from typing import Iterable
 from archive.core import audit
 from archive import search
 from archive.core.dates import parse_date
-from archive.core.db import insert, transaction, utcnow
-from archive.core.errors import Refusal, UsageError
+from archive.core.db import explain, insert, transaction, utcnow
+from archive.core.errors import Refusal, UsageError, os_reason
 from archive.core.progress import Progress
 from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
 from archive.core.text import decode
 from archive.maps.loading import NoMapSelected, code_labels, get_map, resolve_leaves
+from . import records
 
 
 
@@ -66,14 +68,21 @@ def ingest_files(instance, requests: Iterable[IngestRequest], user: str | None =
     a duplicate of another unit's item is reported but not touched."""
     requests = list(requests)
     result = BatchResult()
+    instance.store.remove_stray_temp_files()   # what a killed import left (its pid is gone)
     for n, req in enumerate(requests, start=1):
         try:
             outcome, row = ingest_one(instance, req, user=user, ip=ip, only_unit=only_unit)
         except Refusal as e:
             result.refused.append({"path": req.label, "reason": e.reason, "key": e.key})
         except OSError as e:   # unreadable, vanished, disk full: this file only, the batch goes on
-            refusal = Refusal("cannot read file", f"无法读取或保存文件：{e.strerror or e}")
+            refusal = Refusal("cannot read file", f"无法读取或保存文件：{os_reason(e)}")
             result.refused.append({"path": req.label, "reason": refusal.reason, "key": refusal.key})
+        except sqlite3.Error as e:
+            problem = explain(e)
+            if problem.key not in ("disk full", "database busy", "disk I/O error"):
+                raise problem from e   # damaged or read-only: no later file can succeed either
+            # the transaction was rolled back: this file is not recorded, the next may fit
+            result.refused.append({"path": req.label, "reason": problem.reason, "key": problem.key})
         else:
             (result.added if outcome == "added" else result.duplicates).append(row)
         if progress:
@@ -136,7 +145,9 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     kind, sha = sniff_and_hash(instance, path, original_name)
     existing = _find_by_sha(instance.db, sha)
     if existing is not None:
-        return "duplicate", _add_codes_to_duplicate(instance, existing, codes, req, user, ip, only_unit)
+        row = _add_codes_to_duplicate(instance, existing, codes, req, user, ip, only_unit)
+        records.save(instance, existing)
+        return "duplicate", row
 
     extraction, size = extract_and_store(instance, path, kind, sha)
     meta = extraction.meta or {}
@@ -152,30 +163,41 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     title = (req.title or "").strip() or Path(original_name).stem
     now = utcnow()
     db = instance.db
+    # The catalogue record beside the stored file, written with it (rebuild if archive.db is lost).
+    records.write_pending(instance, sha, {
+        "kind": kind, "material_type": material_type, "title": title, "original_name": original_name,
+        "unit": (req.unit or "").strip() or None, "date": item_date, "date_source": date_source,
+        "size": size, "codes": [list(c) for c in codes], "review_state": "pending", "created_at": now,
+        "created_by": user, "versions": []})
     with transaction(db):
         raced = _find_by_sha(db, sha)   # a concurrent upload of the same bytes won the race
         if raced is not None:
-            return "duplicate", _add_codes(db, raced, codes, req, user, ip, now, only_unit)
-        db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
-                   [sha, size, kind, now])
-        item_id = insert(db, "items", {
-            "sha256": sha, "kind": kind, "material_type": material_type, "title": title,
-            "original_name": original_name, "unit": (req.unit or "").strip() or None,
-            "date": item_date, "date_source": date_source, "size": size,
-            "text": extraction.text or "",
-            "meta": json.dumps(meta, ensure_ascii=False, default=str),
-            "ocr_status": "pending" if wants_ocr else "none",
-            "review_state": "pending", "created_at": now, "created_by": user, "updated_at": now,
-        })
-        for map_id, code in codes:
-            insert(db, "item_codes", {"item_id": item_id, "map_id": map_id, "code": code,
-                                      "added_at": now, "added_by": user})
-        labels = code_labels(db, codes)
-        insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
-                                "kind": kind, "size": size, "created_at": now, "created_by": user})
-        search.index_item(db, item_id)
-        audit.log(db, user, "item.add", f"item:{item_id}",
-                  {"path": req.label, "sha256": sha, "codes": labels, "type": material_type}, ip)
+            dup_row = _add_codes(db, raced, codes, req, user, ip, now, only_unit)
+        else:
+            db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
+                       [sha, size, kind, now])
+            item_id = insert(db, "items", {
+                "sha256": sha, "kind": kind, "material_type": material_type, "title": title,
+                "original_name": original_name, "unit": (req.unit or "").strip() or None,
+                "date": item_date, "date_source": date_source, "size": size,
+                "text": extraction.text or "",
+                "meta": json.dumps(meta, ensure_ascii=False, default=str),
+                "ocr_status": "pending" if wants_ocr else "none",
+                "review_state": "pending", "created_at": now, "created_by": user, "updated_at": now,
+            })
+            for map_id, code in codes:
+                insert(db, "item_codes", {"item_id": item_id, "map_id": map_id, "code": code,
+                                          "added_at": now, "added_by": user})
+            labels = code_labels(db, codes)
+            insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
+                                    "kind": kind, "size": size, "created_at": now, "created_by": user})
+            search.index_item(db, item_id)
+            audit.log(db, user, "item.add", f"item:{item_id}",
+                      {"path": req.label, "sha256": sha, "codes": labels, "type": material_type}, ip)
+    if raced is not None:
+        records.save(instance, raced)
+        return "duplicate", dup_row
+    records.save(instance, item_id)
     return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": labels}
 
 

@@ -9,6 +9,7 @@ from archive.core import audit
 from archive import search
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal
+from . import records
 from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
 from archive.jobs.ocr import needs_ocr
 from archive.maps.loading import NoMapSelected, code_labels, current_map, get_map
@@ -106,6 +107,7 @@ def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> l
         search.index_item(db, item_id)
         resolved = code_labels(db, pairs)
         audit.log(db, user, "item.codes", f"item:{item_id}", {"old": old, "new": resolved}, ip)
+    records.save(instance, item_id)
     return resolved
 
 
@@ -138,6 +140,7 @@ def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None,
         db.execute(f"UPDATE items SET {sets}, updated_at = ? WHERE id = ?", [*changes.values(), now, item_id])
         search.index_item(db, item_id)
         audit.log(db, user, "item.edit", f"item:{item_id}", changes, ip)
+    records.save(instance, item_id)
     return changes
 
 
@@ -158,6 +161,7 @@ def _set_deleted(instance, item_id, deleted, user, ip):
                    [now if deleted else None, user if deleted else None, now, item_id])
         search.index_item(db, item_id)
         audit.log(db, user, "item.delete" if deleted else "item.restore", f"item:{item_id}", None, ip)
+    records.save(instance, item_id)
 
 
 def replace_file(instance, item_id: int, path: Path, original_name: str | None = None,
@@ -195,6 +199,7 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
         search.index_item(db, item_id)
         audit.log(db, user, "item.replace", f"item:{item_id}",
                   {"old_sha256": item["sha256"], "sha256": sha, "name": original_name}, ip)
+    records.save(instance, item_id)
     return {"id": item_id, "sha256": sha}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from archive.core import audit
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import UsageError
+from . import records
 from .items import get_item
 
 DECISIONS = {"approved": "通过", "rejected": "退回"}
@@ -25,6 +26,7 @@ def review_item(instance, item_id: int, decision: str, comment: str | None = Non
                                "reviewer": by, "created_at": now})
         db.execute("UPDATE items SET review_state = ?, updated_at = ? WHERE id = ?", [decision, now, item_id])
         audit.log(db, by, f"item.review.{decision}", f"item:{item_id}", {"comment": comment}, ip)
+    records.save(instance, item_id)
     return {"id": item_id, "review_state": decision, "comment": comment, "reviewer": by, "at": now}
 
 

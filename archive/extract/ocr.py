@@ -13,12 +13,15 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from archive.core import leftovers
+
 from . import registry
 
 LANGUAGES = "chi_sim+eng"
 RENDER_DPI = 200
 MAX_OCR_SIDE = 4000          # larger photos are scaled down first: tesseract gains nothing above it
 TIMEOUT_S = 120
+TMP_PREFIX = "evidence-ocr-"   # + pid + "-": see archive.core.leftovers
 
 
 class OcrError(Exception):
@@ -39,7 +42,10 @@ def ocr_available() -> bool:
 
 def ocr_file(path: Path, kind: str, pages: list[int] | None = None) -> dict[int, str]:
     """Recognise text: {page number: text} (an image is page 1)."""
-    with tempfile.TemporaryDirectory(prefix="ocr-") as tmp:
+    stale = stale_ocr_dirs()   # a killed run's page images: its pid is in the folder name
+    if stale:
+        leftovers.remove(stale)
+    with tempfile.TemporaryDirectory(prefix=leftovers.tag(TMP_PREFIX)) as tmp:
         tmp = Path(tmp)
         if kind == "pdf":
             images = {n: _render_pdf_page(path, n, tmp) for n in (pages or [])}
@@ -73,9 +79,26 @@ def _tesseract(image: Path) -> str:
     return _run(["tesseract", str(image), "stdout", "-l", LANGUAGES, "--psm", "3"])
 
 
+def stale_ocr_dirs() -> list[Path]:
+    """Page-image folders of OCR runs that were killed (their process is gone)."""
+    return leftovers.stale(Path(tempfile.gettempdir()), TMP_PREFIX)
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGKILL it when the process that started it dies (Linux
+    prctl PR_SET_PDEATHSIG), so a killed `evidence ocr` or server leaves no tesseract running."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):   # not Linux: the timeout still bounds the child
+        pass
+
+
 def _run(args: list[str]) -> str:
     try:
-        r = subprocess.run(args, capture_output=True, timeout=TIMEOUT_S)
+        r = subprocess.run(args, capture_output=True, timeout=TIMEOUT_S, preexec_fn=_die_with_parent)
     except subprocess.TimeoutExpired as e:
         raise OcrError(f"{args[0]} 超时（{TIMEOUT_S} 秒）") from e
     except OSError as e:

@@ -48,7 +48,7 @@ import zipfile
 from datetime import date
 from pathlib import Path
 
-from archive.core import audit
+from archive.core import audit, leftovers
 from archive.readiness.coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
     snapshot, type_windows
 from archive.core.db import transaction
@@ -723,9 +723,13 @@ def _build(instance, plan: dict, out: Path, fmt: str, progress, created: list[Pa
 
 
 def _write(instance, plan: dict, meta: dict, target: Path, fmt: str, progress):
+    # `.NAME.PID-xxxx.part`: a killed export's leftover is removed by the next export of the
+    # same package (here) or by `fsck --repair` (archive.maintenance.stray_leftovers).
+    part_prefix = leftovers.tag(f".{target.name}.")
+    leftovers.remove(leftovers.stale(target.parent, f".{target.name}.", ".part"))
     if fmt == "zip":
         try:
-            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=part_prefix, suffix=".part")
         except OSError as e:
             raise cannot_write(target.parent, e) from None
         os.close(fd)
@@ -742,7 +746,7 @@ def _write(instance, plan: dict, meta: dict, target: Path, fmt: str, progress):
             raise
     else:
         try:
-            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part"))
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=part_prefix, suffix=".part"))
         except OSError as e:
             raise cannot_write(target.parent, e) from None
         try:

@@ -420,6 +420,10 @@ def check_index(db) -> list[dict]:
     try:
         db.execute(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('integrity-check', 0)")
     except sqlite3.DatabaseError as e:
+        # FTS5's check is a write statement: on a read-only or busy database it fails without
+        # saying anything about the index; only a corruption error means the index is bad.
+        if not (getattr(e, "sqlite_errorname", "") or "").startswith("SQLITE_CORRUPT"):
+            raise
         problems.append({"key": "fts corrupt", "message": f"全文索引内部不一致，请运行 evidence reindex（{e}）"})
     row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
     if row is not None and row[0] != ANALYZER_VERSION:
