@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 from archive.core import audit
@@ -20,6 +21,11 @@ from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import UsageError
 
 RECORD_VERSION = 1
+
+
+def _stamp() -> str:
+    """When a record was written, to the microsecond: the newest record of an item wins."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def record_of(db, item_id: int) -> dict | None:
@@ -44,7 +50,7 @@ def record_of(db, item_id: int) -> dict | None:
         "versions": [dict(zip(("sha256", "original_name", "kind", "size", "created_at", "created_by"), r))
                      for r in db.execute("SELECT sha256, original_name, kind, size, created_at, created_by "
                                          "FROM versions WHERE item_id = ? ORDER BY id", [item_id])],
-        "recorded_at": utcnow(),
+        "recorded_at": _stamp(),
     }
 
 
@@ -55,7 +61,7 @@ def _dump(record: dict) -> bytes:
 def write_pending(instance, sha: str, fields: dict) -> None:
     """The record written with the store write, before the item has an id."""
     instance.store.write_record(sha, _dump({"record": RECORD_VERSION, "item_id": None, "sha256": sha,
-                                            "recorded_at": utcnow(), **fields}))
+                                            "recorded_at": _stamp(), **fields}))
 
 
 def save(instance, item_id: int) -> None:
@@ -117,7 +123,7 @@ def rebuild(instance, map_path: Path, user: str | None = None) -> dict:
             continue
         if rec.get("item_id") is None:
             pending.append(rec)
-        elif rec["item_id"] not in records or rec["recorded_at"] > records[rec["item_id"]]["recorded_at"]:
+        elif rec["item_id"] not in records or _newer(rec, records[rec["item_id"]]):
             records[rec["item_id"]] = rec
     used = {r["sha256"] for r in records.values()} | {v["sha256"] for r in records.values()
                                                        for v in r.get("versions", [])}
@@ -172,6 +178,11 @@ def rebuild(instance, map_path: Path, user: str | None = None) -> dict:
     return {"items": len([i for i in records if records[i]["sha256"] in stored]), "files": len(stored),
             "without_record": sorted(stored - recorded), "new_ids": new_ids,
             "moved_aside": str(moved) if moved else None, "map": str(map_path)}
+
+
+def _newer(a: dict, b: dict) -> bool:
+    """Is record `a` a later state of the item than `b`? By time, then by versions held."""
+    return (a.get("recorded_at", ""), len(a.get("versions", []))) > (b.get("recorded_at", ""), len(b.get("versions", [])))
 
 
 def _text(path: Path, rec: dict, instance, extract, needs_ocr) -> tuple[str, bool]:
