@@ -298,3 +298,16 @@ def test_overlong_query_and_offset_are_refused_quickly(instance):
     with pytest.raises(UsageError) as e:
         search(instance, "NOT " * 50 + "书法")
     assert "list index" not in e.value.message_zh
+
+
+def test_plain_queries_parse_as_whoosh_parses_them():
+    """Queries of plain words skip whoosh; the tree must be the one whoosh's parse gives."""
+    from archive.search import query
+
+    qs = ["文明", "文明 城市", "TZ20051 红马甲", "tz2005号 2025年", "ＴＺ２００５", "Ⅲ 城", "a b c d", "ΑΣ 文明", "²文明", "城市\t文明", "  文明  "]
+    for q in qs:
+        assert query._plain_words(q) is not None, q
+        assert query.parse(q) == query._convert(query._whoosh_parse(q), None), q
+    for q in ["文明 AND 城市", "NOT 文明", "文明 OR 城市", "type:实景图片", '"文明 城市"', "文明*", "(文明)", "-文明",
+              "文明，城市", "TZ-2005", "a_b", "and 文明", "文明 or 城市"]:
+        assert query._plain_words(q) is None, q

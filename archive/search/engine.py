@@ -219,17 +219,22 @@ def _text_only(db, ix, match, limit, offset, narrow):
     t = ix.table
     # bm25 first computes each phrase's document count (one more walk of its doclists), and
     # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
-    first = db.execute(f"SELECT rowid, {ix.rank if narrow else 'NULL'} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
-                       f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
-    if len(first) > RECENT_MIN_HITS:
-        total = len(first) + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
-                                        [match, first[-1][0]]).fetchone()[0]
+    if narrow:
+        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+                          f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
+        seen, last = len(rows), rows[-1][0] if rows else None
+    else:   # rowids only, not even handed to Python
+        seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
+                                f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
+    if seen > RECENT_MIN_HITS:
+        total = seen + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
+                                  [match, last]).fetchone()[0]
         return total, _recent_page(db, ix, match, limit, offset, total), RECENT
-    total = len(first)
-    if n == 0 or not first:
+    total = seen
+    if n == 0 or not total:
         return total, [], RELEVANCE
-    rows = first if narrow else db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?",
-                                           [match]).fetchall()
+    if not narrow:
+        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
     # the page and every row tied with its last one (they compete on date), ordered by rank,
     # then date (newest first, none last), then id — as _general orders
     rows.sort(key=lambda r: r[1])

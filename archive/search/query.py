@@ -186,12 +186,26 @@ def _whoosh_parse(q: str):
     return _PARSER.parse(q)
 
 
+def _plain_words(q: str) -> list[str] | None:
+    """The words of a query that is only words of letters, digits and CJK characters separated by
+    spaces, none an operator: whoosh gives exactly And(Term(text, w) …) for it (tested), so it
+    is not asked (~0.2 ms a query)."""
+    words = q.split()
+    if not words or not all(w.isalnum() and w.upper() not in _OPS for w in words):
+        return None
+    return words
+
+
 def parse(q: str, resolve_code=None) -> object:
     """The user's query → our tree. `resolve_code(code)` lists the codes code: matches."""
     check_syntax(q)
     # code:MAP:CODE (docs/maps.md): whoosh would read `MAP:` as another field name, so the
     # qualifying colon is passed on as a full-width one, which maps.loading reads alike.
     q = _QUALIFIED_CODE.sub(lambda m: m.group(1) + m.group(2) + "\uff1a", q)
+    words = _plain_words(q)
+    if words is not None:
+        nodes = [_field_term("text", w, resolve_code) for w in words]
+        return nodes[0] if len(nodes) == 1 else AndN(nodes)
     try:
         wtree = _whoosh_parse(q)
     except Exception:  # whoosh rarely raises; never show its traceback or its words
