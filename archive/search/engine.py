@@ -9,8 +9,9 @@ from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from .analysis import ANALYZER_VERSION, contains, normalise
+from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
-                    index_item, source_hash, unindex_item, write_row)
+                    index_item, item_codes, source_hash, unindex_item, write_row)
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
 from .snippets import make_snippet
@@ -449,14 +450,13 @@ def check_index(db) -> list[dict]:
                          "fts_rows": n_fts, "registered": n_docs})
     for (item_id,) in db.execute(f"SELECT id FROM {FTS}_docsize WHERE id NOT IN (SELECT item_id FROM {DOCS})"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
-    from .filters import item_tokens
     conn = db.conn
     conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
     for item_id, same, f, mtype, unit, date in db.execute(
             f"SELECT d.item_id, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit), "
             f"d.f, i.material_type, i.unit, i.date FROM {DOCS} d JOIN items i ON i.id = d.item_id "
             "WHERE i.deleted_at IS NULL ORDER BY d.item_id"):
-        codes = [r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [item_id])]
+        codes = item_codes(db, item_id)
         if not same:
             problems.append({"key": "index drift", "item_id": item_id,
                              "message": "资料文本已改动但全文索引未更新，请运行 evidence reindex"})

@@ -41,7 +41,8 @@ def source_hash(text, title, name, unit) -> bytes:
     return h.digest()
 
 
-def _codes(db, item_id: int) -> list[str]:
+def item_codes(db, item_id: int) -> list[str]:
+    """The codes whose tokens an item's `f` holds (a map filter would read map_id here too)."""
     return [r[0] for r in db.execute("SELECT code FROM item_codes WHERE item_id = ? ORDER BY code", [item_id])]
 
 
@@ -101,7 +102,7 @@ def index_item(db, item_id: int) -> None:
     if row is None or row[4] is not None:
         return
     fields, mtype, date = row[:4], row[5], row[6]
-    f = item_tokens(mtype, fields[3], date, _codes(db, item_id))
+    f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
     write_row(db, item_id, fields, f)
     if rebuilding:
         write_row(db, item_id, fields, f, NEW_FTS)
