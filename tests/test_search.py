@@ -243,8 +243,10 @@ def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
 
     rng = random.Random(3)
     pieces = ["文明城市", "志愿服务", "门前三包", "，", "。", "\n", " ", "\r\n  ", "ＴＺ２００５１", "TZ20051号",
-              "tz2005", "ΑΣ.", "台账", "㎏", "e\u0301", "Ⅲ—1", "背街小巷", "（一）", "abc "]
-    terms_pool = ["文明", "志愿服务", "门前", "tz2005", "台账", "小巷", "城", "kg", "三包", "号"]
+              "tz2005", "ΑΣ.", "台账", "㎏", "e\u0301", "Ⅲ—1", "背街小巷", "（一）", "abc ", "⽂明", "㈠号", "城\n市",
+              "巡查记录表", "整改"]
+    terms_pool = ["文明", "志愿服务", "门前", "tz2005", "台账", "小巷", "城", "kg", "三包", "号", "城市", "一号",
+                  "不在文中", "农贸", "市场"]
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(10, 600)))
         terms = [normalise(t) for t in rng.sample(terms_pool, rng.randint(1, 3))]
@@ -254,6 +256,20 @@ def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
         for prefix in (20, 60, 200, 2000):
             monkeypatch.setattr(snippets, "PREFIX", prefix)
             assert snippets.make_snippet(text, terms) == whole, (text, terms, prefix)
+
+
+def test_characters_nfkc_turns_into_ideographs_are_all_listed():
+    import re
+    import unicodedata
+
+    from archive.search.snippets import MAKES_IDEOGRAPH
+
+    ideograph = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+    for cp in range(0x110000):
+        if 0xD800 <= cp <= 0xDFFF or ideograph.match(chr(cp)):
+            continue
+        if ideograph.search(unicodedata.normalize("NFKC", chr(cp))):
+            assert MAKES_IDEOGRAPH.match(chr(cp)), hex(cp)
 
 
 def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():

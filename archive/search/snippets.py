@@ -78,6 +78,12 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     if SHORTCUTS and terms:
         cuts = []
         firsts = [text.find(t) for t in terms]
+        if max(firsts) < 0 and len(text) > 3 * HEAD and _absent(text, terms):
+            cut = _safe_cut(text, 2 * HEAD)   # the hit is on the title, name or unit
+            if cut is not None:
+                d = _tidy(text[:cut])
+                if len(d) > HEAD:
+                    return _head(d)
         if min(firsts) >= 0:
             longest = max(len(t) for t in terms)
             cuts.append(max(f + len(t) for f, t in zip(firsts, terms)) + 2 * CONTEXT + 8 * longest + 32)
@@ -90,6 +96,28 @@ def make_snippet(text: str, terms: list[str]) -> dict:
                     if short is not None:
                         return short
     return _snippet(_tidy(text), terms, whole=True)
+
+
+def _head(d: str) -> dict:
+    plain = d[:HEAD] + ("…" if len(d) > HEAD else "")
+    return {"snippet": plain, "snippet_html": html.escape(plain), "highlights": []}
+
+
+_IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+# every character other than these ideographs whose NFKC form holds one (radicals, enclosed and
+# squared CJK, compatibility ideographs; tests/test_search.py checks the list against Unicode)
+MAKES_IDEOGRAPH = re.compile("[\u2e80-\u2fdf\u3038-\u303a\u3190-\u319f\u3200-\u33ff\uf900-\ufaff"
+                             "\U0001f200-\U0001f2ff\U0002f800-\U0002fa1f]")
+
+
+def _absent(text: str, terms: list[str]) -> bool:
+    """No term can occur in the text's normalised form: every term is ideographs only and occurs
+    neither in the text with all whitespace removed nor through a character NFKC turns into an
+    ideograph (normalising only removes whitespace between CJK characters and maps those)."""
+    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms) or MAKES_IDEOGRAPH.search(text):
+        return False
+    squeezed = _WS.sub("", text)
+    return not any(t in squeezed for t in terms)
 
 
 def _ideograph(ch: str) -> bool:
@@ -121,9 +149,7 @@ def _snippet(d: str, terms: list[str], whole: bool) -> dict | None:
         elif not whole:
             return None          # the term may occur after the cut
     if not firsts:
-        cut = d[:HEAD]
-        plain = cut + ("…" if len(d) > HEAD else "")
-        return {"snippet": plain, "snippet_html": html.escape(plain), "highlights": []}
+        return _head(d)
     # windows around the first occurrence of each term, merged
     windows: list[list[int]] = []
     for s, e in sorted(firsts):
