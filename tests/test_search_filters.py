@@ -165,3 +165,29 @@ def test_bad_date_stays_exact(instance):
     assert db.execute("SELECT item_id FROM search_pending").fetchall() == [(a,)]
     assert search(instance, "文明")["total"] == 1
     assert bf_item_has({"text": "文明城市资料", "title": "", "original_name": "", "unit": ""}, "文明")
+
+
+def test_codes_triggers_survive_item_codes_rebuilt_after_0060(tmp_path, monkeypatch):
+    """An archive that got 0060 before 0050 (which rebuilds item_codes, dropping its triggers):
+    0061 puts them back and holds every coded item pending, so a code changed with plain SQL is
+    still found exactly."""
+    every = dbmod.load_migrations()
+    first = [m for m in every if m[0] < 50 or m[0] == 60]
+    monkeypatch.setattr(dbmod, "MIGRATIONS", first)
+    inst = Instance(tmp_path / "instance")
+    inst.create()
+    db = inst.db
+    a = add_item(db, "文明城市资料", codes=["Ⅲ—1"])
+    monkeypatch.setattr(dbmod, "MIGRATIONS", every)
+    dbmod.migrate(db)
+    load_map_into(inst, MINI_MAP, user="test")
+    assert db.execute("SELECT item_id FROM search_pending").fetchall() == [(a,)]
+    with transaction(db):   # coded before any map was loaded: file it under the map now
+        db.execute("UPDATE item_codes SET map_id = (SELECT map_id FROM maps LIMIT 1)")
+    catch_up(inst)
+    assert _ids(search(inst, "文明 code:Ⅲ—1")) == [a]
+    with transaction(db):
+        db.execute("UPDATE item_codes SET code = 'Ⅲ—4' WHERE item_id = ?", [a])
+    assert _ids(search(inst, "文明 code:Ⅲ—4")) == [a]
+    assert search(inst, "文明 code:Ⅲ—1")["total"] == 0
+    inst.close()
