@@ -207,8 +207,7 @@ def map_diff_cmd(old, new, mapping, as_json):
         rows, source = read_mapping(mapping) if mapping is not None else ([], "mapping.csv")
         diff = diff_editions(*maps, rows, source)
     except MappingError as e:
-        for line in e.lines():
-            click.echo(line, err=True)
+        maps_editions.print_mapping_error(e)
         raise CommandError(e) from e
     if as_json:
         emit_json(diff)

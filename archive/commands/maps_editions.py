@@ -86,7 +86,8 @@ def map_delete_cmd(inst, map_id):
     click.echo(f"已删除指标体系 {r['id']}（{r['deleted_editions']} 个版本）")
 
 
-def _print_mapping_error(err) -> None:
+def print_mapping_error(err) -> None:
+    """A refused mapping file: one line per problem (`file:LINE: 说明 (key)`) on stderr."""
     from archive.maps.editions import MappingError
 
     if isinstance(err, MappingError):
@@ -108,7 +109,7 @@ def map_migrate_cmd(inst, path, mapping, dry_run, as_json):
     try:
         plan = migrate(inst, path, mapping, dry_run=dry_run, user=cli_user())
     except MappingError as e:
-        _print_mapping_error(e)
+        print_mapping_error(e)
         raise
     except ArchiveError as e:
         _fail_map_file(e, str(path))

@@ -29,7 +29,7 @@ from archive.core import audit
 from archive.core.db import transaction, utcnow
 from archive.core.errors import NotFound, UsageError
 from .indicators import IndicatorMap, Problem, diff_maps, level_name, parse_map, read_map_text
-from .loading import _check_types_fit, check_map_id, get_map, insert_edition
+from .loading import check_types_fit, check_map_id, get_map, insert_edition
 
 SPLIT = (";", "；", "、")
 
@@ -163,12 +163,13 @@ def build_mapping(old: IndicatorMap, new: IndicatorMap, rows=(), source: str = "
     return out
 
 
-def diff_editions(old: IndicatorMap, new: IndicatorMap, rows=(), source: str = "mapping.csv") -> dict:
+def diff_editions(old: IndicatorMap, new: IndicatorMap, rows=(), source: str = "mapping.csv",
+                  mapping: dict | None = None) -> dict:
     """`diff_maps` plus how leaves moved: `moved` [{old_code, code, name}], `split`
     [{old_code, codes}], `merged` [{old_codes, code}], `dropped` [{code, name}] (the mapping
     says so); a moved, split or merged leaf is no longer listed as removed + added."""
     d = diff_maps(old, new)
-    m = build_mapping(old, new, rows, source)
+    m = mapping if mapping is not None else build_mapping(old, new, rows, source)
     moved, split, dropped = [], [], []
     merged: dict[str, list[str]] = {}
     for code, v in m.items():
@@ -241,7 +242,7 @@ def plan_migration(instance, text: str, source: str, rows=(), mapping_source: st
     return {"map_id": new.id, "from": old.edition, "to": new.edition,
             "leaves": {k: {"to": v["to"], "how": v["how"]} for k, v in leaves.items()},
             "items": items, "unchanged": unchanged, "homeless": homeless,
-            "diff": diff_editions(old, new, rows, mapping_source), "_new": new, "_text": text,
+            "diff": diff_editions(old, new, mapping=leaves), "_new": new, "_text": text,
             "_source": source}
 
 
@@ -265,7 +266,7 @@ def migrate_text(instance, text: str, source: str, rows=(), mapping_source: str 
         return plan
     db = instance.db
     with transaction(db):
-        _check_types_fit(db, new)
+        check_types_fit(db, new)
         active = db.execute("SELECT active FROM maps WHERE map_id = ? ORDER BY id DESC LIMIT 1",
                             [new.id]).fetchone()[0]
         plan["edition_id"] = insert_edition(db, new, text, source, user, active)

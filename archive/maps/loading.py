@@ -297,7 +297,7 @@ def load_map_text_into(instance, text: str, source: str, user: str | None,
                 pass
         else:
             report["added"] = True
-        _check_types_fit(db, imap)
+        check_types_fit(db, imap)
         for code, (live, dead) in _code_usage(db, imap.id).items():
             node = imap.find(code)
             if node is None:
@@ -365,7 +365,7 @@ def _take_over(db, old_id: str, new_id: str, user, ip) -> None:
               detail={"by": new_id, "codes_moved": moved})
 
 
-def _check_types_fit(db, imap: IndicatorMap) -> None:
+def check_types_fit(db, imap: IndicatorMap) -> None:
     """Items filed under `imap` whose material type the map does not know: refused."""
     marks = ",".join("?" * len(imap.material_types))
     rows = db.execute(f"""
@@ -419,7 +419,7 @@ def set_active(instance, map_id: str, active: bool, user=None, ip=None) -> dict:
         if bool(was) == active:
             return {"id": imap.id, "active": active, "changed": False}
         if active:
-            _check_types_fit(db, imap)
+            check_types_fit(db, imap)
             db.execute("UPDATE maps SET active = 1, retired_at = NULL, retired_by = NULL WHERE map_id = ?",
                        [imap.id])
         else:
