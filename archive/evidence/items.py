@@ -12,7 +12,7 @@ from archive.core.errors import NotFound, Refusal
 from . import records
 from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
 from archive.jobs.ocr import needs_ocr
-from archive.maps.loading import NoMapSelected, code_labels, current_map, get_map
+from archive.maps.loading import NoMapSelected, active_map_ids, code_labels, current_map, get_map
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
                 "date_source", "size", "ocr_status", "review_state", "created_at", "created_by",
@@ -30,9 +30,10 @@ def get_item(db, item_id: int) -> dict:
     return item
 
 
-def item_codes(db, item_id: int) -> list[str]:
-    """The item's codes as users read them (bare while one map is active, else `map:code`)."""
-    return code_labels(db, code_pairs(db, item_id))
+def item_codes(db, item_id: int, active: list[str] | None = None) -> list[str]:
+    """The item's codes as users read them (bare while one map is active, else `map:code`);
+    `active`: the active map ids, when a list of items already read them."""
+    return code_labels(db, code_pairs(db, item_id), active)
 
 
 def code_pairs(db, item_id: int) -> list[tuple[str, str]]:
@@ -263,6 +264,7 @@ def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,
            f"{'WHERE ' + ' AND '.join(where) if where else ''} "
            "ORDER BY i.date DESC, i.id DESC LIMIT ? OFFSET ?")
     rows = [dict(zip(ITEM_COLUMNS, r)) for r in db.execute(sql, [*params, limit, offset])]
+    active = active_map_ids(db)
     for r in rows:
-        r["codes"] = item_codes(db, r["id"])
+        r["codes"] = item_codes(db, r["id"], active)
     return rows
