@@ -38,6 +38,9 @@ register(users)         # user add
 register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
 
+from archive.commands.units import register as register_units  # noqa: E402  (after `cli` exists)
+register_units(cli)   # unit, duty, deadline, owed, remind, rank
+
 
 if __name__ == "__main__":
     cli()

@@ -1,0 +1,317 @@
+"""CLI for units, duties, deadlines, obligations, 催办 and ranking (docs/units.md).
+
+`register(cli)` adds: `unit …`, `duty …`, `deadline …`, `owed`, `remind`, `rank`."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from archive.core.errors import Refusal
+from .common import cli_user, emit_json, json_option, one_line
+from .common import pass_instance as _pass_instance
+
+OUT_FILE = click.Path(dir_okay=False, path_type=Path)
+
+
+def pass_instance(fn):
+    """common.pass_instance, with units and duties seeded from the map first (once per map)."""
+    import functools
+
+    @functools.wraps(fn)
+    def seeded(inst, *args, **kwargs):
+        from archive.units.duties import ensure_seeded
+
+        ensure_seeded(inst)
+        return fn(inst, *args, **kwargs)
+    return _pass_instance(seeded)
+
+
+def refuse(err: Refusal) -> None:
+    """Done but refused: one line on stderr, exit 1."""
+    click.echo(f"refused: {one_line(str(err))}", err=True)
+    sys.exit(1)
+
+
+# ------------------------------------------------------------------ unit
+@click.group("unit")
+def unit_group():
+    """单位名录：部门、街道、乡镇、社区、学校……（名称、类型、上级、责任领导、联系人）。"""
+
+
+_FIELD_OPTIONS = [
+    click.option("--kind", help="类型：部门/街道/乡镇/社区/村/学校/窗口单位/企业/其他（默认按名称推断）"),
+    click.option("--parent", help="上级单位（如社区所属的街道）"),
+    click.option("--leader", "leader_name", help="责任领导姓名"),
+    click.option("--leader-phone", help="责任领导电话"),
+    click.option("--contact", "contact_name", help="联系人姓名"),
+    click.option("--contact-phone", help="联系人电话"),
+]
+
+
+def field_options(fn):
+    for opt in reversed(_FIELD_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+def _given(**fields) -> dict:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+@unit_group.command("add")
+@click.argument("name")
+@field_options
+@pass_instance
+def unit_add(inst, name, **fields):
+    """新增一个单位。"""
+    from archive.units.records import add_unit
+
+    u = add_unit(inst.db, name, _given(**fields), by=cli_user())
+    click.echo(f"已添加单位 {u.name}（{u.kind}{'，上级 ' + u.parent if u.parent else ''}）")
+
+
+@unit_group.command("set")
+@click.argument("name")
+@field_options
+@pass_instance
+def unit_set(inst, name, **fields):
+    """修改单位的类型、上级、责任领导或联系人（给空字符串即清除）。"""
+    from archive.units.records import update_unit
+
+    u = update_unit(inst.db, name, _given(**fields), by=cli_user())
+    click.echo(f"已更新单位 {u.name}")
+
+
+@unit_group.command("rename")
+@click.argument("old")
+@click.argument("new")
+@pass_instance
+def unit_rename(inst, old, new):
+    """单位改名：材料和账号上的单位名一并改为新名，旧名作为曾用名保留。"""
+    from archive.units.records import rename_unit
+
+    u = rename_unit(inst.db, old, new, by=cli_user())
+    click.echo(f"单位已改名为 {u.name}（曾用名：{'、'.join(u.former_names)}）")
+
+
+@unit_group.command("retire")
+@click.argument("name")
+@pass_instance
+def unit_retire(inst, name):
+    """撤销单位：保留记录与历史，不再承担任务、不能新建其账号。"""
+    from archive.units.records import set_active
+
+    u = set_active(inst.db, name, False, by=cli_user())
+    click.echo(f"单位 {u.name} 已撤销")
+
+
+@unit_group.command("restore")
+@click.argument("name")
+@pass_instance
+def unit_restore(inst, name):
+    """恢复已撤销的单位。"""
+    from archive.units.records import set_active
+
+    u = set_active(inst.db, name, True, by=cli_user())
+    click.echo(f"单位 {u.name} 已恢复在用")
+
+
+@unit_group.command("delete")
+@click.argument("name")
+@pass_instance
+def unit_delete(inst, name):
+    """删除单位（仍欠材料、仍有账号或下级单位时拒绝，退出码 1）。"""
+    from archive.units.removal import delete_unit
+
+    try:
+        r = delete_unit(inst, name, by=cli_user())
+    except Refusal as e:
+        refuse(e)
+    click.echo(f"已删除单位 {r['deleted']}（连同 {r['duties']} 项分工）")
+
+
+@unit_group.command("list")
+@click.option("--all", "include_retired", is_flag=True, help="包括已撤销的单位")
+@click.option("--kind", help="只列出某一类型")
+@json_option()
+@pass_instance
+def unit_list(inst, include_retired, kind, as_json):
+    """列出单位（含责任领导与联系人：本命令只有实例管理者能运行）。"""
+    from archive.units.records import list_units
+
+    units = list_units(inst.db, include_retired=include_retired, kind=kind)
+    if as_json:
+        emit_json({"units": [u.as_json() for u in units]})
+        return
+    for u in units:
+        parts = [u.name, u.kind]
+        if u.parent:
+            parts.append(f"上级 {u.parent}")
+        if u.leader_name:
+            parts.append(f"领导 {u.leader_name} {u.leader_phone or ''}".strip())
+        if u.contact_name:
+            parts.append(f"联系人 {u.contact_name} {u.contact_phone or ''}".strip())
+        if not u.active:
+            parts.append("已撤销")
+        click.echo("\t".join(parts))
+    click.echo(f"共 {len(units)} 个单位", err=True)
+
+
+@unit_group.command("import")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@json_option()
+@pass_instance
+def unit_import(inst, path, as_json):
+    """从 .xlsx 或 .csv 导入单位名录（列：名称、类型、上级单位、责任领导、领导电话、联系人、联系电话、状态）。
+    全部校验通过才写入；有一处错误则一条也不写。"""
+    from archive.units.tables import import_units
+
+    r = import_units(inst, path, by=cli_user())
+    if as_json:
+        emit_json(r)
+        return
+    click.echo(f"导入完成：新增 {len(r['added'])}，更新 {len(r['updated'])}，未变 {len(r['unchanged'])}")
+
+
+@unit_group.command("export")
+@click.argument("out", type=OUT_FILE)
+@pass_instance
+def unit_export(inst, out):
+    """导出单位名录到 .xlsx 或 .csv（可改后再导入）。"""
+    from archive.units.tables import export_units
+
+    n = export_units(inst.db, out)
+    click.echo(f"已导出 {n} 个单位到 {out}")
+
+
+# ------------------------------------------------------------------ duty
+@click.group("duty")
+def duty_group():
+    """任务分工：每个测评内容的牵头单位、配合单位和责任人。"""
+
+
+@duty_group.command("show")
+@click.option("--code", help="只看一个测评内容")
+@click.option("--unit", help="只看某单位承担的")
+@json_option()
+@pass_instance
+def duty_show(inst, code, unit, as_json):
+    """列出分工（默认来自指标体系的 units：第一个为牵头单位）。"""
+    from archive.units.duties import show_duties
+
+    rows = show_duties(inst, code=code, unit=unit)
+    if as_json:
+        emit_json({"duties": rows})
+        return
+    for r in rows:
+        people = "；".join(f"{d['unit']} {d['person']}" for d in r["duties"] if d["person"])
+        click.echo("\t".join([r["code"], r["name"], f"牵头 {r['lead'] or '—'}",
+                              f"配合 {'、'.join(r['coops']) or '—'}"] + ([f"责任人 {people}"] if people else [])))
+
+
+def _persons(values) -> dict:
+    from archive.core.errors import UsageError
+
+    out = {}
+    for v in values:
+        if "=" not in v:
+            raise UsageError("bad person", f"--person 应写作 单位=姓名，而不是「{v}」")
+        unit, person = v.split("=", 1)
+        out[unit.strip()] = person.strip()
+    return out
+
+
+@duty_group.command("set")
+@click.argument("code")
+@click.option("--lead", help="牵头单位（原牵头单位不再承担，除非用 --coop 列出）")
+@click.option("--coop", "coops", multiple=True, help="配合单位（可多次；给出即替换原有配合单位）")
+@click.option("--no-coop", is_flag=True, help="去掉全部配合单位")
+@click.option("--remove", multiple=True, help="去掉某单位的分工")
+@click.option("--person", "persons", multiple=True, help="责任人：单位=姓名（可多次；姓名留空即清除）")
+@pass_instance
+def duty_set(inst, code, lead, coops, no_coop, remove, persons):
+    """修改一个测评内容的分工。"""
+    from archive.units.duties import set_duty
+
+    r = set_duty(inst, code, lead=lead, coops=[] if no_coop else (list(coops) if coops else None),
+                 persons=_persons(persons), remove=list(remove), by=cli_user())
+    click.echo(f"{r['code']} {r['name']}：牵头 {r['lead'] or '—'}；配合 {'、'.join(r['coops']) or '—'}")
+
+
+# ------------------------------------------------------------------ deadline
+@click.group("deadline")
+def deadline_group():
+    """报送截止日期（北京时间）：每轮一个总截止日期，可按测评内容、单位单独提前或推后。"""
+
+
+@deadline_group.command("set")
+@click.option("--round", "round_name", required=True, help="报送轮次名称，如 2026年第一轮")
+@click.option("--due", required=True, help="截止日期 YYYY-MM-DD")
+@click.option("--starts", help="本轮开始日期（设定整轮时需要）")
+@click.option("--code", help="只对这个测评内容")
+@click.option("--unit", help="只对这个单位")
+@click.option("--map", "map_id", help="指标体系 id（多个体系在用时）")
+@pass_instance
+def deadline_set(inst, round_name, due, starts, code, unit, map_id):
+    """设定或修改一个截止日期。"""
+    from archive.units.deadlines import set_deadline
+
+    r = set_deadline(inst, round_name, due, starts_on=starts, code=code, unit=unit, map_id=map_id,
+                     by=cli_user())
+    scope = "、".join(x for x in (r["code"], r["unit"]) if x) or "全部任务"
+    click.echo(f"{r['round']}（{r['starts_on']} 起）：{scope} 截止 {r['due_on']}")
+
+
+@deadline_group.command("list")
+@click.option("--round", "round_name", help="只看一轮")
+@json_option()
+@pass_instance
+def deadline_list(inst, round_name, as_json):
+    """列出截止日期。"""
+    from archive.units.deadlines import list_deadlines
+
+    rows = list_deadlines(inst.db, round_name)
+    if as_json:
+        emit_json({"deadlines": rows})
+        return
+    scope_zh = {"round": "整轮", "leaf": "测评内容", "unit": "单位", "leaf_unit": "测评内容×单位"}
+    for r in rows:
+        what = " ".join(x for x in (r["code"], r["unit"]) if x)
+        click.echo("\t".join([r["round"], scope_zh[r["scope"]], what or "全部", f"{r['starts_on']} 起",
+                              f"截止 {r['due_on']}"]))
+
+
+# ------------------------------------------------------------------ owed
+@click.command("owed")
+@click.option("--unit", help="只看一个单位")
+@click.option("--overdue", is_flag=True, help="只看已逾期的")
+@click.option("--due-within", type=click.IntRange(0, 3650), help="只看 N 天内到期（含已逾期）仍未报送的")
+@click.option("--all", "show_all", is_flag=True, help="也列出已报送、已通过的")
+@click.option("--round", "round_name", help="按某一报送轮次的截止日期（默认当前轮次）")
+@json_option()
+@pass_instance
+def owed_cmd(inst, unit, overdue, due_within, show_all, round_name, as_json):
+    """各单位应报送的材料（测评内容 × 材料类型）及其状态：待报送、已报送待审核、已通过、被退回、已逾期。"""
+    from archive.units.service import owed_report
+
+    report = owed_report(inst, unit=unit, overdue=overdue, due_within=due_within,
+                         open_only=not show_all, round_name=round_name)
+    if as_json:
+        emit_json(report)
+        return
+    for r in report["obligations"]:
+        left = "" if r["days_left"] is None else (f"逾期 {-r['days_left']} 天" if r["days_left"] < 0
+                                                  else f"剩 {r['days_left']} 天")
+        click.echo("\t".join([r["unit"], r["code"], r["name"], r["type"], r["state_zh"],
+                              f"截止 {r['due_on']}" if r["due_on"] else "未设截止", left]).rstrip())
+    s = report["summary"]
+    click.echo(f"共 {s['total']} 项：待报送 {s['owed']}，已逾期 {s['overdue']}，被退回 {s['returned']}，"
+               f"待审核 {s['submitted']}，已通过 {s['approved']}（{report['today']}，北京时间）", err=True)
+
+
+def register(cli: click.Group) -> None:
+    """Add this area's commands to the `evidence` group (one line in cli.py)."""
+    for cmd in (unit_group, duty_group, deadline_group, owed_cmd):
+        cli.add_command(cmd)
