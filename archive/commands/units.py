@@ -311,7 +311,119 @@ def owed_cmd(inst, unit, overdue, due_within, show_all, round_name, as_json):
                f"待审核 {s['submitted']}，已通过 {s['approved']}（{report['today']}，北京时间）", err=True)
 
 
+@unit_group.command("webhook")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="关闭群机器人推送")
+@pass_instance
+def unit_webhook(inst, url, clear):
+    """查看或设置催办推送的企业微信/钉钉群机器人地址（默认不推送，只记录）。"""
+    from archive.units.reminders import set_webhook_url, webhook_url
+
+    if clear or url:
+        set_webhook_url(inst.db, None if clear else url, by=cli_user())
+    current = webhook_url(inst.db)
+    click.echo(f"催办推送：{current}" if current else "催办推送：关闭（只记录催办，不向外发送）")
+
+
+def _date_opt(value, label):
+    from archive.core.dates import parse_date
+    from archive.core.errors import UsageError
+
+    d = parse_date(value, UsageError)
+    if d is None:
+        raise UsageError("bad date", f"缺少{label}")
+    return d
+
+
+@click.command("remind")
+@click.option("--unit", help="只催这个单位（默认：所有尚有未报送、被退回或逾期材料的单位）")
+@click.option("--overdue", is_flag=True, help="只催有逾期材料的单位")
+@click.option("--xlsx", "xlsx_out", type=click.Path(path_type=Path),
+              help="写出催办单：给了 --unit 时为一个 .xlsx 文件，否则为文件夹（每单位一个）")
+@click.option("--dry-run", is_flag=True, help="只列出、写催办单，不记录催办、不推送")
+@json_option()
+@pass_instance
+def remind_cmd(inst, unit, overdue, xlsx_out, dry_run, as_json):
+    """催办：记录谁在何时被催办（审计日志），设置了群机器人时推送消息；可写出催办单 .xlsx。
+    推送失败时照常记录并报告，退出码 1。"""
+    from archive.core.errors import UsageError
+    from archive.units.obligations import OPEN_STATES
+    from archive.units.records import get_unit
+    from archive.units.reminders import send_reminders
+    from archive.units.service import owed_report
+    from archive.units.urge import urge_xlsx
+
+    report = owed_report(inst)
+    rows = report["obligations"]
+    if unit:
+        targets = [get_unit(inst.db, unit).id]
+    else:
+        wanted = ("overdue",) if overdue else OPEN_STATES
+        targets = list(dict.fromkeys(r["unit_id"] for r in rows if r["state"] in wanted))
+    names = {r["unit_id"]: r["unit"] for r in rows}
+    if xlsx_out is not None:
+        if unit:
+            if xlsx_out.suffix.lower() != ".xlsx" or xlsx_out.is_dir():
+                raise UsageError("bad output", f"{xlsx_out}：给了 --unit 时 --xlsx 应是一个 .xlsx 文件名")
+            xlsx_out.parent.mkdir(parents=True, exist_ok=True)
+            u = get_unit(inst.db, targets[0])
+            xlsx_out.write_bytes(urge_xlsx(u.name, report, u.id))
+        else:
+            if xlsx_out.exists() and not xlsx_out.is_dir():
+                raise UsageError("bad output", f"{xlsx_out} 已是文件：不给 --unit 时 --xlsx 应是文件夹")
+            xlsx_out.mkdir(parents=True, exist_ok=True)
+            for uid in targets:
+                (xlsx_out / f"催办单_{names[uid]}.xlsx").write_bytes(urge_xlsx(names[uid], report, uid))
+    if dry_run:
+        results = [{"unit": names.get(uid) or get_unit(inst.db, uid).name, "unit_id": uid,
+                    "open": sum(1 for r in rows if r["unit_id"] == uid and r["state"] in OPEN_STATES),
+                    "recorded": False, "webhook": None} for uid in targets]
+    else:
+        results = send_reminders(inst, report, targets, by=cli_user())
+    failed = [r for r in results if r["webhook"] and not r["webhook"]["ok"]]
+    if as_json:
+        emit_json({"today": report["today"], "reminded": results})
+    else:
+        for r in results:
+            if not r["open"]:
+                click.echo(f"{r['unit']}：没有未报送的材料，未催办")
+                continue
+            how = "（未记录：--dry-run）" if dry_run else "，已记录"
+            if r["webhook"]:
+                how += f"，已推送{r['webhook']['channel']}" if r["webhook"]["ok"] else ""
+            click.echo(f"{r['unit']}：{r['open']} 项未报送{how}")
+    for r in failed:
+        click.echo(f"refused: {r['unit']}: 催办消息推送失败：{r['webhook']['error']} (webhook failed)", err=True)
+    if failed:
+        sys.exit(1)
+
+
+@click.command("rank")
+@click.option("--from", "day_from", required=True, help="统计开始日期 YYYY-MM-DD")
+@click.option("--to", "day_to", required=True, help="统计结束日期 YYYY-MM-DD")
+@click.option("--xlsx", "xlsx_out", type=OUT_FILE, help="写出排名表 .xlsx（用于公示）")
+@json_option()
+@pass_instance
+def rank_cmd(inst, day_from, day_to, xlsx_out, as_json):
+    """排名公示：各单位的完成率、按时率、退回率及名次。"""
+    from archive.core.errors import UsageError
+    from archive.units.ranking import pct, ranking, ranking_xlsx
+
+    result = ranking(inst, _date_opt(day_from, "开始日期"), _date_opt(day_to, "结束日期"))
+    if xlsx_out is not None:
+        if xlsx_out.suffix.lower() != ".xlsx":
+            raise UsageError("bad output", f"{xlsx_out}：排名表应保存为 .xlsx")
+        xlsx_out.parent.mkdir(parents=True, exist_ok=True)
+        xlsx_out.write_bytes(ranking_xlsx(result))
+    if as_json:
+        emit_json(result)
+        return
+    for u in result["units"]:
+        click.echo("\t".join([str(u["rank"]), u["unit"], f"完成率 {pct(u['completeness'])}",
+                              f"按时率 {pct(u['on_time_rate'])}", f"退回率 {pct(u['return_rate'])}"]))
+
+
 def register(cli: click.Group) -> None:
     """Add this area's commands to the `evidence` group (one line in cli.py)."""
-    for cmd in (unit_group, duty_group, deadline_group, owed_cmd):
+    for cmd in (unit_group, duty_group, deadline_group, owed_cmd, remind_cmd, rank_cmd):
         cli.add_command(cmd)
