@@ -94,6 +94,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(inspection.bp)
     from . import maps_views
     app.register_blueprint(maps_views.bp)
+    from . import units
+    app.register_blueprint(units.bp)   # units, duties, deadlines, 本单位任务, 催办, 排名
 
     @app.after_request
     def security_headers(resp):

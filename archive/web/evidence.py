@@ -99,8 +99,10 @@ def upload():
     imap = current_map()
     preset = [imap.find(c) for c in request.args.getlist("code")]
     preset = [leaf_json(n) for n in preset if n is not None and n.is_leaf]
+    preset_type = request.args.get("type") if request.args.get("type") in imap.material_types else None
     return render_template("upload.html", material_types=imap.material_types, preset=preset,
-                           units=imap.units(), limits=get_instance().limits, accept=upload_accept())
+                           preset_type=preset_type, units=imap.units(), limits=get_instance().limits,
+                           accept=upload_accept())
 
 
 @bp.route("/items/<int:item_id>")

@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 
 from tests import filefactory
+from tests.web.conftest import (app, client, csrf_app, csrf_login, fast_hashing, login,  # noqa: F401
+                                users)
 
 
 @pytest.fixture

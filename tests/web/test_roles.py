@@ -122,7 +122,9 @@ def test_every_route_is_in_the_table_and_guarded(app):
     from tests.inspection.test_web import ROUTES as INSPECTION_ROUTES
     from tests.web.test_report_pages import ROUTES as REPORT_ROUTES  # dashboard/search/review/export
 
-    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES + REPORT_ROUTES + INSPECTION_ROUTES}
+    from tests.units.test_web import ROUTES as UNITS_ROUTES    # units, duties, 催办, ranking
+
+    covered = {(m, u.split("?")[0]) for m, u, _, _ in ROUTES + REPORT_ROUTES + INSPECTION_ROUTES + UNITS_ROUTES}
     rules = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
