@@ -175,3 +175,27 @@ def test_as_json_hides_personal_data(instance):
     shown = json.dumps(u.as_json(personal=False), ensure_ascii=False)
     assert "张三" not in shown and "13800000000" not in shown
     assert u.as_json()["leader_name"] == "张三"
+
+
+def test_new_map_version_seeds_new_leaves_keeps_edited_duties(instance, tmp_path):
+    from archive.maps.loading import load_map_into
+    from archive.units.duties import set_duty
+    from tests.conftest import MINI_MAP
+
+    ensure_seeded(instance)
+    set_duty(instance, "Ⅲ—1", lead="市教育局", by="t")            # an admin's change
+    records.rename_unit(instance.db, "市城管局", "市城市管理局", by="t")
+    text = MINI_MAP.read_text(encoding="utf-8").replace(
+        "            units: [市城管局, 草场街街道]\n",
+        "            units: [市城管局, 草场街街道]\n"
+        "          - code: Ⅲ—7\n            name: 新增测评内容\n            methods: [材料审核]\n"
+        "            requires: [情况说明]\n            units: [市城管局, 新设街道]\n")
+    new_map = tmp_path / "map2.yaml"
+    new_map.write_text(text, encoding="utf-8")
+    load_map_into(instance, new_map, user="t")
+    ensure_seeded(instance)
+    duties = {r["code"]: r for r in show_duties(instance)}
+    assert duties["Ⅲ—1"]["lead"] == "市教育局"                     # kept, not re-seeded
+    assert duties["Ⅲ—7"]["lead"] == "市城市管理局"                  # the former name found the unit
+    assert duties["Ⅲ—7"]["coops"] == ["新设街道"]
+    assert records.get_unit(instance.db, "新设街道").kind == "街道"
