@@ -59,6 +59,28 @@ def domain_errors(view):
     return wrapped
 
 
+@bp.app_context_processor
+def inject_unit_tasks():
+    return {"unit_task_summary": unit_task_summary}
+
+
+def unit_task_summary() -> dict | None:
+    """The signed-in clerk's open obligations (for the card on the dashboard), or None."""
+    if current_user.role != "clerk" or not current_user.unit:
+        return None
+    try:
+        current_map()
+        ensure_seeded(get_instance())
+        report = owed_report(get_instance(), unit=current_user.unit)
+    except ArchiveError:
+        return None
+    s = report["summary"]
+    soon = sum(1 for r in report["obligations"] if r["state"] in ("owed", "returned")
+               and r["days_left"] is not None and 0 <= r["days_left"] <= DUE_SOON_DAYS)
+    return {"overdue": s["overdue"], "open": s["owed"] + s["returned"] + s["overdue"], "soon": soon,
+            "round": report["round"]}
+
+
 def _xlsx_response(data: bytes, name: str):
     return send_file(io.BytesIO(data), mimetype=XLSX, as_attachment=True, download_name=name)
 

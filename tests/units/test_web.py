@@ -182,3 +182,12 @@ def test_ranking_page_draws_charts(login, users, instance):
     assert r.status_code == 400 and "早于开始日期" in r.get_data(as_text=True)
     x = c.get("/ranking.xlsx?from=2026-01-01&to=2026-12-31")
     assert x.status_code == 200 and x.data[:2] == b"PK"
+
+
+def test_dashboard_card_for_clerks(login, users, instance):
+    from archive.units.deadlines import set_deadline
+
+    set_deadline(instance, "第一轮", "2020-05-31", starts_on="2020-03-01", by="t")
+    page = login("clerk").get("/").get_data(as_text=True)
+    assert 'id="clerk-tasks"' in page and "5 项已逾期" in page
+    assert 'id="clerk-tasks"' not in login("reviewer").get("/").get_data(as_text=True)
