@@ -92,7 +92,8 @@ def list_units(db, include_retired: bool = True, kind: str | None = None) -> lis
     if kind:
         sql += " AND u.kind = ?"
         args.append(kind)
-    return _rows_to_units(db, db.execute(sql + " ORDER BY u.active DESC, u.kind, u.name", args).fetchall())
+    kind_order = "CASE u.kind " + " ".join(f"WHEN '{k}' THEN {i}" for i, k in enumerate(KINDS)) + " ELSE 99 END"
+    return _rows_to_units(db, db.execute(f"{sql} ORDER BY u.active DESC, {kind_order}, u.name", args).fetchall())
 
 
 def unit_id_for(db, name: str) -> int | None:
