@@ -341,9 +341,10 @@ def _date_opt(value, label):
 @click.option("--xlsx", "xlsx_out", type=click.Path(path_type=Path),
               help="写出催办单：给了 --unit 时为一个 .xlsx 文件，否则为文件夹（每单位一个）")
 @click.option("--dry-run", is_flag=True, help="只列出、写催办单，不记录催办、不推送")
+@click.option("--base-url", help="网页地址（如 http://10.1.2.3:5000），催办单里写上传链接")
 @json_option()
 @pass_instance
-def remind_cmd(inst, unit, overdue, xlsx_out, dry_run, as_json):
+def remind_cmd(inst, unit, overdue, xlsx_out, dry_run, base_url, as_json):
     """催办：记录谁在何时被催办（审计日志），设置了群机器人时推送消息；可写出催办单 .xlsx。
     推送失败时照常记录并报告，退出码 1。"""
     from archive.core.errors import UsageError
@@ -361,19 +362,29 @@ def remind_cmd(inst, unit, overdue, xlsx_out, dry_run, as_json):
         wanted = ("overdue",) if overdue else OPEN_STATES
         targets = list(dict.fromkeys(r["unit_id"] for r in rows if r["state"] in wanted))
     names = {r["unit_id"]: r["unit"] for r in rows}
+    link_for = None
+    if base_url:
+        from urllib.parse import urlencode
+
+        base = base_url.rstrip("/")
+        if not base.startswith(("http://", "https://")):
+            raise UsageError("bad base url", f"--base-url 应以 http:// 或 https:// 开头，而不是「{base_url}」")
+
+        def link_for(r):
+            return f"{base}/upload?{urlencode({'code': r['code'], 'type': r['type']})}"
     if xlsx_out is not None:
         if unit:
             if xlsx_out.suffix.lower() != ".xlsx" or xlsx_out.is_dir():
                 raise UsageError("bad output", f"{xlsx_out}：给了 --unit 时 --xlsx 应是一个 .xlsx 文件名")
             xlsx_out.parent.mkdir(parents=True, exist_ok=True)
             u = get_unit(inst.db, targets[0])
-            xlsx_out.write_bytes(urge_xlsx(u.name, report, u.id))
+            xlsx_out.write_bytes(urge_xlsx(u.name, report, u.id, link_for))
         else:
             if xlsx_out.exists() and not xlsx_out.is_dir():
                 raise UsageError("bad output", f"{xlsx_out} 已是文件：不给 --unit 时 --xlsx 应是文件夹")
             xlsx_out.mkdir(parents=True, exist_ok=True)
             for uid in targets:
-                (xlsx_out / f"催办单_{names[uid]}.xlsx").write_bytes(urge_xlsx(names[uid], report, uid))
+                (xlsx_out / f"催办单_{names[uid]}.xlsx").write_bytes(urge_xlsx(names[uid], report, uid, link_for))
     if dry_run:
         results = [{"unit": names.get(uid) or get_unit(inst.db, uid).name, "unit_id": uid,
                     "open": sum(1 for r in rows if r["unit_id"] == uid and r["state"] in OPEN_STATES),

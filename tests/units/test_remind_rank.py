@@ -120,12 +120,14 @@ def test_unreachable_robot_and_bad_url(instance, round1):
 
 def test_cli_remind_writes_urge_sheet_and_exit_1_on_failed_post(runner, instance, round1, tmp_path):
     out = tmp_path / "催办单.xlsx"
-    r = runner.invoke(cli, ["--instance", str(instance.root), "remind", "--unit", "草场街街道", "--xlsx", str(out)])
+    r = runner.invoke(cli, ["--instance", str(instance.root), "remind", "--unit", "草场街街道", "--xlsx", str(out),
+                            "--base-url", "http://10.0.0.5:5000/"])
     assert r.exit_code == 0, r.output
     ws = openpyxl.load_workbook(out).active
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][0].startswith("催办单：草场街街道（第一轮")
     assert rows[1][:5] == ("序号", "测评内容", "名称", "材料类型", "状态")
+    assert rows[2][10].startswith("http://10.0.0.5:5000/upload?code=%E2%85%A2")
     assert {(r[1], r[3]) for r in rows[2:]} == {("Ⅲ—2", "实景图片"), ("Ⅲ—2", "工作台账"), ("Ⅲ—5", "实景图片"),
                                                  ("Ⅲ—6", "规范文件"), ("Ⅲ—6", "工作台账")}
     folder = tmp_path / "all"
