@@ -11,26 +11,28 @@ from archive.core import audit
 from archive.core.db import transaction, utcnow
 from archive.core.errors import UsageError
 from .records import add_unit_tx, clean_name, get_unit, unit_id_for
-from .scope import active_maps, find_leaf, maps_row
+from .scope import active_maps, edition_row, find_leaf
 
 ROLE_ZH = {"lead": "牵头", "coop": "配合"}
 SEED_USER = "system"
 
 
 def ensure_seeded(inst) -> None:
-    """Seed units and duties from the active maps once per loaded map version (cheap when done)."""
-    row = maps_row(inst)
-    if row is None:
-        return
+    """Seed units and duties from each active map once per edition (cheap when done)."""
     db = inst.db
-    if db.execute("SELECT 1 FROM duty_seeds WHERE maps_row = ?", [row]).fetchone():
+    try:
+        maps = active_maps(inst)
+    except UsageError:
+        return   # no map loaded yet: nothing to seed from
+    todo = [(m, edition_row(db, m.id)) for m in maps]
+    todo = [(m, row) for m, row in todo if row is not None and not _seeded(db, row)]
+    if not todo:
         return
-    maps = active_maps(inst)
     with transaction(db):
-        if db.execute("SELECT 1 FROM duty_seeds WHERE maps_row = ?", [row]).fetchone():
-            return   # another process seeded it while we waited for the write lock
         units_made, duties_made = [], 0
-        for imap in maps:
+        for imap, row in todo:
+            if _seeded(db, row):
+                continue   # another process seeded it while we waited for the write lock
             have = {r[0] for r in db.execute("SELECT DISTINCT code FROM duties WHERE map_id = ?",
                                              [imap.id]).fetchall()}
             for leaf in imap.leaves():
@@ -51,8 +53,12 @@ def ensure_seeded(inst) -> None:
             db.execute("INSERT OR IGNORE INTO duty_seeds (maps_row, map_id, seeded_at) VALUES (?, ?, ?)",
                        [row, imap.id, utcnow()])
         if units_made or duties_made:
-            audit.log(db, SEED_USER, "duty.seed", target=",".join(m.id for m in maps),
+            audit.log(db, SEED_USER, "duty.seed", target=",".join(m.id for m, _ in todo),
                       detail={"units": units_made, "duties": duties_made})
+
+
+def _seeded(db, maps_row: int) -> bool:
+    return db.execute("SELECT 1 FROM duty_seeds WHERE maps_row = ?", [maps_row]).fetchone() is not None
 
 
 def duties_of_leaf(db, map_id: str, code: str) -> list[dict]:

@@ -41,7 +41,7 @@ def find_leaf(inst, code: str, map_id: str | None = None):
     return imap, node
 
 
-def maps_row(inst) -> int | None:
-    """The id of the latest `maps` row: seeding runs once per loaded map version."""
-    row = inst.db.execute("SELECT max(id) FROM maps").fetchone()
+def edition_row(db, map_id: str) -> int | None:
+    """The id of the map's latest `maps` row (its edition): seeding runs once per edition."""
+    row = db.execute("SELECT max(id) FROM maps WHERE map_id = ?", [map_id]).fetchone()
     return row[0] if row else None
