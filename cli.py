@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from archive.commands import cycles, evidence, inspection, maintenance, maps, package, readiness, search, serve, users
+from archive.commands import (cycles, evidence, inspection, maintenance, maps, package, readiness, search,
+                              serve, units, users)
 from archive.commands.common import ArchiveGroup
 from archive.core.config import default_instance_dir
 
@@ -37,9 +38,7 @@ register(maintenance)   # reindex, fsck, backup, ocr
 register(users)         # user add
 register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
-
-from archive.commands.units import register as register_units  # noqa: E402  (after `cli` exists)
-register_units(cli)   # unit, duty, deadline, owed, remind, rank
+register(units)         # unit …, duty …, deadline …, owed, remind, rank (任务分工, 催办, 排名)
 
 
 if __name__ == "__main__":

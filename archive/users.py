@@ -86,10 +86,28 @@ def validate_new_user(name: str, role: str, unit: str | None, password: str) -> 
     return name, unit
 
 
+def check_unit(db, unit: str | None) -> None:
+    """An account's unit must be an active unit of the register (table `units`, archive/units/)
+    once the register holds any unit; UsageError naming the problem otherwise."""
+    if unit is None or db.execute("SELECT 1 FROM units LIMIT 1").fetchone() is None:
+        return
+    row = db.execute("SELECT active FROM units WHERE name = ?", [unit]).fetchone()
+    if row is not None:
+        if not row[0]:
+            raise UsageError("unit retired", f"单位「{unit}」已撤销，不能再给它开账号")
+        return
+    renamed = db.execute("SELECT u.name FROM unit_names n JOIN units u ON u.id = n.unit_id "
+                         "WHERE n.name = ? ORDER BY n.until DESC LIMIT 1", [unit]).fetchone()
+    if renamed:
+        raise UsageError("unit renamed", f"单位「{unit}」已改名为「{renamed[0]}」，请用新名称")
+    raise UsageError("unknown unit", f"未知的单位「{unit}」：请先在单位名录中添加（evidence unit add）")
+
+
 def create_user(db, name: str, role: str, unit: str | None, password: str,
                 by: str | None = None, ip: str | None = None) -> User:
     """Creates an account. Raises UsageError for a bad field or a name already taken."""
     name, unit = validate_new_user(name, role, unit, password)
+    check_unit(db, unit)
     password_hash = generate_password_hash(password)
     with transaction(db):
         if db.execute("SELECT 1 FROM users WHERE name = ?", [name]).fetchone():
@@ -171,6 +189,8 @@ def update_user(db, user_id: int, role: str, unit: str | None, by: str | None = 
         raise UsageError("clerk needs a unit", "资料员必须指定所属单位（--unit）")
     if (role, unit) == (user.role, user.unit):
         return user
+    if unit != user.unit:
+        check_unit(db, unit)
     with transaction(db):
         db.execute("UPDATE users SET role = ?, unit = ? WHERE id = ?", [role, unit, user_id])
         audit.log(db, by, "user.update", target=user.name,

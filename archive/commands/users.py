@@ -28,6 +28,9 @@ def user_add(inst, name, role, unit, password_stdin):
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("密码", hide_input=True, confirmation_prompt="再次输入密码")
+    from archive.units.duties import ensure_seeded
+
+    ensure_seeded(inst)   # the map's units are in the register before the unit is checked
     user = users.create_user(inst.db, name, role, unit, password, by=cli_user())
     click.echo(f"已创建账号 {user.name}（{user.role_label}{'，' + user.unit if user.unit else ''}）")
 

@@ -33,6 +33,9 @@ def users_page():
             status = 400
         else:
             try:
+                from archive.units.duties import ensure_seeded
+
+                ensure_seeded(get_instance())   # the map's units are in the register first
                 user = users.create_user(db, form["name"], form["role"], form["unit"], password,
                                          by=current_user.name, ip=client_ip())
             except ArchiveError as e:

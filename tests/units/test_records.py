@@ -199,3 +199,26 @@ def test_new_map_version_seeds_new_leaves_keeps_edited_duties(instance, tmp_path
     assert duties["Ⅲ—7"]["lead"] == "市城市管理局"                  # the former name found the unit
     assert duties["Ⅲ—7"]["coops"] == ["新设街道"]
     assert records.get_unit(instance.db, "新设街道").kind == "街道"
+
+
+def test_accounts_must_name_a_known_unit(runner, instance):
+    from archive.users import create_user, update_user
+    from cli import cli
+
+    base = ["--instance", str(instance.root), "user", "add"]
+    r = runner.invoke(cli, base + ["甲", "--role", "clerk", "--unit", "不存在的街道", "--password-stdin"],
+                      input="password-123\n")
+    assert r.exit_code == 2 and "未知的单位「不存在的街道」" in r.output
+    assert instance.db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+    r = runner.invoke(cli, base + ["乙", "--role", "clerk", "--unit", "草场街街道", "--password-stdin"],
+                      input="password-123\n")
+    assert r.exit_code == 0, r.output        # seeded from the map on the way
+    records.rename_unit(instance.db, "市教育局", "市教育和体育局", by="t")
+    with pytest.raises(UsageError, match="已改名为「市教育和体育局」"):
+        create_user(instance.db, "丙", "clerk", "市教育局", "password-123")
+    records.set_active(instance.db, "市城管局", False, by="t")
+    with pytest.raises(UsageError, match="已撤销"):
+        create_user(instance.db, "丁", "clerk", "市城管局", "password-123")
+    u = create_user(instance.db, "戊", "reviewer", None, "password-123")
+    with pytest.raises(UsageError, match="未知的单位"):
+        update_user(instance.db, u.id, "clerk", "火星办")
