@@ -117,12 +117,18 @@ def date_arg(raw: str | None, errors: list[str], label: str = "日期", hint: st
 
 
 def map_units() -> list[str]:
-    """The responsible units the loaded map names; [] while no map is loaded."""
+    """Unit names for pickers: the active units of the register (archive/units/, seeded from
+    the map's `units:` lists); [] while no map is loaded."""
     from archive.core.errors import ArchiveError
+    from archive.units.duties import ensure_seeded
+    from archive.units.records import list_units
+
     try:
-        return current_map().units()
+        current_map()
+        ensure_seeded(get_instance())
     except ArchiveError:
         return []
+    return [u.name for u in list_units(get_db(), include_retired=False)]
 
 
 def save_upload(storage) -> tuple[Path, str]:

@@ -19,8 +19,8 @@ from archive.maps.lookup import leaf_json, search_leaves
 from archive.readiness.coverage import leaf_coverage
 from archive.maps.loading import active_map_ids, split_qualified
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
-                     date_arg, form_codes, get_db, get_instance, int_arg, require_edit_unit,
-                     roles_required, save_upload, sees_audit)
+                     date_arg, form_codes, get_db, get_instance, int_arg, map_units,
+                     require_edit_unit, roles_required, save_upload, sees_audit)
 from .errors import errors_back_to
 from .previews import ledger_rows, preview_kind, thumbnail, upload_accept
 
@@ -101,7 +101,7 @@ def upload():
     preset = [leaf_json(n) for n in preset if n is not None and n.is_leaf]
     preset_type = request.args.get("type") if request.args.get("type") in imap.material_types else None
     return render_template("upload.html", material_types=imap.material_types, preset=preset,
-                           preset_type=preset_type, units=imap.units(), limits=get_instance().limits,
+                           preset_type=preset_type, units=map_units(), limits=get_instance().limits,
                            accept=upload_accept())
 
 
