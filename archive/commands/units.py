@@ -434,7 +434,10 @@ def rank_cmd(inst, day_from, day_to, xlsx_out, as_json):
                               f"按时率 {pct(u['on_time_rate'])}", f"退回率 {pct(u['return_rate'])}"]))
 
 
+COMMANDS = [unit_group, duty_group, deadline_group, owed_cmd, remind_cmd, rank_cmd]
+
+
 def register(cli: click.Group) -> None:
     """Add this area's commands to the `evidence` group (one line in cli.py)."""
-    for cmd in (unit_group, duty_group, deadline_group, owed_cmd, remind_cmd, rank_cmd):
+    for cmd in COMMANDS:
         cli.add_command(cmd)
