@@ -136,3 +136,12 @@ def test_filters_and_snapshot(instance, add_item):
     n = db.execute("SELECT count(*) FROM owed_snapshots").fetchone()[0]
     owed_report(instance, today=D)          # idempotent per day
     assert db.execute("SELECT count(*) FROM owed_snapshots").fetchone()[0] == n
+
+
+def test_first_upload_day_is_a_beijing_day():
+    from archive.units.obligations import _beijing_day
+
+    assert _beijing_day("2026-05-31T15:59:59Z") == "2026-05-31"
+    assert _beijing_day("2026-05-31T16:00:00Z") == "2026-06-01"   # midnight in Beijing
+    assert _beijing_day("2026-12-31T23:00:00Z") == "2027-01-01"
+    assert _beijing_day(None) is None
