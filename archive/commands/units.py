@@ -1,6 +1,6 @@
 """CLI for units, duties, deadlines, obligations, 催办 and ranking (docs/units.md).
 
-`register(cli)` adds: `unit …`, `duty …`, `deadline …`, `owed`, `remind`, `rank`."""
+COMMANDS (registered by cli.py): `unit …`, `duty …`, `deadline …`, `owed`, `remind`, `rank`."""
 from __future__ import annotations
 
 import sys
@@ -436,8 +436,3 @@ def rank_cmd(inst, day_from, day_to, xlsx_out, as_json):
 
 COMMANDS = [unit_group, duty_group, deadline_group, owed_cmd, remind_cmd, rank_cmd]
 
-
-def register(cli: click.Group) -> None:
-    """Add this area's commands to the `evidence` group (one line in cli.py)."""
-    for cmd in COMMANDS:
-        cli.add_command(cmd)
