@@ -1,26 +1,30 @@
 """Which maps' leaves units answer for: the one place this package asks for maps.
 
-Today one map is active (`archive.maps.loading.current_map`); when several are, only
-`active_maps` changes. A leaf is `(map_id, code)` with the code as its map writes it.
+Every active map (docs/maps.md): a unit owes material for its duties in each of them. A leaf
+is `(map_id, code)` with the code as its map writes it.
 """
 from __future__ import annotations
 
 from archive.core.errors import NotFound, UsageError
-from archive.maps.loading import current_map
+from archive.maps import loading
 
 
 def active_maps(inst) -> list:
-    """The IndicatorMaps whose leaves carry duties and obligations."""
-    return [current_map(inst)]
+    """The IndicatorMaps whose leaves carry duties and obligations (UsageError: none loaded)."""
+    maps = loading.active_maps(inst)
+    if not maps:
+        loading.current_map(inst)   # raises the right message: none loaded / none active
+    return maps
 
 
 def map_by_id(inst, map_id: str | None):
     """The active map named `map_id` (None: the only one); UsageError otherwise."""
     maps = active_maps(inst)
+    map_id = map_id or loading.selected_map_id(inst)
     if map_id is None:
         if len(maps) == 1:
             return maps[0]
-        raise UsageError("map required", "有多个指标体系在用，请用 --map 指定")
+        raise UsageError("map required", "有多个指标体系在用，请用 --map 指定，或把编码写成 体系编号:编码")
     for m in maps:
         if m.id == map_id:
             return m
@@ -29,10 +33,8 @@ def map_by_id(inst, map_id: str | None):
 
 def find_leaf(inst, code: str, map_id: str | None = None):
     """(map, leaf node) for a user's spelling of a code, `map:code` accepted."""
-    text = (code or "").strip()
-    if ":" in text and map_id is None:
-        map_id, text = text.split(":", 1)
-    imap = map_by_id(inst, map_id)
+    qualifier, text = loading.split_qualified(code)
+    imap = map_by_id(inst, qualifier or map_id)
     node = imap.find(text)
     if node is None:
         raise NotFound("unknown code", f"未知的指标代码「{code}」")
