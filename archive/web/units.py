@@ -223,7 +223,7 @@ def duties_page():
     rows = show_duties(get_instance(), unit=unit)
     active = [u.name for u in records.list_units(get_db(), include_retired=False)]
     return render_template("units/duties.html", rows=rows, unit=unit, units=active,
-                           editing=request.args.get("edit"))
+                           several_maps=len({r["map_id"] for r in rows}) > 1)
 
 
 @bp.route("/duties/<path:code>", methods=["POST"])
@@ -236,7 +236,7 @@ def set_duty_view(code):
     r = set_duty(get_instance(), code, lead=f.get("lead") or None, coops=coops, persons=persons,
                  by=current_user.name, ip=client_ip())
     flash(f"已保存 {r['code']} 的分工", "success")
-    return redirect(url_for("units.duties_page") + f"#duty-{r['code']}")
+    return redirect(url_for("units.duties_page") + f"#duty-{r['map_id']}-{r['code']}")
 
 
 # ---------------------------------------------------------------- deadlines

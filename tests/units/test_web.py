@@ -191,3 +191,12 @@ def test_dashboard_card_for_clerks(login, users, instance):
     page = login("clerk").get("/").get_data(as_text=True)
     assert 'id="clerk-tasks"' in page and "5 项已逾期" in page
     assert 'id="clerk-tasks"' not in login("reviewer").get("/").get_data(as_text=True)
+
+
+def test_duty_form_names_its_map(login, users, instance):
+    page = login("admin").get("/duties").get_data(as_text=True)
+    assert 'action="/duties/mini-test:%E2%85%A2%E2%80%945"' in page
+    r = login("admin").post("/duties/mini-test:Ⅲ—5", data={"lead": "草场街街道", "coops": "市城管局"})
+    assert r.status_code == 302
+    from archive.units.duties import show_duties
+    assert show_duties(instance, code="Ⅲ—5")[0]["coops"] == ["市城管局"]
