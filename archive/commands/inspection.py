@@ -196,8 +196,7 @@ def problem_add(inst, description, unit, deadline, codes, site, source, severity
 @run
 def problem_list(inst, unit, state, site, code, round_id, found_from, found_to, limit, offset, as_json):
     """列出问题（新登记的在前），逾期按今天（北京时间）计算。"""
-    from archive.inspection.problems import ProblemFilter, list_problems
-    from archive.inspection.sites import find_site
+    from archive.inspection.problems import list_problems
 
     flt = _filter(inst, unit, state, site, code, round_id, found_from, found_to)
     data = list_problems(inst, flt, limit=limit, offset=offset)
@@ -312,7 +311,7 @@ def round_group():
 @run
 def round_import(inst, xlsx, name, held_on, evaluator, kind, as_json):
     """导入测评方的评分表 xlsx（表头含 代码、满分、得分 或 扣分、扣分原因）；有一行出错则不导入。"""
-    from archive.inspection.rounds import get_round, import_round, list_rounds
+    from archive.inspection.rounds import import_round, list_rounds
 
     rid = import_round(inst, xlsx, name, held_on, evaluator, kind, user=cli_user())
     r = next(x for x in list_rounds(inst) if x["id"] == rid)

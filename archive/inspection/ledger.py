@@ -20,8 +20,8 @@ from typing import BinaryIO, Iterator
 from xml.sax.saxutils import escape
 
 from archive.core.dates import today_beijing
-from .photos import THUMB_PX, thumbnail
-from .problems import EVENT_LABELS, ProblemFilter, state_label
+from .photos import thumbnail
+from .problems import ProblemFilter, state_label
 
 CHUNK = 500
 COLUMNS = [("序号", 6), ("问题编号", 8), ("发现日期", 11), ("来源", 9), ("点位", 16), ("测评内容", 18),

@@ -76,7 +76,6 @@ def test_report_rectify_close_overdue_ledger(page, tmp_path, tag, downloads_dir)
     page.login("clerk")
     page.go("/inspection/problems")
     row = page.css(f'#problems tr[data-id="{pid}"]')
-    deadline = (date.today() + timedelta(days=7)).isoformat()
     assert "待整改" in row.text and site_name in row.text
     assert inst.db.execute("SELECT deadline FROM problems WHERE id = ?", [pid]).fetchone()[0] in row.text
     page.shot("insp_04_clerk_list")
@@ -108,7 +107,7 @@ def test_report_rectify_close_overdue_ledger(page, tmp_path, tag, downloads_dir)
     unit_row = page.css('#by-unit tr[data-unit="草场街街道"]')
     assert int(unit_row.find_elements("css selector", "td")[2].text) >= 1
     page.shot("insp_07_dashboard", full=True)
-    page.go(f"/inspection/problems?unit=&state=overdue")
+    page.go("/inspection/problems?unit=&state=overdue")
     assert page.css(f'#problems tr[data-id="{late}"]').get_attribute("data-state") == "overdue"
     # 5. the ledger for this site downloads with both photos in the closed problem's row
     page.go(f"/inspection/ledger?unit=草场街街道&site={sid}")
