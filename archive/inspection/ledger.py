@@ -47,9 +47,20 @@ class LedgerRow:
 def iter_rows(instance, flt: ProblemFilter, offset: int = 0) -> Iterator[LedgerRow]:
     """Problems matching `flt`, oldest first, from the `offset`-th on, in chunks (keyset on id:
     flat memory)."""
-    from archive.maps.loading import current_map
+    from archive.core.errors import ArchiveError
+    from archive.maps.loading import get_map
 
-    imap = current_map(instance)
+    maps: dict = {}
+
+    def leaf_name(map_id: str, code: str) -> str:
+        if map_id not in maps:
+            try:
+                maps[map_id] = get_map(instance, map_id)
+            except ArchiveError:   # a map since deleted: the code alone
+                maps[map_id] = None
+        node = maps[map_id].find(code) if maps[map_id] is not None else None
+        return node.name if node else ""
+
     db = instance.db
     where, args = flt.where(today_beijing().isoformat())
     last, seq = 0, 0
@@ -69,10 +80,9 @@ def iter_rows(instance, flt: ProblemFilter, offset: int = 0) -> Iterator[LedgerR
         ids = [p["id"] for p in chunk]
         marks = ",".join("?" * len(ids))
         codes: dict[int, list] = {}
-        for pid, code in db.execute(f"SELECT problem_id, code FROM problem_codes WHERE problem_id IN ({marks}) "
-                                    "ORDER BY rowid", ids):
-            node = imap.find(code)
-            codes.setdefault(pid, []).append((code, node.name if node else ""))
+        for pid, map_id, code in db.execute(f"SELECT problem_id, map_id, code FROM problem_codes "
+                                            f"WHERE problem_id IN ({marks}) ORDER BY rowid", ids):
+            codes.setdefault(pid, []).append((code, leaf_name(map_id, code)))
         photos: dict[tuple[int, str], list[str]] = {}
         for pid, stage, sha in db.execute(f"SELECT problem_id, stage, sha256 FROM problem_photos "
                                           f"WHERE problem_id IN ({marks}) ORDER BY id", ids):

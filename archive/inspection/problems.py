@@ -78,16 +78,19 @@ class NewProblem:
 
 
 def resolve_leaves(instance, codes: list[str]) -> list[tuple[str, str]]:
-    """Typed codes → [(map_id, code as the map writes it)], leaves only."""
-    from archive.maps.loading import current_map
+    """Typed codes (bare, or `map_id:code` while several maps are active) → [(map_id, code as
+    the map writes it)], leaves only."""
+    from archive.maps.loading import resolve_code
 
-    imap = current_map(instance)
     out: list[tuple[str, str]] = []
     for raw in codes:
         raw = (raw or "").strip()
         if not raw:
             continue
-        node = imap.find(raw)
+        try:
+            imap, node = resolve_code(instance, raw)
+        except NotFound as e:
+            raise UsageError("unknown map", f"指标代码「{raw}」：{e.message_zh}") from None
         if node is None:
             raise UsageError("unknown code", f"未知的指标代码「{raw}」")
         if not node.is_leaf:

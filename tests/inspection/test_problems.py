@@ -186,3 +186,23 @@ def test_list_filters_and_pages(instance, admin, site, tmp_path):
     assert pr.list_problems(instance, pr.ProblemFilter(code="Ⅲ—4"))["total"] == 5
     assert pr.list_problems(instance, pr.ProblemFilter(code="Ⅲ—5"))["total"] == 0
     assert pr.list_problems(instance, pr.ProblemFilter(q="积水"))["total"] == 5
+
+
+def test_several_active_maps_take_qualified_codes(instance, admin, tmp_path):
+    from openpyxl import load_workbook
+
+    from archive.inspection.ledger import write_ledger
+    from archive.maps.loading import load_map_into
+    from tests.conftest import MINI_MAP
+
+    second = tmp_path / "second.yaml"
+    second.write_text(MINI_MAP.read_text(encoding="utf-8").replace("id: mini-test", "id: second"), encoding="utf-8")
+    load_map_into(instance, second, user="t")
+    with pytest.raises(UsageError, match="请指定指标体系"):
+        report(instance, admin, tmp_path, codes=["Ⅲ-4"])
+    pid = report(instance, admin, tmp_path, codes=["second:Ⅲ-4", "mini-test：Ⅲ-5"])
+    got = instance.db.execute("SELECT map_id, code FROM problem_codes WHERE problem_id = ? ORDER BY rowid",
+                              [pid]).fetchall()
+    assert [tuple(r) for r in got] == [("second", "Ⅲ—4"), ("mini-test", "Ⅲ—5")]
+    write_ledger(instance, pr.ProblemFilter(), tmp_path / "l.xlsx")
+    assert load_workbook(tmp_path / "l.xlsx").active["F4"].value == "Ⅲ—4 农贸市场管理规范；Ⅲ—5 背街小巷环境整洁"
