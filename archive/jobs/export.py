@@ -108,11 +108,11 @@ def run_job(root: str, limits, job_id: int, evaluation_date: str, options: dict,
                 report = export_package(inst, out_dir, evaluation_date, fmt="zip", progress=progress,
                                         user=user, ip=ip, **options)
             except PackageRefused as e:
-                _update(db, job_id, state="failed", error=e.message_zh, finished_at=utcnow(),
+                _update(db, job_id, state="failed", error=e.message_zh, message=None, finished_at=utcnow(),
                         report=json.dumps(report_summary(e.report), ensure_ascii=False))
                 return
             except ArchiveError as e:
-                _update(db, job_id, state="failed", error=e.reason, finished_at=utcnow())
+                _update(db, job_id, state="failed", error=e.reason, message=None, finished_at=utcnow())
                 return
             target = Path(report["path"]).resolve()
             rel = target.relative_to(inst.exports_dir.resolve())
@@ -123,7 +123,7 @@ def run_job(root: str, limits, job_id: int, evaluation_date: str, options: dict,
         log.exception("export job %s failed", job_id)
         try:
             _update(inst.db, job_id, state="failed", error="生成材料包时出错，已记录。请重试或联系管理员。",
-                    finished_at=utcnow())
+                    message=None, finished_at=utcnow())
         except Exception:
             log.exception("export job %s: could not record the failure", job_id)
     finally:

@@ -26,10 +26,10 @@
         if (s.total) { bar.max = s.total; bar.value = s.done; count.textContent = s.done + " / " + s.total + " 个文件"; }
         msg.textContent = s.message || "";
         if (s.state === "done") {
-          link.href = s.download_url; dl.hidden = false; bar.value = bar.max;
+          link.href = s.download_url; dl.hidden = false; bar.value = bar.max; msg.hidden = true;
           window.setTimeout(function () { window.location.reload(); }, 300);  // shows report and manifest
         } else if (s.state === "failed" || s.state === "interrupted") {
-          err.textContent = s.error || "生成失败"; err.hidden = false; bar.hidden = true;
+          err.textContent = s.error || "生成失败"; err.hidden = false; bar.hidden = true; msg.hidden = true;
           window.setTimeout(function () { window.location.reload(); }, 300);
         } else {
           window.setTimeout(poll, polls < 20 ? 400 : 1500);
