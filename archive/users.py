@@ -81,7 +81,7 @@ def validate_new_user(name: str, role: str, unit: str | None, password: str) -> 
         raise UsageError("unknown role", f"未知角色 {role}，可选：" +
                          "、".join(f"{k}（{v}）" for k, v in ROLES.items()))
     if role == "clerk" and not unit:
-        raise UsageError("clerk needs a unit", "资料员必须指定所属单位（--unit）")
+        raise UsageError("clerk needs a unit", "资料员必须指定所属单位")
     _check_password(password)
     return name, unit
 
@@ -186,7 +186,7 @@ def update_user(db, user_id: int, role: str, unit: str | None, by: str | None = 
     if role not in ROLES:
         raise UsageError("unknown role", f"未知角色 {role}")
     if role == "clerk" and not unit:
-        raise UsageError("clerk needs a unit", "资料员必须指定所属单位（--unit）")
+        raise UsageError("clerk needs a unit", "资料员必须指定所属单位")
     if (role, unit) == (user.role, user.unit):
         return user
     if unit != user.unit:

@@ -27,6 +27,7 @@ from archive.core.store import sha256_file
 from archive.core.text import decode
 from archive.maps.loading import NoMapSelected, code_labels, get_map, resolve_leaves
 from . import records
+from .requeue import requeue_if_decided
 
 
 
@@ -133,23 +134,27 @@ def resolve_item_codes(instance, codes: list[str]) -> tuple[list[tuple[str, str]
 
 def ingest_one(instance, req: IngestRequest, user: str | None = None,
                ip: str | None = None, only_unit: str | None = None) -> tuple[str, dict]:
-    """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal."""
-    codes, maps = resolve_item_codes(instance, req.codes)
-    material_type = check_material_type(maps, req.material_type)
-    given_date = parse_date(req.date)
+    """Ingest one file. Returns ("added"|"duplicate", row) or raises Refusal.
+
+    The file is judged before what was typed about it: an empty, corrupt or mislabelled file
+    is refused for what it is, even when its type or codes were left blank as well."""
     path = Path(req.path)
     original_name = req.original_name or path.name
     if not path.is_file():
         raise Refusal("file not found", "找不到文件")
-
     kind, sha = sniff_and_hash(instance, path, original_name)
     existing = _find_by_sha(instance.db, sha)
+    extraction = extract(path, kind, instance.limits) if existing is None else None
+
+    codes, maps = resolve_item_codes(instance, req.codes)
+    material_type = check_material_type(maps, req.material_type)
+    given_date = parse_date(req.date)
     if existing is not None:
         row = _add_codes_to_duplicate(instance, existing, codes, req, user, ip, only_unit)
         records.save(instance, existing)
         return "duplicate", row
 
-    extraction, size = extract_and_store(instance, path, kind, sha)
+    size = store_checked(instance, path, sha)
     meta = extraction.meta or {}
     wants_ocr = needs_ocr(kind, material_type, extraction.ocr_pages)
     if extraction.ocr_pages:
@@ -209,10 +214,15 @@ def sniff_and_hash(instance, path: Path, original_name: str) -> tuple[str, str]:
 def extract_and_store(instance, path: Path, kind: str, sha: str):
     """The costly half: validate + extract, then copy into the store. Returns (Extraction, size)."""
     extraction = extract(path, kind, instance.limits)
+    return extraction, store_checked(instance, path, sha)
+
+
+def store_checked(instance, path: Path, sha: str) -> int:
+    """Copies the file into the store; refuses it if it changed since it was hashed. → size."""
     stored_sha, size = instance.store.put(path)
     if stored_sha != sha:  # the file changed under us between hashing and copying
         raise Refusal("file changed while reading", "读取过程中文件被修改，请重新上传")
-    return extraction, size
+    return size
 
 
 def _find_by_sha(db, sha: str) -> int | None:
@@ -249,6 +259,8 @@ def _add_codes(db, item_id: int, codes: list[str], req, user, ip, now, only_unit
     if new or restored:
         db.execute("UPDATE items SET updated_at = ? WHERE id = ?", [now, item_id])
         search.index_item(db, item_id)
+    if new:   # reviewed for other leaves than these: back to 待审核
+        requeue_if_decided(db, item_id, ["codes"], user, ip)
     audit.log(db, user, "item.duplicate", f"item:{item_id}",
               {"path": req.label, "codes_added": new, "restored": restored}, ip)
     row = {"path": req.label, "id": item_id}

@@ -11,6 +11,7 @@ from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal
 from . import records
 from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
+from .requeue import requeue_if_decided
 from archive.jobs.ocr import needs_ocr
 from archive.maps.loading import NoMapSelected, active_map_ids, code_labels, current_map, get_map
 
@@ -87,7 +88,7 @@ def _leaf_name(instance, map_id: str, code: str) -> str | None:
 def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> list[str]:
     """Replace an item's codes (lenient input, the map's codes stored) in the maps in play:
     the selected (or only active) map and any map a qualified code names. Codes in other
-    maps stay."""
+    maps stay. Other leaves than before send a decided item back to 待审核."""
     pairs, _ = resolve_item_codes(instance, codes)
     scope = {m for m, _ in pairs}
     try:
@@ -108,6 +109,8 @@ def set_codes(instance, item_id: int, codes: list[str], user=None, ip=None) -> l
         search.index_item(db, item_id)
         resolved = code_labels(db, pairs)
         audit.log(db, user, "item.codes", f"item:{item_id}", {"old": old, "new": resolved}, ip)
+        if set(old) != set(item_codes(db, item_id)):
+            requeue_if_decided(db, item_id, ["codes"], user, ip)
     records.save(instance, item_id)
     return resolved
 
@@ -141,6 +144,7 @@ def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None,
         db.execute(f"UPDATE items SET {sets}, updated_at = ? WHERE id = ?", [*changes.values(), now, item_id])
         search.index_item(db, item_id)
         audit.log(db, user, "item.edit", f"item:{item_id}", changes, ip)
+        requeue_if_decided(db, item_id, [k for k in changes if k != "date_source"], user, ip)
     records.save(instance, item_id)
     return changes
 
@@ -188,8 +192,7 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
                    [sha, size, kind, now])
         updates = {"sha256": sha, "kind": kind, "original_name": original_name, "size": size,
                    "text": extraction.text or "", "meta": json.dumps(meta, ensure_ascii=False, default=str),
-                   "ocr_status": "pending" if wants_ocr else "none",
-                   "review_state": "pending", "updated_at": now}
+                   "ocr_status": "pending" if wants_ocr else "none", "updated_at": now}
         if item["date_source"] != "given":
             updates["date"] = meta.get("exif_date")
             updates["date_source"] = "exif" if meta.get("exif_date") else None
@@ -200,6 +203,7 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
         search.index_item(db, item_id)
         audit.log(db, user, "item.replace", f"item:{item_id}",
                   {"old_sha256": item["sha256"], "sha256": sha, "name": original_name}, ip)
+        requeue_if_decided(db, item_id, ["file"], user, ip)
     records.save(instance, item_id)
     return {"id": item_id, "sha256": sha}
 
@@ -235,6 +239,28 @@ def types_present(db, codes: list[str], map_id: str | None = None) -> Counter:
         f"SELECT i.material_type, count(DISTINCT i.id) FROM items i JOIN item_codes c ON c.item_id = i.id "
         f"WHERE i.deleted_at IS NULL AND {in_map}c.code IN ({marks}) GROUP BY i.material_type",
         ([map_id] if map_id else []) + list(codes)).fetchall()))
+
+
+NO_DATE_WARNING = "没有日期：已入库，但补填日期前不会收入申报材料包 (no date)"
+
+
+def is_undated(db, item_id: int) -> bool:
+    row = db.execute("SELECT date FROM items WHERE id = ?", [item_id]).fetchone()
+    return row is not None and not row[0]
+
+
+def undated_items(db, unit: str | None = None, limit: int = 20) -> tuple[int, list[dict]]:
+    """(count, the newest `limit`) live items without a date: no package takes them (their
+    window cannot be checked), so the dashboard lists them as something to fix."""
+    where, params = "deleted_at IS NULL AND (date IS NULL OR date = '')", []
+    if unit:
+        where += " AND unit = ?"
+        params.append(unit)
+    total = db.execute(f"SELECT count(*) FROM items WHERE {where}", params).fetchone()[0]
+    rows = [dict(zip(("id", "title", "material_type", "unit", "created_at"), r)) for r in db.execute(
+        f"SELECT id, title, material_type, unit, created_at FROM items WHERE {where} ORDER BY id DESC LIMIT ?",
+        [*params, limit])]
+    return total, rows
 
 
 def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,

@@ -85,5 +85,8 @@ def upload():
                       {"name": name, "reason": body["refused"][0]["reason"]}, client_ip())
     for row in body["added"] + body["duplicates"]:
         row["url"] = url_for("evidence.item", item_id=row["id"])
+    for row in body["added"]:   # kept, but no package takes it until it has a date: say so now
+        if items_mod.is_undated(get_db(), row["id"]):
+            row["warning"] = items_mod.NO_DATE_WARNING
     status = 201 if body["added"] else 200 if body["duplicates"] else 422
     return jsonify(body), status

@@ -11,15 +11,6 @@ from .timefmt import utc_day_end, utc_day_start
 
 bp = Blueprint("audit", __name__)
 PAGE_SIZE = 100
-ACTION_LABELS = {
-    "login": "登录", "login.failed": "登录失败", "login.locked": "登录被锁定", "logout": "退出",
-    "user.create": "新建账号", "user.update": "修改角色/单位", "user.password": "修改密码", "user.disable": "停用账号",
-    "user.enable": "启用账号", "user.token": "签发令牌", "user.token_revoke": "撤销令牌",
-    "item.add": "材料入库", "item.refused": "上传被拒收", "item.codes": "修改指标", "item.edit": "修改信息",
-    "item.replace": "替换文件", "item.delete": "删除材料", "item.restore": "恢复材料",
-    "item.download": "下载", "item.review.approved": "审核通过", "item.review.rejected": "审核退回",
-    "map.load": "载入指标体系",
-}
 
 
 def query_audit(db, *, user=None, action=None, target=None, date_from=None, date_to=None,
@@ -51,4 +42,4 @@ def audit_page():
     user_names = audit.user_names(db)
     return render_template("audit.html", rows=rows, total=total, page=page, page_size=PAGE_SIZE,
                            args=request.args, actions=actions, user_names=user_names,
-                           errors=errors, labels=ACTION_LABELS), (400 if errors else 200)
+                           errors=errors), (400 if errors else 200)

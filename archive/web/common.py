@@ -187,6 +187,8 @@ def init_app(app) -> None:
 
     from archive.evidence.review import STATES
     app.jinja_env.globals["REVIEW_STATES"] = STATES     # globals reach imported macros too
+    from archive.core.audit import action_label
+    app.jinja_env.filters["action_label"] = action_label
 
     @app.context_processor
     def inject():

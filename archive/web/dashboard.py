@@ -14,7 +14,9 @@ from flask_login import current_user
 from archive.readiness.cache import CoverageCache
 from archive.readiness.coverage import STATUS_ZH
 from archive.readiness.rollup import owed_by_unit, rollup
+from archive.core.dates import today_beijing
 from archive.core.errors import ArchiveError
+from archive.evidence import items as items_mod
 from archive.maps.loading import active_map_ids
 from .common import ALL_ROLES, current_map, date_arg, get_instance, page_args, roles_required
 
@@ -38,7 +40,7 @@ def evaluation_date_arg(errors: list[str]) -> date:
     raw = request.args.get("date") or request.args.get("evaluation_date")
     picked = get_instance().map_id
     default = current_evaluation_date(get_instance().db, picked)
-    default = date.fromisoformat(default) if default else date.today()
+    default = date.fromisoformat(default) if default else today_beijing()
     return date_arg(raw, errors, "测评日期", "；下面按默认日期显示。") or default
 
 
@@ -65,7 +67,9 @@ def dashboard():
     report, snap, behind = cached_coverage(d, unit, fresh=request.args.get("fresh") == "1")
     rows = report["indicators"]
     display = rollup(imap, [r for r in rows if not gaps_only or r["status"] != "complete"])
+    undated = items_mod.undated_items(get_instance().db, unit)
     return render_template("dashboard.html", error=None, errors=errors, report=report, imap=imap,
+                           undated=undated,
                            display=display, owed=owed_by_unit(rows, unit), units=units, unit=unit,
                            evaluation_date=d.isoformat(), gaps_only=gaps_only,
                            status_zh=STATUS_ZH, as_of=snap.wall, behind=behind,

@@ -5,7 +5,7 @@ roles and the clerk's unit, parses forms and renders.
 """
 from __future__ import annotations
 
-from datetime import date
+from archive.core.dates import today_beijing
 from pathlib import Path
 
 from flask import (Blueprint, abort, flash, jsonify, redirect, render_template, request, send_file, session,
@@ -74,7 +74,7 @@ def indicator(code):
     db = get_db()
     leaf_codes = [n.code for n in node.leaves()]
     errors: list[str] = []
-    evaluation_date = date_arg(request.args.get("date"), errors, "测评日期", "；下面按今天显示。") or date.today()
+    evaluation_date = date_arg(request.args.get("date"), errors, "测评日期", "；下面按今天显示。") or today_beijing()
     if node.is_leaf:   # window-aware, as the dashboard and the package judge it
         row, windows = leaf_coverage(get_instance(), node.code, evaluation_date)
         present, required, missing = row["present_counts"], row["required"], row["missing"]

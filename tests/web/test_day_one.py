@@ -24,3 +24,150 @@ def test_web_export_with_nothing_in_the_window_is_done(login, items):
     assert s["state"] == "done", s
     page = c.get(f"/export/{s['id']}").get_data(as_text=True)
     assert "包内没有材料文件" in page
+
+
+# -- 17: 北京时间 everywhere; "today" in Asia/Shanghai ----------------------------------------
+
+UTC_STAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+
+
+def test_deletion_banner_and_map_history_in_beijing_time(login, items, instance):
+    from archive.core.db import utcnow
+    from archive.evidence import items as items_mod
+    from archive.web.timefmt import localtime
+
+    items_mod.soft_delete(instance, items["photo"], user="reviewer")
+    page = login("auditor").get(f"/items/{items['photo']}").get_data(as_text=True)
+    deleted_at = instance.db.execute("SELECT deleted_at FROM items WHERE id = ?", [items["photo"]]).fetchone()[0]
+    assert localtime(deleted_at) in page and not UTC_STAMP.search(page)
+    assert "(UTC)" not in page
+    page = login("admin").get("/admin/map").get_data(as_text=True)
+    assert not UTC_STAMP.search(page) and "(UTC)" not in page and "北京时间" in page
+    assert "(UTC)" not in login("admin").get("/export").get_data(as_text=True)
+    assert utcnow()   # the DB keeps UTC; only what people read changes
+
+
+def test_default_evaluation_date_is_beijing_today(login, items, monkeypatch):
+    import time
+    from datetime import date
+
+    import pytest
+    from archive.core.dates import today_beijing
+
+    monkeypatch.setenv("TZ", "Etc/GMT+12")       # a server far west of Beijing
+    time.tzset()
+    try:
+        if date.today() == today_beijing():
+            pytest.skip("the server's day and Beijing's agree at this hour")
+        page = login("clerk").get("/").get_data(as_text=True)
+        assert f'value="{today_beijing().isoformat()}"' in page
+        page = login("clerk").get("/indicators/Ⅲ—1").get_data(as_text=True)
+        assert f'name="date" value="{today_beijing().isoformat()}"' in page
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+# -- 21: plain Chinese labels instead of raw keys -------------------------------------------
+
+def test_audit_filter_and_item_history_show_labels(login, items, instance):
+    from archive.core import audit
+    from archive.core.db import transaction
+
+    with transaction(instance.db):
+        audit.log(instance.db, "ocr", "item.ocr", f"item:{items['photo']}", {"pages": [1]})
+    page = login("auditor").get("/audit").get_data(as_text=True)
+    assert "item.ocr（item.ocr）" not in page and ">文字识别（OCR）完成</option>" in page
+    page = login("auditor").get(f"/items/{items['photo']}").get_data(as_text=True)
+    assert "<code>item.add</code>" not in page and "材料入库" in page
+
+
+def test_every_audit_action_in_the_code_has_a_label():
+    from pathlib import Path
+
+    from archive.core.audit import ACTION_LABELS
+
+    root = Path(__file__).resolve().parents[2]
+    written = set()
+    for path in list((root / "archive").rglob("*.py")) + [root / "cli.py"]:
+        text = path.read_text("utf-8")
+        written |= set(re.findall(r'audit\.log\([^,]+,\s*[^,]+,\s*"([a-z_.]+)"', text))
+        written |= set(re.findall(r'"(item\.(?:delete|restore))"', text))
+    assert written and written - set(ACTION_LABELS) == set()
+
+
+def test_clerk_without_unit_error_has_no_cli_flag_on_the_web(login, users):
+    r = login("admin").post(f"/admin/users/{users['clerk'].id}/edit", data={"role": "clerk", "unit": ""},
+                            follow_redirects=True)
+    page = r.get_data(as_text=True)
+    assert "资料员必须指定所属单位" in page and "--unit" not in page
+
+
+# -- 2: a bad file gets its own reason even with the type left blank -------------------------
+
+def _upload(client, path, **form):
+    with open(path, "rb") as f:
+        data = {"file": (f, path.name), "code": form.pop("code", "Ⅲ—1"), **form}
+        return client.post("/api/items", data=data, content_type="multipart/form-data")
+
+
+def test_bad_files_are_refused_for_what_they_are_not_for_the_blank_type(login, users, tmp_path):
+    from tests import filefactory as ff
+
+    empty = tmp_path / "空.pdf"
+    empty.write_bytes(b"")
+    exe = ff.make_exe(tmp_path / "通知.pdf")
+    good = ff.make_pdf(tmp_path / "src.pdf", ["学习制度全文"])
+    corrupt = ff.make_truncated(good, tmp_path / "截断.pdf")
+    c = login("clerk")
+    reasons = {}
+    for p in (empty, exe, corrupt):
+        r = _upload(c, p, type="")
+        assert r.status_code == 422
+        reasons[p.name] = r.get_json()["refused"][0]["reason"]
+    assert "文件为空" in reasons["空.pdf"]
+    assert "扩展名不符" in reasons["通知.pdf"] or "不支持" in reasons["通知.pdf"]
+    assert "损坏" in reasons["截断.pdf"]
+    assert not any("未知的材料类型" in r for r in reasons.values())
+    # a good file with the type left blank is refused for that, by name
+    r = _upload(c, good, type="")
+    assert r.status_code == 422 and "未知的材料类型「」" in r.get_json()["refused"][0]["reason"]
+
+
+# -- 5: undated material: said at upload, on the item page, listed on the dashboard ---------
+
+def test_undated_upload_is_flagged_everywhere(login, users, tmp_path, instance):
+    from tests import filefactory as ff
+
+    c = login("clerk")
+    r = _upload(c, ff.make_pdf(tmp_path / "通知.pdf", ["一份没有日期的通知"]), type="规范文件")
+    assert r.status_code == 201
+    row = r.get_json()["added"][0]
+    assert "没有日期" in row["warning"]
+    page = c.get(f"/items/{row['id']}").get_data(as_text=True)
+    assert 'id="undated-note"' in page and "不会收入" in page
+    dash = c.get("/").get_data(as_text=True)
+    assert 'id="undated"' in dash and f"/items/{row['id']}" in dash
+    # dated: no warning, not listed
+    r = _upload(c, ff.make_pdf(tmp_path / "有日期.pdf", ["有日期的通知"]), type="规范文件", date="2026-03-01")
+    dated = r.get_json()["added"][0]
+    assert "warning" not in dated
+    assert 'id="undated-note"' not in c.get(f"/items/{dated['id']}").get_data(as_text=True)
+    assert f"/items/{dated['id']}\"" not in c.get("/").get_data(as_text=True)
+    # another unit's clerk does not see this unit's undated item on their dashboard
+    assert f"/items/{row['id']}" not in login("clerk_other").get("/").get_data(as_text=True)
+
+
+# -- 1 and 4 through the web: edits re-queue, the page says so ------------------------------
+
+def test_web_edit_of_returned_item_requeues_it(login, items, instance):
+    from archive.evidence.review import review_item
+
+    review_item(instance, items["photo"], "rejected", "日期不对", by="reviewer")
+    c = login("clerk")
+    page = c.get(f"/items/{items['photo']}").get_data(as_text=True)
+    assert 'id="returned-note"' in page and "日期不对" in page
+    c.post(f"/items/{items['photo']}/meta", data={"title": "宣传栏", "date": "2026-03-02", "type": "实景图片"})
+    state = instance.db.execute("SELECT review_state FROM items WHERE id = ?", [items["photo"]]).fetchone()[0]
+    assert state == "pending"
+    assert f"/items/{items['photo']}" not in c.get("/review/returned").get_data(as_text=True)
