@@ -15,6 +15,8 @@
   var clearBtn = document.getElementById("clear-btn");
   var summary = document.getElementById("summary");
   var typeOptions = document.getElementById("type-options").innerHTML;
+  var allType = document.getElementById("all-type");
+  var problem = document.getElementById("upload-problem");
   var CONCURRENCY = 3;
   var entries = [];
   var running = 0;
@@ -30,10 +32,16 @@
 
   function addFiles(list) {
     Array.prototype.forEach.call(list, function (file) {
-      var dup = entries.some(function (e) {
+      var same = entries.find(function (e) {
         return e.file.name === file.name && e.file.size === file.size && e.file.lastModified === file.lastModified;
       });
-      if (dup) { return; }
+      if (same && same.state !== "refused" && same.state !== "error") { return; }   // already listed
+      // Added again after a refusal (as it was, or fixed and saved under the same name): the
+      // new row takes the refused one's place, keeping what the clerk typed into it.
+      var old = same || entries.find(function (e) {
+        return e.file.name === file.name && e.wasRefused && (e.state === "refused" || e.state === "error" ||
+                                                               e.state === "ready");
+      });
       var entry = {file: file, state: "ready"};
       var tr = el("tr");
       var tdName = el("td", "filename");
@@ -55,19 +63,82 @@
         if (entry.state === "uploading") { return; }
         entries.splice(entries.indexOf(entry), 1); tr.remove(); refresh();
       });
+      var retry = el("button", "linkbtn", "重试"); retry.type = "button"; retry.hidden = true;
+      retry.setAttribute("aria-label", file.name + " 重试");
+      retry.addEventListener("click", function () {
+        if (entry.state !== "refused" && entry.state !== "error") { return; }
+        reopen(entry, "待重新上传");
+        if (!checkReady([entry])) { return; }
+        entry.queued = true; pump();
+      });
+      [typeSel, date, title, unit].forEach(function (input) {
+        // fixing a refused row in place makes it ready to send again
+        input.addEventListener("change", function () {
+          if (entry.state === "refused" && !entry.fatal) { reopen(entry, "已修改，待重新上传"); }
+          markType(entry);
+        });
+      });
+      var actions = el("td", "row-actions");
+      actions.appendChild(retry); actions.appendChild(rm);
       var cells = [tdName, wrap(typeSel), wrap(date)];
       if (!clerkUnit) { cells.push(wrap(unit)); }   // a clerk's files always carry the clerk's unit
-      cells.push(wrap(title), status, wrap(rm));
+      cells.push(wrap(title), status, actions);
       cells.forEach(function (td) { tr.appendChild(td); });
       entry.tr = tr; entry.typeSel = typeSel; entry.date = date; entry.title = title; entry.unit = unit;
-      entry.bar = bar; entry.msg = msg; entry.rm = rm;
+      entry.bar = bar; entry.msg = msg; entry.rm = rm; entry.retry = retry;
       if (maxBytes && file.size > maxBytes) {
+        entry.fatal = true;   // no fix in the form makes it smaller
         finish(entry, "refused", "文件超过上传上限 " + humanSize(maxBytes) + " (file too large)");
+      } else if (file.size === 0) {
+        entry.fatal = true;
+        finish(entry, "refused", "拒收：文件为空 (empty file)");
       }
-      entries.push(entry);
-      tbody.appendChild(tr);
+      if (old) {
+        typeSel.value = old.typeSel.value; date.value = old.date.value; title.value = old.title.value;
+        unit.value = old.unit.value;
+        entries.splice(entries.indexOf(old), 1, entry);
+        tbody.replaceChild(tr, old.tr);
+      } else {
+        entries.push(entry);
+        tbody.appendChild(tr);
+      }
+      markType(entry);
     });
     refresh();
+  }
+
+  function reopen(entry, text) {
+    entry.state = "ready"; entry.tr.className = ""; entry.msg.textContent = text;
+    entry.bar.hidden = true; entry.bar.value = 0; entry.retry.hidden = true;
+    refresh();
+  }
+
+  // The type a file will be sent with: its row's, else the common one, else inferred.
+  function effectiveType(entry) {
+    return entry.typeSel.value || allType.value || guessType(entry.file.name);
+  }
+  function markType(entry) {
+    var missing = entry.state === "ready" && !effectiveType(entry);
+    entry.typeSel.classList.toggle("missing", missing);
+    entry.typeSel.title = missing ? "请选择材料类型" : "";
+    if (entry.state === "ready") {
+      entry.msg.textContent = missing ? "请选择材料类型" :
+        (entry.msg.textContent === "请选择材料类型" ? "待上传" : entry.msg.textContent);
+    }
+  }
+  // Rows that cannot go yet (no type): marked, the first focused, nothing sent.
+  function checkReady(list) {
+    var lacking = list.filter(function (e) { return !effectiveType(e); });
+    lacking.forEach(markType);
+    if (lacking.length) {
+      problem.textContent = lacking.length + " 个文件还没有材料类型：照片自动归为“实景图片”，文件和表格" +
+        "请在上方“材料类型”统一选择，或在文件列表中逐个选择（规范文件、情况说明、统计表格、工作台账）。";
+      problem.hidden = false;
+      lacking[0].typeSel.focus();
+      return false;
+    }
+    problem.hidden = true;
+    return true;
   }
   function wrap(node) { var td = el("td"); td.appendChild(node); return td; }
 
@@ -84,6 +155,7 @@
 
   function finish(entry, state, text, href) {
     entry.state = state;
+    if (state === "refused" || state === "error") { entry.wasRefused = true; }
     entry.tr.className = "state-" + state;
     entry.msg.textContent = "";
     if (href) {
@@ -94,7 +166,9 @@
     }
     entry.bar.value = state === "uploading" ? entry.bar.value : 100;
     entry.bar.hidden = state !== "uploading";
-    [entry.typeSel, entry.date, entry.title, entry.unit].forEach(function (i) { i.disabled = state !== "ready" && state !== "error"; });
+    var editable = state === "ready" || state === "error" || (state === "refused" && !entry.fatal);
+    [entry.typeSel, entry.date, entry.title, entry.unit].forEach(function (i) { i.disabled = !editable; });
+    entry.retry.hidden = !((state === "refused" && !entry.fatal) || state === "error");
   }
 
   function guessType(name) { return IMAGE_EXT.test(name) ? "实景图片" : ""; }
@@ -104,8 +178,7 @@
     var fd = new FormData();
     fd.append("file", entry.file, entry.file.name);
     codes.forEach(function (c) { fd.append("code", c); });
-    var type = entry.typeSel.value || document.getElementById("all-type").value || guessType(entry.file.name);
-    fd.append("type", type);
+    fd.append("type", effectiveType(entry));
     fd.append("date", entry.date.value || document.getElementById("all-date").value || "");
     if (!clerkUnit) { fd.append("unit", entry.unit.value.trim() || document.getElementById("all-unit").value || ""); }
     var prefix = document.getElementById("all-title").value.trim();
@@ -127,6 +200,10 @@
       try { data = JSON.parse(xhr.responseText); } catch (e) { data = null; }
       if (xhr.status === 201 && data && data.added.length) {
         finish(entry, "added", "已入库 #" + data.added[0].id, data.added[0].url);
+        if (data.added[0].warning) {
+          entry.tr.className += " has-warning";
+          entry.msg.appendChild(el("div", "warn small", data.added[0].warning));
+        }
       } else if (xhr.status === 200 && data && data.duplicates.length) {
         finish(entry, "duplicate", "重复文件，已有 #" + data.duplicates[0].id + "（已补充指标）", data.duplicates[0].url);
       } else if (xhr.status === 422 && data && data.refused.length) {
@@ -162,8 +239,14 @@
       document.getElementById("picker-input").focus();
       return;
     }
-    entries.forEach(function (e) { if (e.state === "ready" || e.state === "error") { e.queued = true; } });
+    var todo = entries.filter(function (e) { return e.state === "ready" || e.state === "error"; });
+    if (!checkReady(todo)) { return; }
+    todo.forEach(function (e) { e.queued = true; });
     pump();
+  });
+  allType.addEventListener("change", function () {
+    entries.forEach(markType);
+    if (!problem.hidden) { checkReady(entries.filter(function (e) { return e.state === "ready"; })); }
   });
   clearBtn.addEventListener("click", function () {
     for (var i = entries.length - 1; i >= 0; i -= 1) {
