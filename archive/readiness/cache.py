@@ -8,6 +8,7 @@ import time
 from collections import OrderedDict
 from datetime import date, datetime
 
+from archive.core.dates import BEIJING
 from .coverage import compute, load_items, snapshot
 
 
@@ -19,7 +20,7 @@ class Snapshot:
         self.items = items
         self.load_s = load_s
         self.at = time.monotonic()
-        self.wall = datetime.now()
+        self.wall = datetime.now(BEIJING)   # shown to users: 北京时间, whatever the server zone
 
 
 class CoverageCache:
