@@ -21,6 +21,10 @@ ACTION_LABELS = {
     "map.load": "载入指标体系", "settings.set": "修改系统设置",
     "search": "检索", "export.start": "发起生成材料包", "export.download": "下载材料包",
     "package.export": "生成材料包",
+    "site.add": "新增点位", "site.update": "修改点位", "site.import": "导入点位",
+    "problem.report": "登记问题", "problem.rectify": "提交整改", "problem.close": "问题销号",
+    "problem.return": "整改退回", "problem.reopen": "销号后重新打开",
+    "round.create": "新建测评轮次", "round.scores": "录入测评得分",
 }
 
 

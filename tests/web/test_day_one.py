@@ -93,6 +93,8 @@ def test_every_audit_action_in_the_code_has_a_label():
         text = path.read_text("utf-8")
         written |= set(re.findall(r'audit\.log\([^,]+,\s*[^,]+,\s*"([a-z_.]+)"', text))
         written |= set(re.findall(r'"(item\.(?:delete|restore))"', text))
+        written |= {f"problem.{a}" for a in re.findall(r'action = "(\w+)" if .* else "\w+"', text)}
+        written |= {f"problem.{a}" for a in re.findall(r'action = "\w+" if .* else "(\w+)"', text)}
     assert written and written - set(ACTION_LABELS) == set()
 
 
