@@ -149,6 +149,13 @@ def update_metadata(instance, item_id: int, *, title=None, unit=None, date=None,
     return changes
 
 
+def record_download(instance, item_id: int, sha256: str, user=None, ip=None) -> None:
+    """Downloads are audited (who read which file, when, from where)."""
+    db = instance.db
+    with transaction(db):
+        audit.log(db, user, "item.download", f"item:{item_id}", {"sha256": sha256}, ip)
+
+
 def soft_delete(instance, item_id: int, user=None, ip=None) -> None:
     _set_deleted(instance, item_id, deleted=True, user=user, ip=ip)
 

@@ -152,6 +152,18 @@ def form_codes(form) -> list[str]:
     return codes
 
 
+def set_attachment(resp, name: str, fallback: str):
+    """Content-Disposition for a download: the real name (Chinese kept) as RFC 5987
+    `filename*`, and a readable ASCII `filename` for clients that cannot read it — the name
+    itself when it is plain ASCII, else `fallback` (e.g. `item-12.pdf`), never `().pdf`."""
+    from urllib.parse import quote
+
+    plain = name if name.isascii() and all(c.isprintable() and c not in '"\\;/' for c in name) else fallback
+    resp.headers["Content-Disposition"] = (f'attachment; filename="{plain}"; '
+                                           f"filename*=UTF-8''{quote(name, safe='')}")
+    return resp
+
+
 MAX_ROW = 2**63 - 1        # SQLite's integer range: past it an id or offset is a typo, not a 500
 MAX_PAGE_NUMBER = 100_000
 

@@ -20,7 +20,7 @@ from archive.readiness.coverage import leaf_coverage
 from archive.maps.loading import active_map_ids, split_qualified
 from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, client_ip, current_map,
                      date_arg, form_codes, get_db, get_instance, int_arg, map_units,
-                     require_edit_unit, roles_required, save_upload, sees_audit)
+                     require_edit_unit, roles_required, save_upload, sees_audit, set_attachment)
 from .errors import errors_back_to
 from .previews import ledger_rows, preview_kind, thumbnail, upload_accept
 
@@ -120,7 +120,7 @@ def item(item_id):
                            material_types=imap.material_types)
 
 
-def _send_stored(sha256: str, name: str, kind: str):
+def _send_stored(sha256: str, name: str, kind: str, fallback: str | None = None):
     inst = get_instance()
     try:
         path = inst.store.path(sha256)      # derived from the DB's sha256, never from the request
@@ -131,7 +131,12 @@ def _send_stored(sha256: str, name: str, kind: str):
     resp = send_file(path, as_attachment=True, download_name=name, max_age=0, conditional=True,
                      mimetype=None if Path(name).suffix else "application/octet-stream")
     resp.headers["Cache-Control"] = "private, no-store"
-    return resp
+    return set_attachment(resp, name, fallback or f"file{_ascii_suffix(name)}")
+
+
+def _ascii_suffix(name: str) -> str:
+    suffix = Path(name).suffix
+    return suffix.lower() if suffix.isascii() and suffix[1:].isalnum() else ""
 
 
 def _version(detail: dict, version: int | None) -> dict:
@@ -147,14 +152,11 @@ def _version(detail: dict, version: int | None) -> dict:
 @roles_required(*ALL_ROLES)
 def download(item_id):
     detail = load_item(item_id)
-    v = _version(detail, request.args.get("version", type=int))
-    from archive.core.db import transaction
-    from archive.core import audit
-    db = get_db()
-    with transaction(db):
-        audit.log(db, current_user.name, "item.download", f"item:{item_id}",
-                  {"sha256": v["sha256"]}, client_ip())
-    return _send_stored(v["sha256"], v["original_name"], v["kind"])
+    version = request.args.get("version", type=int)
+    v = _version(detail, version)
+    items_mod.record_download(get_instance(), item_id, v["sha256"], current_user.name, client_ip())
+    fallback = f"item-{item_id}{f'-v{version}' if version else ''}{_ascii_suffix(v['original_name'])}"
+    return _send_stored(v["sha256"], v["original_name"], v["kind"], fallback)
 
 
 @bp.route("/items/<int:item_id>/thumb")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from archive.core.dates import today_beijing
 from archive.jobs import export as jobs
 from .common import (EXPORT_VIEW_ROLES, REVIEW_ROLES, client_ip, date_arg, get_instance,
-                     roles_required)
+                     roles_required, set_attachment)
 
 bp = Blueprint("export", __name__)
 
@@ -82,4 +82,4 @@ def download(job_id):
     resp = send_file(path, as_attachment=True, download_name=path.name, mimetype="application/zip",
                      max_age=0, conditional=True)
     resp.headers["Cache-Control"] = "private, no-store"
-    return resp
+    return set_attachment(resp, path.name, f"package-{job_id}-{job['evaluation_date']}.zip")

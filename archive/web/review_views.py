@@ -54,14 +54,15 @@ def queue():
     imap = current_map()
     units = imap.units()
     return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,
-                           counts=counts, states=STATES, units=units)
+                           counts=counts, states=STATES, units=units,
+                           need_reason=request.args.get("need_reason", type=int))
 
 
-def _queue_url() -> str:
+def _queue_url(**extra) -> str:
     """The queue with the filters the form came from."""
     back = {k: v for k, v in (("state", request.form.get("state")), ("unit", request.form.get("unit")),
                                ("code", request.form.get("code"))) if v}
-    return url_for("review.queue", **back)
+    return url_for("review.queue", **back, **extra)
 
 
 @bp.route("/review/<int:item_id>", methods=["POST"])
@@ -71,8 +72,8 @@ def decide(item_id):
     decision = request.form.get("decision", "")
     comment = request.form.get("comment", "").strip()
     if decision == "rejected" and not comment:
-        flash(f"退回材料 #{item_id} 时请写明退回原因，便于资料员修改", "error")
-        return redirect(_queue_url() + f"#item-{item_id}")
+        # said beside that item's reason box (the queue may be long: the page top is off screen)
+        return redirect(_queue_url(need_reason=item_id) + f"#item-{item_id}")
     review_item(get_instance(), item_id, decision, comment or None, by=current_user.name, ip=client_ip())
     flash(f"材料 #{item_id} 已{'通过' if decision == 'approved' else '退回'}", "success")
     return redirect(_queue_url())

@@ -28,7 +28,7 @@
       ta.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
           ev.preventDefault();
-          if (ta.value.trim()) { ta.form.requestSubmit(); } else { ta.placeholder = "请先写明退回原因"; }
+          if (ta.value.trim()) { ta.form.requestSubmit(); } else { ta.placeholder = "请先写明退回原因"; ta.reportValidity(); }
         } else if (ev.key === "Escape") {
           ta.blur(); items[cur].focus();
         }

@@ -173,3 +173,58 @@ def test_web_edit_of_returned_item_requeues_it(login, items, instance):
     state = instance.db.execute("SELECT review_state FROM items WHERE id = ?", [items["photo"]]).fetchone()[0]
     assert state == "pending"
     assert f"/items/{items['photo']}" not in c.get("/review/returned").get_data(as_text=True)
+
+
+# -- 19: 退回 with an empty reason: the error is at the field -------------------------------
+
+def test_reject_without_reason_is_said_at_the_field(login, items, instance):
+    c = login("reviewer")
+    r = c.post(f"/review/{items['photo']}", data={"decision": "rejected", "comment": "  ", "state": "pending"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"#item-{items['photo']}")
+    page = c.get(r.headers["Location"].split("#")[0]).get_data(as_text=True)
+    box = page[page.index(f'id="item-{items["photo"]}"'):]
+    box = box[:box.index("</article>")]
+    assert 'role="alert"' in box and "请写明退回原因" in box and "autofocus" in box
+    other = page[page.index(f'id="item-{items["ledger"]}"'):]
+    assert "请写明退回原因" not in other[:other.index("</article>")]
+    state = instance.db.execute("SELECT review_state FROM items WHERE id = ?", [items["photo"]]).fetchone()[0]
+    assert state == "pending"
+
+
+# -- 20: downloads: a readable ASCII fallback beside the UTF-8 name -------------------------
+
+def test_download_names_have_a_readable_ascii_fallback(login, items, instance):
+    from urllib.parse import quote
+
+    c = login("auditor")
+    r = c.get(f"/items/{items['photo']}/download")
+    cd = r.headers["Content-Disposition"]
+    r.close()
+    assert f'filename="item-{items["photo"]}.jpg"' in cd
+    assert "filename*=UTF-8''" + quote("宣传栏照片.jpg") in cd
+    r = c.get(f"/items/{items['photo']}/download?version=1")
+    assert f'filename="item-{items["photo"]}-v1.jpg"' in r.headers["Content-Disposition"]
+    r.close()
+
+
+def test_ascii_names_stay_as_they_are():
+    from flask import Response
+
+    from archive.web.common import set_attachment
+
+    cd = set_attachment(Response(), "IMG_0412.jpg", "item-1.jpg").headers["Content-Disposition"]
+    assert 'filename="IMG_0412.jpg"' in cd
+    cd = set_attachment(Response(), 'a"b.pdf', "item-2.pdf").headers["Content-Disposition"]
+    assert 'filename="item-2.pdf"' in cd and "a%22b.pdf" in cd
+
+
+def test_package_download_name_fallback(login, items):
+    c = login("reviewer")
+    r = c.post("/export", data={"date": "2026-07-15"})
+    job_id = int(r.location.rsplit("/", 1)[-1])
+    s = _wait_job(c, job_id)
+    assert s["state"] == "done"
+    r = c.get(f"/export/{job_id}/download")
+    cd = r.headers["Content-Disposition"]
+    r.close()
+    assert f'filename="package-{job_id}-2026-07-15.zip"' in cd and "filename*=UTF-8''" in cd
