@@ -24,11 +24,10 @@ def probe_port(host: str, port: int) -> None:
 @click.pass_context
 def serve(ctx, host, port, threads):
     """启动网页服务（waitress）。首次运行且无账号时创建 admin 并在终端打印一次性密码。"""
-    import waitress
-
     from archive import users
     from archive.jobs.ocr import start_background_worker
     from archive.web import create_app
+    from archive.web.server import create_server
 
     inst = open_instance(ctx)   # a missing instance is a usage error before anything binds
     inst.close()
@@ -38,10 +37,8 @@ def serve(ctx, host, port, threads):
         # Bind first, so a busy port is a clear message before any first-run password is made.
         # The probe is ours: waitress leaks its socket when its own bind fails.
         probe_port(host, port)
-        # One file per request, up to Limits.max_request_bytes; waitress must not cap it lower.
-        server = waitress.create_server(app, host=host, port=port, threads=threads,
-                                        max_request_body_size=app.config["MAX_CONTENT_LENGTH"] + 1024 * 1024,
-                                        ident="evidence-archive")
+        # One file per request up to Limits.max_request_bytes; waitress's refusals in Chinese.
+        server = create_server(app, host=host, port=port, threads=threads)
     except OSError as e:
         fail_usage(f"无法在 {host}:{port} 上启动服务：{e.strerror}（端口已被占用？可用 --port 换一个） (cannot bind)")
     password = users.ensure_first_admin(inst.db)

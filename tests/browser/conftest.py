@@ -59,9 +59,8 @@ def live_instance(tmp_path_factory):
 @pytest.fixture(scope="session")
 def live_server(live_instance):
     """Base URL of the app served by waitress in a background thread."""
-    from waitress.server import create_server
-
     from archive.web import create_app
+    from archive.web.server import create_server     # the server `evidence serve` runs
 
     app = create_app({"INSTANCE": str(live_instance.root)})
     server = create_server(app, host="127.0.0.1", port=0, threads=6, ident="evidence-test",

@@ -1,7 +1,10 @@
 """Issue 10 (day-one defects), the web side: each test failed before its fix."""
 from __future__ import annotations
 
+import json
 import re
+
+import pytest
 
 from tests.web.test_report_pages import _wait_job
 
@@ -228,3 +231,55 @@ def test_package_download_name_fallback(login, items):
     cd = r.headers["Content-Disposition"]
     r.close()
     assert f'filename="package-{job_id}-2026-07-15.zip"' in cd and "filename*=UTF-8''" in cd
+
+
+# -- 18: an oversized request is answered in Chinese, whoever answers it ---------------------
+
+@pytest.fixture
+def small_server(instance, users):
+    import threading
+
+    from archive.core.config import Limits
+    from archive.web import create_app
+    from archive.web.server import create_server
+
+    app = create_app({"INSTANCE": str(instance.root), "LIMITS": Limits(max_request_bytes=64 * 1024,
+                                                                       max_file_bytes=64 * 1024)})
+    server = create_server(app, host="127.0.0.1", port=0, threads=2)
+    t = threading.Thread(target=server.run, daemon=True)
+    t.start()
+    yield server.effective_port
+    server.close()
+    t.join(5)
+
+
+def _post_bytes(port, path, size):
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.putrequest("POST", path)
+        conn.putheader("Content-Type", "application/octet-stream")
+        conn.putheader("Content-Length", str(size))
+        conn.endheaders()
+        try:
+            conn.send(b"x" * size)
+        except (BrokenPipeError, ConnectionResetError):
+            pass                      # the server may answer and close before reading it all
+        r = conn.getresponse()
+        return r.status, r.getheader("Content-Type"), r.read().decode("utf-8")
+    finally:
+        conn.close()
+
+
+def test_far_oversized_request_gets_a_chinese_413(small_server):
+    status, ctype, body = _post_bytes(small_server, "/upload", 1200 * 1024)
+    assert status == 413 and ctype.startswith("text/html")
+    assert "文件太大" in body and "上限 64 KB" not in body and "Request Entity Too Large" not in body
+    status, ctype, body = _post_bytes(small_server, "/api/items", 1200 * 1024)
+    assert status == 413 and ctype == "application/json" and "文件太大" in json.loads(body)["error"]
+
+
+def test_slightly_oversized_request_is_answered_by_the_app_in_chinese(small_server):
+    status, ctype, body = _post_bytes(small_server, "/api/items", 100 * 1024)
+    assert status == 413 and "文件太大" in json.loads(body)["error"]
