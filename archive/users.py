@@ -64,9 +64,71 @@ def _row_to_user(row) -> User | None:
                 created_at=row[5], has_token=bool(row[6]))
 
 
-def _check_password(password: str) -> None:
+# Passwords people pick first; refused whatever their length (compared in lower case).
+COMMON_PASSWORDS = frozenset("""
+password password1 password123 passw0rd p@ssw0rd 12345678 123456789 1234567890 0123456789
+87654321 11111111 88888888 66666666 00000000 qwertyui qwerty123 qwertyuiop 1q2w3e4r 1qaz2wsx
+qwe12345 asdfghjk zxcvbnm1 abc12345 abcd1234 a1234567 admin123 admin888 administrator
+iloveyou woaini520 woaini1314 5201314520 changeme letmein1 welcome1 zaq12wsx
+""".split())
+
+
+def _weak_reason(password: str, name: str | None) -> str | None:
+    """Why a password is too easy to guess, or None."""
+    low = password.lower()
+    if len(set(low)) == 1:
+        return "密码不能由同一个字符重复组成"
+    for size in range(1, len(low) // 2 + 1):
+        if len(low) % size == 0 and low[:size] * (len(low) // size) == low:
+            return "密码不能是同一段字符的重复（如 abcabcabc）"
+    steps = {ord(b) - ord(a) for a, b in zip(low, low[1:])}
+    if steps in ({1}, {-1}):
+        return "密码不能是连续的字母或数字（如 12345678、abcdefgh）"
+    if name and len(name.strip()) >= 2 and name.strip().lower() in low:
+        return "密码不能包含用户名"
+    if low in COMMON_PASSWORDS:
+        return "这个密码太常见，很容易被猜到"
+    return None
+
+
+def _check_password(password: str, name: str | None = None) -> None:
+    """Length, then what makes a password easy to guess (one character, a repeated piece, a
+    run like 12345678, the user name in it, a common password)."""
     if password is None or len(password) < MIN_PASSWORD_LEN:
         raise UsageError("password too short", f"密码至少需要 {MIN_PASSWORD_LEN} 个字符")
+    reason = _weak_reason(password, name)
+    if reason:
+        raise UsageError("weak password", f"{reason}，请换一个更难猜的密码")
+
+
+def known_units(db) -> set[str]:
+    """The units an account may belong to. Once the units register (archive/units/, table
+    `units`) holds rows, its names (current and former); until then the units the loaded map
+    names plus those items already carry. The one place to switch when the register lands."""
+    has_register = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'units'").fetchone()
+    if has_register:
+        names = {r[0] for r in db.execute("SELECT name FROM units")}
+        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unit_names'").fetchone():
+            names |= {r[0] for r in db.execute("SELECT name FROM unit_names")}
+        if names:
+            return names
+    names = {r[0] for r in db.execute("SELECT DISTINCT unit FROM items WHERE unit IS NOT NULL AND unit != ''")}
+    row = db.execute("SELECT yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
+    if row is not None:
+        from archive.maps.indicators import parse_map
+
+        names |= set(parse_map(row[0], source=row[1] or "indicator_map.yaml").units())
+    return names
+
+
+def check_unit(db, unit: str | None) -> None:
+    """A unit typed for an account must be one the archive knows (no typos like 草场街道)."""
+    if unit is None:
+        return
+    known = known_units(db)
+    if unit not in known:
+        hint = "；尚无已知单位，请先载入指标体系" if not known else "（指标体系中的责任单位或已有材料的单位）"
+        raise UsageError("unknown unit", f"未知的单位“{unit}”{hint}")
 
 
 def validate_new_user(name: str, role: str, unit: str | None, password: str) -> tuple[str, str | None]:
@@ -82,7 +144,7 @@ def validate_new_user(name: str, role: str, unit: str | None, password: str) -> 
                          "、".join(f"{k}（{v}）" for k, v in ROLES.items()))
     if role == "clerk" and not unit:
         raise UsageError("clerk needs a unit", "资料员必须指定所属单位")
-    _check_password(password)
+    _check_password(password, name)
     return name, unit
 
 
@@ -154,21 +216,62 @@ def authenticate(db, name: str, password: str) -> User | None:
     return get_user(db, row[0])
 
 
-def set_password(db, user_id: int, password: str, by: str | None = None, ip: str | None = None) -> None:
-    _check_password(password)
+def set_password(db, user_id: int, password: str, by: str | None = None, ip: str | None = None,
+                 keep_session: str | None = None) -> None:
+    """A new password; every web session of the user ends except `keep_session` (the one
+    that changed its own password stays logged in)."""
     user = _require(db, user_id)
+    _check_password(password, user.name)
     password_hash = generate_password_hash(password)
     with transaction(db):
         db.execute("UPDATE users SET password_hash = ? WHERE id = ?", [password_hash, user_id])
+        end_sessions(db, user_id, keep=keep_session)
         audit.log(db, by, "user.password", target=user.name, ip=ip)
 
 
 def disable(db, user_id: int, by: str | None = None, ip: str | None = None) -> None:
-    """Disables an account and revokes its API token. Accounts are never deleted (audit)."""
+    """Disables an account, revokes its API token and ends its web sessions. Accounts are
+    never deleted (audit)."""
     user = _require(db, user_id)
     with transaction(db):
         db.execute("UPDATE users SET disabled = 1, api_token_hash = NULL WHERE id = ?", [user_id])
+        end_sessions(db, user_id)
         audit.log(db, by, "user.disable", target=user.name, ip=ip)
+
+
+# -- web sessions -------------------------------------------------------------------------
+
+def open_session(db, user_id: int, ip: str | None = None) -> str:
+    """A new web session for the user; returns the token the session cookie carries (only its
+    SHA-256 is stored)."""
+    token = secrets.token_urlsafe(32)
+    with transaction(db):
+        insert(db, "web_sessions", {"token_hash": _token_hash(token), "user_id": user_id,
+                                    "created_at": utcnow(), "ip": ip})
+    return token
+
+
+def session_user(db, token: str | None) -> User | None:
+    """The enabled user a session token belongs to, or None (logged out, ended, unknown)."""
+    if not token:
+        return None
+    row = db.execute("SELECT u.id, u.name, u.role, u.unit, u.disabled, u.created_at, "
+                     "u.api_token_hash IS NOT NULL FROM web_sessions s JOIN users u ON u.id = s.user_id "
+                     "WHERE s.token_hash = ? AND u.disabled = 0", [_token_hash(token)]).fetchone()
+    return _row_to_user(row)
+
+
+def close_session(db, token: str | None) -> None:
+    """Logout: this session's token stops working, even if the cookie was copied."""
+    if token:
+        with transaction(db):
+            db.execute("DELETE FROM web_sessions WHERE token_hash = ?", [_token_hash(token)])
+
+
+def end_sessions(db, user_id: int, keep: str | None = None) -> None:
+    """Inside the caller's transaction: every web session of the user ends but `keep`."""
+    db.execute("DELETE FROM web_sessions WHERE user_id = ? AND token_hash != ?",
+               [user_id, _token_hash(keep) if keep else ""])
 
 
 def enable(db, user_id: int, by: str | None = None, ip: str | None = None) -> None:
@@ -193,6 +296,7 @@ def update_user(db, user_id: int, role: str, unit: str | None, by: str | None = 
         check_unit(db, unit)
     with transaction(db):
         db.execute("UPDATE users SET role = ?, unit = ? WHERE id = ?", [role, unit, user_id])
+        end_sessions(db, user_id)      # what the user may do changed: log in again
         audit.log(db, by, "user.update", target=user.name,
                   detail={"old": {"role": user.role, "unit": user.unit}, "new": {"role": role, "unit": unit}},
                   ip=ip)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import (Blueprint, flash, g, jsonify, redirect, render_template, request, url_for)
+from flask import (Blueprint, flash, g, jsonify, redirect, render_template, request, session, url_for)
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 
 from archive.core import audit
@@ -42,15 +42,17 @@ class WebUser(UserMixin):
         return not self.user.disabled
 
 
+SESSION_KEY = "sid"     # the session cookie's server-side session token (users.open_session)
+
+
 @login_manager.user_loader
 def load_user(user_id: str):
+    """The user of a session only while its server-side session row lives: logout, a password
+    change, a role change or disabling the account end it, so a replayed cookie is refused."""
     if g.get("token_user") is not None:
         return g.token_user
-    try:
-        user = users.get_user(get_db(), int(user_id))
-    except (TypeError, ValueError):
-        return None
-    if user is None or user.disabled:
+    user = users.session_user(get_db(), session.get(SESSION_KEY))
+    if user is None or str(user.id) != str(user_id):
         return None
     return WebUser(user)
 
@@ -120,6 +122,7 @@ def login():
             flash(e.message_zh, "error")
             status = 429 if e.key == "login locked" else 401
         else:
+            session[SESSION_KEY] = users.open_session(get_db(), user.id, client_ip())
             login_user(WebUser(user))
             return redirect(_safe_next(request.args.get("next")))
     return render_template("auth/login.html", name=name), status
@@ -131,6 +134,7 @@ def logout():
     db = get_db()
     with transaction(db):
         audit.log(db, current_user.name, "logout", ip=client_ip())
+    users.close_session(db, session.pop(SESSION_KEY, None))
     logout_user()
     flash("已退出登录", "info")
     return redirect(url_for("auth.login"))
@@ -150,7 +154,8 @@ def change_password():
             flash("两次输入的新密码不一致", "error")
         else:
             try:
-                users.set_password(db, current_user.id, new, by=current_user.name, ip=client_ip())
+                users.set_password(db, current_user.id, new, by=current_user.name, ip=client_ip(),
+                                   keep_session=session.get(SESSION_KEY))   # other sessions end
             except ArchiveError as e:
                 flash(e.message_zh, "error")
             else:

@@ -62,17 +62,26 @@ def users(instance):
     return out
 
 
+def sign_in(client, db, user) -> None:
+    """Puts a logged-in session for `user` into the test client's cookie, as the login page
+    would (a server-side session row and its token), without an HTTP login or audit row."""
+    from archive.users import open_session
+
+    with client.session_transaction() as sess:
+        sess["_user_id"] = str(user.id)
+        sess["_fresh"] = True
+        sess["sid"] = open_session(db, user.id)
+
+
 @pytest.fixture
-def login(app, users):
+def login(app, users, instance):
     """login("reviewer") → a new test client whose session is that user (no HTTP login, no
     audit row); login(None) → an anonymous client."""
 
     def _login(name: str | None):
         c = app.test_client()
         if name is not None:
-            with c.session_transaction() as sess:
-                sess["_user_id"] = str(users[name].id)
-                sess["_fresh"] = True
+            sign_in(c, instance.db, users[name])
         return c
 
     return _login
@@ -103,11 +112,10 @@ def items(instance, tmp_path, users):
 
 
 @pytest.fixture
-def csrf_login(csrf_app, users):
+def csrf_login(csrf_app, users, instance):
     """A client logged in as `name` on the app with CSRF checks ON (no token sent by default)."""
     def _login(name):
         c = csrf_app.test_client()
-        with c.session_transaction() as sess:
-            sess["_user_id"] = str(users[name].id)
+        sign_in(c, instance.db, users[name])
         return c
     return _login

@@ -246,9 +246,19 @@ def small_server(instance, users):
     app = create_app({"INSTANCE": str(instance.root), "LIMITS": Limits(max_request_bytes=64 * 1024,
                                                                        max_file_bytes=64 * 1024)})
     server = create_server(app, host="127.0.0.1", port=0, threads=2)
-    t = threading.Thread(target=server.run, daemon=True)
+    closing = threading.Event()
+
+    def run():
+        try:
+            server.run()
+        except (OSError, ValueError):   # the loop noticing the sockets closed under it
+            if not closing.is_set():
+                raise
+
+    t = threading.Thread(target=run, daemon=True)
     t.start()
     yield server.effective_port
+    closing.set()
     server.close()
     t.join(5)
 
@@ -283,3 +293,119 @@ def test_far_oversized_request_gets_a_chinese_413(small_server):
 def test_slightly_oversized_request_is_answered_by_the_app_in_chinese(small_server):
     status, ctype, body = _post_bytes(small_server, "/api/items", 100 * 1024)
     assert status == 413 and "文件太大" in json.loads(body)["error"]
+
+
+# -- 7: sessions end on logout, password change, role change, disabling ---------------------
+
+def _login_form(app, name):
+    from tests.web.conftest import PASSWORD
+
+    c = app.test_client()
+    r = c.post("/login", data={"name": name, "password": PASSWORD})
+    assert r.status_code == 302
+    return c
+
+
+def _cookie(c):
+    return c.get_cookie("session").value
+
+
+def _replay(app, cookie):
+    c = app.test_client()
+    c.set_cookie("session", cookie)
+    return c
+
+
+def test_replayed_cookie_after_logout_is_refused(app, users, items, instance):
+    c = _login_form(app, "clerk")
+    stolen = _cookie(c)
+    assert _replay(app, stolen).get("/upload").status_code == 200
+    c.post("/logout")
+    r = _replay(app, stolen).get("/upload")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    r = _replay(app, stolen).post(f"/items/{items['photo']}/meta", data={"title": "被篡改"})
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert instance.db.execute("SELECT title FROM items WHERE id = ?", [items["photo"]]).fetchone()[0] != "被篡改"
+
+
+def test_password_change_ends_the_other_sessions_not_this_one(app, users):
+    from tests.web.conftest import PASSWORD
+
+    here, there = _login_form(app, "reviewer"), _login_form(app, "reviewer")
+    r = here.post("/password", data={"old_password": PASSWORD, "new_password": "Neue-Kennung-7",
+                                     "confirm_password": "Neue-Kennung-7"})
+    assert r.status_code == 302
+    assert here.get("/review").status_code == 200
+    assert there.get("/review").status_code == 302
+
+
+@pytest.mark.parametrize("change", ["role", "disable", "admin_password"])
+def test_admin_changes_end_the_users_sessions(app, users, change):
+    victim = _login_form(app, "clerk")
+    assert victim.get("/upload").status_code == 200
+    admin = _login_form(app, "admin")
+    uid = users["clerk"].id
+    if change == "role":
+        admin.post(f"/admin/users/{uid}/edit", data={"role": "auditor", "unit": ""})
+    elif change == "disable":
+        admin.post(f"/admin/users/{uid}/disable")
+    else:
+        admin.post(f"/admin/users/{uid}/password", data={"password": "Reset-Kennung-8"})
+    r = victim.get("/dashboard")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
+    assert admin.get("/admin/users").status_code == 200      # the admin's own session lives on
+
+
+# -- 8: weak passwords and unknown units are refused ----------------------------------------
+
+@pytest.mark.parametrize("password", ["aaaaaaaa", "clerk1clerk1", "12345678", "password", "abcabcabc",
+                                      "my-clerk1-pw"])
+def test_weak_passwords_are_refused(instance, password):
+    from archive import users as users_mod
+    from archive.core.errors import UsageError
+
+    with pytest.raises(UsageError) as e:
+        users_mod.create_user(instance.db, "clerk1", "reviewer", None, password)
+    assert e.value.key in ("weak password", "password too short")
+    assert users_mod.get_user_by_name(instance.db, "clerk1") is None
+
+
+def test_weak_password_on_the_password_page_and_cli(app, users, runner, instance):
+    from cli import cli
+    from tests.web.conftest import PASSWORD
+
+    c = _login_form(app, "reviewer")
+    r = c.post("/password", data={"old_password": PASSWORD, "new_password": "reviewerreviewer",
+                                  "confirm_password": "reviewerreviewer"})
+    assert r.status_code == 400 and "密码" in r.get_data(as_text=True) and "重复" in r.get_data(as_text=True)
+    r = runner.invoke(cli, ["--instance", str(instance.root), "user", "add", "新人", "--role", "auditor",
+                            "--password-stdin"], input="88888888\n")
+    assert r.exit_code == 2 and "weak password" in r.output
+
+
+def test_user_add_with_an_unknown_unit_is_refused(runner, instance, users):
+    from cli import cli
+
+    r = runner.invoke(cli, ["--instance", str(instance.root), "user", "add", "小王", "--role", "clerk",
+                            "--unit", "不存在的街道", "--password-stdin"], input="Kennung-2026-x\n")
+    assert r.exit_code == 2 and "未知的单位" in r.output and "unknown unit" in r.output
+    r = runner.invoke(cli, ["--instance", str(instance.root), "user", "add", "小王", "--role", "clerk",
+                            "--unit", "草场街街道", "--password-stdin"], input="Kennung-2026-x\n")
+    assert r.exit_code == 0, r.output
+
+
+def test_web_unit_change_to_unknown_unit_is_refused(login, users, instance):
+    r = login("admin").post(f"/admin/users/{users['clerk'].id}/edit",
+                            data={"role": "clerk", "unit": "草场街道"}, follow_redirects=True)
+    assert "未知的单位“草场街道”" in r.get_data(as_text=True)
+    assert instance.db.execute("SELECT unit FROM users WHERE id = ?", [users["clerk"].id]).fetchone()[0] == "草场街街道"
+
+
+def test_known_units_switch_to_the_register_when_it_has_rows(instance):
+    from archive.users import known_units
+
+    assert "草场街街道" in known_units(instance.db) and "新设街道" not in known_units(instance.db)
+    instance.db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+    instance.db.execute("DELETE FROM units")
+    instance.db.execute("INSERT INTO units (name) VALUES ('新设街道')")
+    assert "新设街道" in known_units(instance.db)

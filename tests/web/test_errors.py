@@ -4,25 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from tests.web.conftest import _make_app
+from tests.web.conftest import _make_app, sign_in
 
 
 @pytest.fixture
 def no_map_login(tmp_path, instance):
-    """A logged-in client (clerk of 草场街街道) of an instance without a loaded map."""
+    """A logged-in client (a reviewer) of an instance without a loaded map."""
     from archive.core.instance import Instance
     from archive.users import create_user
 
     bare = Instance(tmp_path / "bare")
     bare.create()
-    user = create_user(bare.db, "clerk", "clerk", "草场街街道", "correct-horse-9", by="test")
+    user = create_user(bare.db, "reviewer", "reviewer", None, "correct-horse-9", by="test")
     app = _make_app(bare)
 
     def _login():
         c = app.test_client()
-        with c.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
-            sess["_fresh"] = True
+        sign_in(c, bare.db, user)
         return c
 
     yield _login

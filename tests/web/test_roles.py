@@ -96,7 +96,7 @@ def _upload_data(tmp_path, role):
 def test_route_roles(login, items, users, instance, tmp_path, method, url, data, expected):
     from archive.users import create_user
 
-    victim = create_user(instance.db, "victim", "auditor", None, "victim-pass-1")
+    victim = create_user(instance.db, "victim", "auditor", None, "strong-pass-1")
     real_url = url.format(photo=items["photo"], ledger=items["ledger"], victim=victim.id)
     got = {}
     for role in ROLES:

@@ -9,7 +9,7 @@ import pytest
 
 from archive.core.config import Limits
 from tests import filefactory
-from tests.web.conftest import PASSWORD, _make_app
+from tests.web.conftest import PASSWORD, _make_app, sign_in
 
 
 def _csrf_token(client, url="/"):
@@ -150,8 +150,7 @@ def test_upload_over_max_content_length_is_413_chinese(instance, users, items):
     app = _make_app(instance, LIMITS=Limits(max_request_bytes=4096))
     assert app.config["MAX_CONTENT_LENGTH"] == 4096
     c = app.test_client()
-    with c.session_transaction() as sess:
-        sess["_user_id"] = str(users["clerk"].id)
+    sign_in(c, instance.db, users["clerk"])
     big = io.BytesIO(b"x" * 10_000)
     r = c.post(f"/items/{items['photo']}/replace", data={"file": (big, "大文件.pdf")})
     assert r.status_code == 413
@@ -185,8 +184,7 @@ def test_500_page_is_chinese(instance, users, monkeypatch):
 
     monkeypatch.setattr(ev, "subtree_counts", boom)
     c = app.test_client()
-    with c.session_transaction() as sess:
-        sess["_user_id"] = str(users["clerk"].id)
+    sign_in(c, instance.db, users["clerk"])
     r = c.get("/tree")
     assert r.status_code == 500 and "服务器内部错误" in r.get_data(as_text=True)
 
