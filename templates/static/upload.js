@@ -201,7 +201,6 @@
       if (xhr.status === 201 && data && data.added.length) {
         finish(entry, "added", "已入库 #" + data.added[0].id, data.added[0].url);
         if (data.added[0].warning) {
-          entry.tr.className += " has-warning";
           entry.msg.appendChild(el("div", "warn small", data.added[0].warning));
         }
       } else if (xhr.status === 200 && data && data.duplicates.length) {
