@@ -63,6 +63,7 @@ def test_documents_need_a_type_and_bad_files_get_their_own_reason(page, tmp_path
     assert [("missing" in (r.find_element("css selector", "select").get_attribute("class") or "")) for r in rows[:4]] \
         == [False, True, True, True]
     assert page.instance.db.execute("SELECT count(*) FROM items WHERE title LIKE ?", [f"%{tag}%"]).fetchone()[0] == 0
+    assert not rows[0].find_element("css selector", "button[aria-label$='重试']").is_displayed()
     page.shot("20_upload_needs_type", full=True)
 
     Select(rows[1].find_element("css selector", "select")).select_by_visible_text("规范文件")
