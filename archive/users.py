@@ -113,11 +113,12 @@ def known_units(db) -> set[str]:
         if names:
             return names
     names = {r[0] for r in db.execute("SELECT DISTINCT unit FROM items WHERE unit IS NOT NULL AND unit != ''")}
-    row = db.execute("SELECT yaml, source_path FROM maps ORDER BY id DESC LIMIT 1").fetchone()
-    if row is not None:
-        from archive.maps.indicators import parse_map
+    from archive.maps.indicators import parse_map
 
-        names |= set(parse_map(row[0], source=row[1] or "indicator_map.yaml").units())
+    # the current edition of every map loaded (several maps may be active)
+    for yaml_text, source in db.execute(
+            "SELECT yaml, source_path FROM maps WHERE id IN (SELECT MAX(id) FROM maps GROUP BY map_id)"):
+        names |= set(parse_map(yaml_text, source=source or "indicator_map.yaml").units())
     return names
 
 
