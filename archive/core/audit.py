@@ -25,6 +25,9 @@ ACTION_LABELS = {
     "problem.report": "登记问题", "problem.rectify": "提交整改", "problem.close": "问题销号",
     "problem.return": "整改退回", "problem.reopen": "销号后重新打开",
     "round.create": "新建测评轮次", "round.scores": "录入测评得分",
+    "map.activate": "启用指标体系", "map.retire": "停用指标体系", "map.replace": "替换指标体系版本",
+    "map.delete": "删除指标体系", "map.migrate": "材料改挂新体系编码",
+    "cycle.add": "新建测评周期", "cycle.start": "开始测评周期", "cycle.close": "结束测评周期",
 }
 
 
