@@ -29,6 +29,7 @@ NAME_MAX_LEN = 64
 LOGIN_MAX_FAILURES = 5
 LOGIN_MAX_FAILURES_PER_IP = 30
 LOGIN_WINDOW = timedelta(minutes=10)
+SESSION_MAX_AGE = timedelta(days=30)      # a web login lasts at most this long
 
 # A fixed hash to check against when the name is unknown, so timing does not reveal
 # which names exist.
@@ -246,7 +247,10 @@ def open_session(db, user_id: int, ip: str | None = None) -> str:
     """A new web session for the user; returns the token the session cookie carries (only its
     SHA-256 is stored)."""
     token = secrets.token_urlsafe(32)
+    oldest = _ts(datetime.now(timezone.utc) - SESSION_MAX_AGE)
     with transaction(db):
+        # sessions nobody logged out of do not pile up: past SESSION_MAX_AGE they end
+        db.execute("DELETE FROM web_sessions WHERE created_at < ?", [oldest])
         insert(db, "web_sessions", {"token_hash": _token_hash(token), "user_id": user_id,
                                     "created_at": utcnow(), "ip": ip})
     return token
@@ -256,9 +260,11 @@ def session_user(db, token: str | None) -> User | None:
     """The enabled user a session token belongs to, or None (logged out, ended, unknown)."""
     if not token:
         return None
+    oldest = _ts(datetime.now(timezone.utc) - SESSION_MAX_AGE)
     row = db.execute("SELECT u.id, u.name, u.role, u.unit, u.disabled, u.created_at, "
                      "u.api_token_hash IS NOT NULL FROM web_sessions s JOIN users u ON u.id = s.user_id "
-                     "WHERE s.token_hash = ? AND u.disabled = 0", [_token_hash(token)]).fetchone()
+                     "WHERE s.token_hash = ? AND u.disabled = 0 AND s.created_at >= ?",
+                     [_token_hash(token), oldest]).fetchone()
     return _row_to_user(row)
 
 

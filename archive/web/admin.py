@@ -1,7 +1,7 @@
 """Accounts for administrators: list, create, disable/enable, reset password, API tokens."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from archive import users
@@ -93,8 +93,9 @@ def edit_user(user_id):
 @errors_back_to(_users_page)
 def reset_password(user_id):
     user = _target(user_id)
+    own = session.get("sid") if user.id == current_user.id else None   # resetting one's own: stay in
     users.set_password(get_db(), user.id, request.form.get("password", ""), by=current_user.name,
-                       ip=client_ip())
+                       ip=client_ip(), keep_session=own)
     flash(f"已重设 {user.name} 的密码", "success")
     return redirect(url_for("admin.users_page"))
 

@@ -409,3 +409,12 @@ def test_known_units_switch_to_the_register_when_it_has_rows(instance):
     instance.db.execute("DELETE FROM units")
     instance.db.execute("INSERT INTO units (name) VALUES ('新设街道')")
     assert "新设街道" in known_units(instance.db)
+
+
+def test_sessions_end_after_thirty_days_and_admin_resetting_own_password_stays(app, users, instance):
+    c = _login_form(app, "admin")
+    r = c.post(f"/admin/users/{users['admin'].id}/password", data={"password": "Eigene-Kennung-9"})
+    assert r.status_code == 302 and c.get("/admin/users").status_code == 200
+    instance.db.execute("UPDATE web_sessions SET created_at = '2020-01-01T00:00:00Z'")
+    r = c.get("/admin/users")
+    assert r.status_code == 302 and "/login" in r.headers["Location"]
