@@ -28,6 +28,7 @@ ACTION_LABELS = {
     "map.activate": "启用指标体系", "map.retire": "停用指标体系", "map.replace": "替换指标体系版本",
     "map.delete": "删除指标体系", "map.migrate": "材料改挂新体系编码",
     "cycle.add": "新建测评周期", "cycle.start": "开始测评周期", "cycle.close": "结束测评周期",
+    "archive.rebuild": "从存储文件重建目录",
 }
 
 
