@@ -103,34 +103,16 @@ def _check_password(password: str, name: str | None = None) -> None:
 
 
 def known_units(db) -> set[str]:
-    """The units an account may belong to. Once the units register (archive/units/, table
-    `units`) holds rows, its names (current and former); until then the units the loaded map
-    names plus those items already carry. The one place to switch when the register lands."""
-    has_register = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'units'").fetchone()
-    if has_register:
-        names = {r[0] for r in db.execute("SELECT name FROM units")}
-        if db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'unit_names'").fetchone():
-            names |= {r[0] for r in db.execute("SELECT name FROM unit_names")}
-        if names:
-            return names
+    """Unit names the archive knows without a register: the units of every loaded map's current
+    edition and those items already carry (the fallback of check_unit while the units register,
+    archive/units/, is still empty)."""
     names = {r[0] for r in db.execute("SELECT DISTINCT unit FROM items WHERE unit IS NOT NULL AND unit != ''")}
     from archive.maps.indicators import parse_map
 
-    # the current edition of every map loaded (several maps may be active)
     for yaml_text, source in db.execute(
             "SELECT yaml, source_path FROM maps WHERE id IN (SELECT MAX(id) FROM maps GROUP BY map_id)"):
         names |= set(parse_map(yaml_text, source=source or "indicator_map.yaml").units())
     return names
-
-
-def check_unit(db, unit: str | None) -> None:
-    """A unit typed for an account must be one the archive knows (no typos like 草场街道)."""
-    if unit is None:
-        return
-    known = known_units(db)
-    if unit not in known:
-        hint = "；尚无已知单位，请先载入指标体系" if not known else "（指标体系中的责任单位或已有材料的单位）"
-        raise UsageError("unknown unit", f"未知的单位“{unit}”{hint}")
 
 
 def validate_new_user(name: str, role: str, unit: str | None, password: str) -> tuple[str, str | None]:
@@ -152,8 +134,16 @@ def validate_new_user(name: str, role: str, unit: str | None, password: str) -> 
 
 def check_unit(db, unit: str | None) -> None:
     """An account's unit must be an active unit of the register (table `units`, archive/units/)
-    once the register holds any unit; UsageError naming the problem otherwise."""
-    if unit is None or db.execute("SELECT 1 FROM units LIMIT 1").fetchone() is None:
+    once the register holds any unit, else one the archive knows (`known_units`); UsageError
+    naming the problem otherwise."""
+    if unit is None:
+        return
+    if db.execute("SELECT 1 FROM units LIMIT 1").fetchone() is None:
+        # no register yet: a unit of a loaded map or of existing items (no typos like 草场街道)
+        known = known_units(db)
+        if unit not in known:
+            hint = "；尚无已知单位，请先载入指标体系" if not known else "（指标体系中的责任单位或已有材料的单位）"
+            raise UsageError("unknown unit", f"未知的单位「{unit}」{hint}")
         return
     row = db.execute("SELECT active FROM units WHERE name = ?", [unit]).fetchone()
     if row is not None:

@@ -29,6 +29,10 @@ ACTION_LABELS = {
     "map.delete": "删除指标体系", "map.migrate": "材料改挂新体系编码",
     "cycle.add": "新建测评周期", "cycle.start": "开始测评周期", "cycle.close": "结束测评周期",
     "archive.rebuild": "从存储文件重建目录",
+    "unit.add": "新增单位", "unit.update": "修改单位信息", "unit.rename": "单位改名",
+    "unit.retire": "撤销单位", "unit.restore": "恢复单位", "unit.delete": "删除单位",
+    "unit.remind": "催办", "unit.remind.failed": "催办发送失败",
+    "duty.set": "设置任务分工", "duty.seed": "按指标体系生成任务分工", "deadline.set": "设置截止日期",
 }
 
 

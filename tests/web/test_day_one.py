@@ -398,18 +398,25 @@ def test_user_add_with_an_unknown_unit_is_refused(runner, instance, users):
 def test_web_unit_change_to_unknown_unit_is_refused(login, users, instance):
     r = login("admin").post(f"/admin/users/{users['clerk'].id}/edit",
                             data={"role": "clerk", "unit": "草场街道"}, follow_redirects=True)
-    assert "未知的单位“草场街道”" in r.get_data(as_text=True)
+    assert "未知的单位「草场街道」" in r.get_data(as_text=True)
     assert instance.db.execute("SELECT unit FROM users WHERE id = ?", [users["clerk"].id]).fetchone()[0] == "草场街街道"
 
 
-def test_known_units_switch_to_the_register_when_it_has_rows(instance):
-    from archive.users import known_units
+def test_unit_check_uses_the_register_once_it_has_units(instance):
+    from archive.core.errors import UsageError
+    from archive.units.records import add_unit
+    from archive.users import check_unit
 
-    assert "草场街街道" in known_units(instance.db) and "新设街道" not in known_units(instance.db)
-    instance.db.execute("CREATE TABLE IF NOT EXISTS units (id INTEGER PRIMARY KEY, name TEXT UNIQUE)")
+    instance.db.execute("DELETE FROM unit_names")
     instance.db.execute("DELETE FROM units")
-    instance.db.execute("INSERT INTO units (name) VALUES ('新设街道')")
-    assert "新设街道" in known_units(instance.db)
+    check_unit(instance.db, "草场街街道")                     # a unit of the loaded map
+    with pytest.raises(UsageError):
+        check_unit(instance.db, "草场街道")                   # a typo of it
+    add_unit(instance.db, "新设街道", {"kind": "街道"}, by="test")
+    check_unit(instance.db, "新设街道")
+    with pytest.raises(UsageError):
+        check_unit(instance.db, "草场街道")
+
 
 
 def test_sessions_end_after_thirty_days_and_admin_resetting_own_password_stays(app, users, instance):
