@@ -113,3 +113,18 @@ def test_a_map_used_by_a_cycle_is_not_deleted(instance):
     with pytest.raises(Refusal, match="仍被测评周期使用：2026年度测评"):
         delete_map(instance, "mini-test", user="t")
     assert instance.db.execute("SELECT COUNT(*) FROM maps").fetchone()[0] == 1
+
+
+def test_the_current_cycle_sets_the_date_reviewers_work_to(instance):
+    """Photo window checks read the instance's evaluation date: it is the current cycle's."""
+    from archive.core.settings import EVALUATION_DATE, get_setting
+
+    add_cycle(instance, "2026年度测评", "2026-07-15", user="t")
+    assert get_setting(instance.db, EVALUATION_DATE) == "2026-07-15"
+    add_cycle(instance, "2027年度测评", "2027-07-15", user="t")           # planned: nothing changes
+    assert get_setting(instance.db, EVALUATION_DATE) == "2026-07-15"
+    start_cycle(instance, "2027年度测评", user="t")
+    assert get_setting(instance.db, EVALUATION_DATE) == "2027-07-15"
+    row = instance.db.execute("SELECT user, action, target FROM audit WHERE action = 'settings.set' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+    assert row == ("t", "settings.set", EVALUATION_DATE)

@@ -15,8 +15,14 @@ def get_setting(db, key: str, default: str | None = None) -> str | None:
 def set_setting(db, key: str, value: str | None, by: str | None, ip: str | None = None) -> None:
     """Set one value (None clears it) with an audit row, in one transaction."""
     with transaction(db):
-        db.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) "
-                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
-                   "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
-                   [key, value, utcnow(), by])
-        audit.log(db, by, "settings.set", key, {"value": value}, ip=ip)
+        put_setting(db, key, value, by, ip)
+
+
+def put_setting(db, key: str, value: str | None, by: str | None, ip: str | None = None) -> None:
+    """`set_setting` inside the caller's transaction (e.g. starting an evaluation cycle sets
+    the evaluation date in the same transaction)."""
+    db.execute("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value, "
+               "updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+               [key, value, utcnow(), by])
+    audit.log(db, by, "settings.set", key, {"value": value}, ip=ip)

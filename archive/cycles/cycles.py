@@ -16,6 +16,7 @@ import json
 from archive.core import audit
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal, UsageError
+from archive.core.settings import EVALUATION_DATE, put_setting
 from archive.maps.loading import active_map_ids, get_map
 from archive.package.build import iter_items
 from archive.readiness.coverage import as_date
@@ -155,6 +156,9 @@ def _start(db, cid: int, user, ip) -> None:
                   WHERE item_id = items.id AND cycle_id = ? ORDER BY id DESC LIMIT 1), 'pending')""", [cid])
     audit.log(db, user, "cycle.start", target=f"cycle:{cid}", ip=ip,
               detail={"closed": previous["name"] if previous else None})
+    # the date reviewers work to (photo window checks read it) is the current cycle's
+    date_ = db.execute("SELECT evaluation_date FROM cycles WHERE id = ?", [cid]).fetchone()[0]
+    put_setting(db, EVALUATION_DATE, date_, user, ip)
 
 
 def _close(db, cid: int, user, ip) -> None:
