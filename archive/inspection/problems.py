@@ -19,7 +19,7 @@ from archive.core.dates import parse_date, today_beijing
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal, UsageError
 from . import photos as ph
-from .unitref import resolve_unit
+from .unitref import resolve_unit, unit_id
 
 STATES = {"open": "待整改", "rectified": "已整改待复核", "closed": "已销号"}
 OVERDUE_LABEL = "已逾期"
@@ -122,7 +122,10 @@ def report_problem(instance, actor: Actor, new: NewProblem) -> int:
     if len(description) > MAX_DESCRIPTION:
         raise UsageError("description too long", f"问题描述过长（不超过 {MAX_DESCRIPTION} 字）")
     site = find_site(instance, new.site)
+    # the unit given, else the 点位's 包抓单位, else a clerk's own unit
     unit_raw = new.unit if (new.unit or "").strip() else (site["unit"] if site else None)
+    if not (unit_raw or "").strip() and actor.role == "clerk":
+        unit_raw = actor.unit
     unit = resolve_unit(db, unit_raw)
     if not _may_act_for_unit(actor, unit):
         raise forbidden(f"资料员只能登记本单位（{actor.unit}）的问题")
@@ -148,7 +151,7 @@ def report_problem(instance, actor: Actor, new: NewProblem) -> int:
         pid = insert(db, "problems", {
             "found_on": found_on.isoformat(), "found_by": actor.name, "source": new.source,
             "round_id": new.round_id, "site_id": site["id"] if site else None,
-            "description": description, "unit": unit, "deadline": deadline,
+            "description": description, "unit": unit, "unit_id": unit_id(db, unit), "deadline": deadline,
             "severity": new.severity, "state": "open", "rebound_of": rebound_of,
             "created_at": now, "updated_at": now})
         for map_id, code in leaves:

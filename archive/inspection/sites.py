@@ -9,7 +9,7 @@ from pathlib import Path
 from archive.core import audit
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, UsageError
-from .unitref import resolve_unit
+from .unitref import resolve_unit, unit_id
 
 SITE_KINDS = ("农贸市场", "背街小巷", "城乡结合部", "公共厕所", "学校", "社区", "窗口单位",
               "公园广场", "交通路口", "公交站", "志愿服务站点", "新时代文明实践站", "公益广告", "其他")
@@ -47,12 +47,15 @@ def clean_site(db, data: dict) -> dict:
     lon = _coord(data.get("lon"), "经度", 180)
     if (lat is None) != (lon is None):
         raise UsageError("bad coordinate", "纬度和经度须同时填写或同时留空")
+    name = _text(data.get("name"), "点位名称", required=True)
+    unit = resolve_unit(db, data.get("unit"))
     return {
         "kind": kind,
-        "name": _text(data.get("name"), "点位名称", required=True),
+        "name": name,
         "address": _text(data.get("address"), "地址"),
         "lat": lat, "lon": lon,
-        "unit": resolve_unit(db, data.get("unit")),
+        "unit": unit,
+        "unit_id": unit_id(db, unit),
         "person": _text(data.get("person"), "片长", limit=64),
         "phone": _text(data.get("phone"), "电话", limit=32),
     }

@@ -166,8 +166,6 @@ def create_problem():
         if extra.strip():
             codes.append(extra.strip())
     unit = f.get("unit", "").strip() or None
-    if current_user.role == "clerk" and not unit and not f.get("site"):
-        unit = current_user.unit
     try:
         with uploaded_photos() as photos:
             pid = pr.report_problem(get_instance(), actor(), pr.NewProblem(
