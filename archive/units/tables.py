@@ -18,6 +18,7 @@ from archive.core import audit
 from archive.core.config import DEFAULT_LIMITS
 from archive.core.db import transaction
 from archive.core.errors import ArchiveError, Refusal, UsageError
+from archive.core.text import decode
 from archive.extract.ziplimits import check_zip
 from .duties import ensure_seeded
 from .records import (KINDS, add_unit_tx, check_new_name, clean_name, get_unit, list_units,
@@ -60,15 +61,10 @@ def read_rows(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
 
 
 def _read_csv(path: Path):
-    raw = path.read_bytes()
-    for enc in ("utf-8-sig", "gb18030"):
-        try:
-            text = raw.decode(enc)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
+    decoded = decode(path.read_bytes())
+    if decoded is None:
         raise UsageError("bad encoding", f"{path.name}：无法识别文字编码（应为 UTF-8 或 GBK）")
+    text = decoded[0]
     dialect = "excel-tab" if text.split("\n", 1)[0].count("\t") > text.split("\n", 1)[0].count(",") else "excel"
     rows = list(csv.reader(io.StringIO(text), dialect))
     if not rows:
