@@ -695,26 +695,25 @@ def test_streamed_items_are_load_items(archive, instance):
         assert list(iter_items(db)) == load_items(db)
 
 
-def test_spilled_zip_directory_gives_the_same_bytes(archive, instance, tmp_path):
-    """The zip's directory goes to a temporary file while writing (memory per entry): the
-    bytes are those of zipfile's own in-memory list."""
-    from archive.readiness.coverage import as_date, snapshot
-    from archive.package.build import iter_items, package_files, plan_package
-    from archive.package.build import _write_zip as write_zip
+def test_read_manifest_is_one_reader_for_zip_dir_and_a_limit(archive, instance, tmp_path):
+    """read_manifest (verify, diff and the export page use it): the same object from a zip and
+    a folder; `limit` keeps the first files and counts them all; damage gives None."""
+    from archive.package import read_manifest
 
-    with snapshot(instance.db) as db:
-        plan = plan_package(current_map(instance), iter_items(db), as_date(EVAL))
-    meta = {}
-    try:
-        meta = package_files(plan, tmp_path)
-        for spill in (True, False):
-            write_zip(plan, meta, instance.store, tmp_path / f"{spill}.zip", None, spill=spill)
-    finally:
-        for m in meta.values():
-            m.close()
-        plan["files"].close()
-    assert (tmp_path / "True.zip").read_bytes() == (tmp_path / "False.zip").read_bytes()
-    assert verify_package(tmp_path / "True.zip") == []
+    z = export_package(instance, tmp_path / "p.zip", EVAL)["path"]
+    d = export_package(instance, tmp_path / "d", EVAL, fmt="dir")["path"]
+    whole = json.loads(zipfile.ZipFile(z).read(f"{ROOT}/manifest.json"))
+    got = read_manifest(z)
+    assert got == dict(whole, files_total=len(whole["files"]))
+    assert read_manifest(d) == dict(got, options=dict(got["options"], format="dir"))
+    assert len(whole["files"]) > 2
+    two = read_manifest(z, limit=2)
+    assert two["files"] == whole["files"][:2] and two["files_total"] == len(whole["files"])
+    in_dir = json.loads(Path(d, "manifest.json").read_text("utf-8"))
+    Path(d, "manifest.json").write_text(json.dumps(in_dir, ensure_ascii=False), "utf-8")   # not our layout
+    assert read_manifest(d, limit=2) == read_manifest(z, limit=2) | {"options": in_dir["options"]}
+    Path(d, "manifest.json").write_text("{不是 JSON", "utf-8")
+    assert read_manifest(d) is None and read_manifest(tmp_path / "nope.zip") is None
 
 
 def test_verify_reads_a_reformatted_or_edited_manifest(archive, instance, tmp_path):

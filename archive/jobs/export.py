@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 from archive.core import audit
@@ -21,6 +20,7 @@ from archive.core.db import transaction, utcnow
 from archive.core.errors import ArchiveError, NotFound
 from archive.core.instance import Instance
 from archive.package import PackageRefused, export_package
+from archive.package import read_manifest as package_manifest
 
 log = logging.getLogger(__name__)
 
@@ -176,16 +176,6 @@ def record_download(instance, job: dict, path: Path, user: str | None, ip: str |
 
 
 def read_manifest(path: Path, limit: int = MANIFEST_ROWS) -> dict | None:
-    """manifest.json from inside a package zip (the first `limit` files listed)."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            name = next((n for n in z.namelist() if n.count("/") == 1 and n.endswith("/manifest.json")), None)
-            if name is None:
-                return None
-            with z.open(name) as f:
-                man = json.load(f)
-    except (OSError, zipfile.BadZipFile, ValueError):
-        return None
-    man["files_total"] = len(man.get("files", []))
-    man["files"] = man.get("files", [])[:limit]
-    return man
+    """manifest.json of a package (the first `limit` files listed, `files_total`): the one
+    manifest reader, archive.package.read_manifest."""
+    return package_manifest(path, limit=limit)

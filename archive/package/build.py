@@ -25,7 +25,7 @@ store file fails the export instead of entering the package). Memory is flat in 
 files too (~0.2 MB per 1,000, bench/export.py --items): items stream from the DB
 (iter_items), the per-file plan lives in a temporary SQLite database (PlanFiles), the 目录,
 manifest.json and SHA256SUMS are written row by row from it to temporary files, and the zip's
-directory entries are spilled to a temporary file until the end (_SpilledInfos).
+central directory waits in a temporary file until the end (zipio.ZipWriter).
 
 Web hook (issue 6): run `export_package` in a worker thread with its own
 `Instance.open(root)` (SQLite connections stay in their thread) and pass
@@ -39,12 +39,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import marshal
 import os
 import shutil
 import sqlite3
 import tempfile
-import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -61,6 +59,7 @@ from archive.core.output import cannot_write, make_dirs, os_reason
 from archive.core.store import CHUNK
 from archive.extract import registry
 from archive.maps.loading import current_map
+from .zipio import ZipWriter
 from .layout import CATALOGUE, FORMATS, MANIFEST, MANIFEST_FORMAT, PACKAGE_FILES, REVIEW_SHEET, SUMS
 
 # Already compressed: deflating them costs time and gains nothing (measured in bench/export.py).
@@ -488,20 +487,8 @@ class _Copier:
             raise Refusal("store damaged", f"库存文件已损坏：材料 #{f['item_id']} ({f['sha256'][:12]}…)，请运行 evidence fsck")
 
 
-def _zipinfo(name: str, when: tuple, is_dir: bool = False, size: int = 0) -> zipfile.ZipInfo:
-    zi = zipfile.ZipInfo(name, date_time=when)
-    zi.create_system = 3
-    zi.flag_bits |= 0x800   # UTF-8 names, also for ASCII ones
-    if is_dir:
-        zi.external_attr = (0o40755 << 16) | 0x10
-        zi.compress_type = zipfile.ZIP_STORED
-    else:
-        zi.external_attr = 0o100644 << 16
-        ext = os.path.splitext(name)[1].lower()
-        zi.compress_type = zipfile.ZIP_DEFLATED if (ext in DEFLATE_EXT or name.endswith(SUMS)) \
-            else zipfile.ZIP_STORED
-        zi.file_size = size
-    return zi
+def _deflate(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in DEFLATE_EXT or name.endswith(SUMS)
 
 
 def _entries(plan: dict):
@@ -522,86 +509,33 @@ def _entries(plan: dict):
         raise RuntimeError(f"package plan out of order at {nxt[1]['path']}")
 
 
-class _SpilledInfos:
-    """Stands in for `ZipFile.filelist` while writing: each finished entry's ZipInfo goes to
-    an unnamed temporary file (marshal of its slots, length-prefixed) and comes back, one at a
-    time, when close() writes the central directory — the same bytes as the plain list,
-    without ~700 bytes of memory per entry. Only append, len and iteration are used when
-    writing. (A slot never set, like `_raw_time` on a new entry, comes back as None.)"""
-
-    SLOTS = tuple(zipfile.ZipInfo.__slots__)
-
-    def __init__(self, tmpdir=None):
-        self.fh = tempfile.TemporaryFile(dir=tmpdir)
-        self.n = 0
-
-    def append(self, zi: zipfile.ZipInfo) -> None:
-        data = marshal.dumps(tuple([getattr(zi, s, None) for s in self.SLOTS]))
-        self.fh.write(len(data).to_bytes(4, "little") + data)
-        self.n += 1
-
-    def __len__(self) -> int:
-        return self.n
-
-    def __iter__(self):
-        self.fh.flush()
-        self.fh.seek(0)
-        buf, pos = b"", 0
-        for _ in range(self.n):
-            if len(buf) - pos < 4 or len(buf) - pos < 4 + int.from_bytes(buf[pos:pos + 4], "little"):
-                buf, pos = buf[pos:] + self.fh.read(CHUNK), 0
-            size = int.from_bytes(buf[pos:pos + 4], "little")
-            if len(buf) - pos < 4 + size:   # a record longer than CHUNK
-                buf += self.fh.read(4 + size - (len(buf) - pos))
-            zi = zipfile.ZipInfo.__new__(zipfile.ZipInfo)
-            for slot, value in zip(self.SLOTS, marshal.loads(buf[pos + 4:pos + 4 + size])):
-                setattr(zi, slot, value)
-            pos += 4 + size
-            yield zi
-
-    def close(self) -> None:
-        self.fh.close()
-
-
-class _NoIndex(dict):
-    """Stands in for `ZipFile.NameToInfo` while writing: names are unique by construction
-    (Folder.claim), so there is nothing to look up."""
-
-    def __setitem__(self, key, value):
-        pass
-
-
-def _write_zip(plan, meta, store, target: Path, progress, spill: bool = True) -> _Copier:
+def _write_zip(plan, meta, store, target: Path, progress) -> _Copier:
+    """The package as a zip (zipio: zipfile's bytes, the central directory kept on disk)."""
     d = date.fromisoformat(plan["evaluation_date"])
     when = (max(d.year, 1980), d.month, d.day, 0, 0, 0)
     copier = _Copier(store, len(plan["files"]) + len(meta), progress)
-    infos = _SpilledInfos(target.parent) if spill else None
-    try:
-        with open(target, "wb") as fh, zipfile.ZipFile(fh, "w", allowZip64=True) as zf:
-            if spill:
-                zf.filelist, zf.NameToInfo = infos, _NoIndex()
+    with open(target, "wb") as fh:
+        zw = ZipWriter(fh, target.parent)
+        try:
             for kind, path, payload in _entries(plan):
                 if kind == "dir":
-                    zf.writestr(_zipinfo(path + "/", when, is_dir=True), b"")
+                    zw.add_dir(path + "/", when)
                 elif kind == "meta":
                     m = meta[payload]
-                    zi = _zipinfo(path, when, size=m.size)
-                    with zf.open(zi, "w") as dst:   # what writestr does, in chunks
+                    with zw.open(path, when, size=m.size, deflate=_deflate(path)) as dst:
                         for chunk in m.chunks():
                             dst.write(chunk)
                     copier.bytes += m.size
                     copier.tick(path)
                 else:
-                    zi = _zipinfo(path, when, size=payload["size"])
-                    with zf.open(zi, "w", force_zip64=payload["size"] > 0x7FFF0000) as dst:
+                    with zw.open(path, when, size=payload["size"], deflate=_deflate(path),
+                                 force_zip64=payload["size"] > 0x7FFF0000) as dst:
                         copier.copy(payload, dst)
                     copier.tick(path)
-            fh.flush()
-            zf.close()
-            os.fsync(fh.fileno())
-    finally:
-        if infos is not None:
-            infos.close()
+            zw.close()
+        finally:
+            zw.abandon()
+        os.fsync(fh.fileno())
     return copier
 
 

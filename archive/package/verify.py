@@ -9,7 +9,7 @@ of the wrong shape is `manifest mismatch`. `diff_packages` raises UsageError for
 
 Memory (verify): flat in the package's size — SHA256SUMS and manifest.json are read line by
 line (a manifest not in the package's own layout is parsed whole), paths are kept as 16-byte
-BLAKE2b keys, and a zip's central directory is read record by record (_LeanZipFile) instead
+BLAKE2b keys, and a zip's central directory is read record by record (zipio.ZipReader) instead
 of as one ZipInfo per entry: ~0.4 MB per 1,000 files (bench/export.py --items). diff still
 loads both manifests whole.
 
@@ -31,6 +31,7 @@ from pathlib import Path
 from archive.core.errors import UsageError
 from archive.core.store import CHUNK
 from .layout import CATALOGUE, MANIFEST, REVIEW_SHEET, SUMS
+from .zipio import ZipReader
 
 GENERATED = {CATALOGUE, REVIEW_SHEET, MANIFEST}
 # What reading a damaged package can raise: a bad local header or CRC (BadZipFile), a broken
@@ -120,103 +121,6 @@ class _DirReader(_Reader):
         return open(self.root / rel, "rb")
 
 
-class _LeanZipFile(zipfile.ZipFile):
-    """A read-only ZipFile that keeps no ZipInfo per entry (zipfile keeps ~1 KB of them per
-    entry, 200 MB for a 200,000-file package): opening reads only the end record; `scan()`
-    streams the central directory, parsed exactly as zipfile parses it, one ZipInfo at a time;
-    `info_at(offset)` re-reads one record for `open`. Corruption raises what ZipFile raises."""
-
-    def _RealGetContents(self):
-        fp = self.fp
-        try:
-            endrec = zipfile._EndRecData(fp)
-        except OSError:
-            raise zipfile.BadZipFile("File is not a zip file") from None
-        if not endrec:
-            raise zipfile.BadZipFile("File is not a zip file")
-        self.size_cd = endrec[zipfile._ECD_SIZE]
-        offset_cd = endrec[zipfile._ECD_OFFSET]
-        self._comment = endrec[zipfile._ECD_COMMENT]
-        # "concat" is zero, unless zip was concatenated to another file
-        self.concat = endrec[zipfile._ECD_LOCATION] - self.size_cd - offset_cd
-        if endrec[zipfile._ECD_SIGNATURE] == zipfile.stringEndArchive64:
-            self.concat -= (zipfile.sizeEndCentDir64 + zipfile.sizeEndCentDir64Locator)
-        self.start_dir = offset_cd + self.concat
-        if self.start_dir < 0:
-            raise zipfile.BadZipFile("Bad offset for central directory")
-
-    def scan(self):
-        """(offset in the central directory, ZipInfo) of every entry, in order."""
-        with open(self.filename, "rb") as fp:
-            fp.seek(self.start_dir)
-            total = 0
-            while total < self.size_cd:
-                info, size = self._record(fp)
-                yield total, info
-                total += size
-
-    def scan_names(self):
-        """(offset, name) of every entry: scan() without building ZipInfos (call after one
-        full scan() has checked the directory)."""
-        with open(self.filename, "rb") as fp:
-            fp.seek(self.start_dir)
-            total = 0
-            while total < self.size_cd:
-                centdir = struct.unpack(zipfile.structCentralDir, fp.read(zipfile.sizeCentralDir))
-                name = fp.read(centdir[zipfile._CD_FILENAME_LENGTH])
-                name = name.decode("utf-8") if centdir[zipfile._CD_FLAG_BITS] & zipfile._MASK_UTF_FILENAME \
-                    else name.decode(self.metadata_encoding or "cp437")
-                if "\0" in name:   # as ZipInfo() cuts it
-                    name = name[:name.index("\0")]
-                skip = centdir[zipfile._CD_EXTRA_FIELD_LENGTH] + centdir[zipfile._CD_COMMENT_LENGTH]
-                if skip:
-                    fp.seek(skip, os.SEEK_CUR)
-                yield total, name
-                total += zipfile.sizeCentralDir + centdir[zipfile._CD_FILENAME_LENGTH] + skip
-
-    def info_at(self, offset: int) -> zipfile.ZipInfo:
-        if getattr(self, "_cd", None) is None:
-            self._cd = open(self.filename, "rb")
-        self._cd.seek(self.start_dir + offset)
-        return self._record(self._cd)[0]
-
-    def close(self):
-        if getattr(self, "_cd", None) is not None:
-            self._cd.close()
-            self._cd = None
-        super().close()
-
-    def _record(self, fp) -> tuple[zipfile.ZipInfo, int]:
-        """One central directory record at fp's position (zipfile._RealGetContents' loop body)."""
-        centdir = fp.read(zipfile.sizeCentralDir)
-        if len(centdir) != zipfile.sizeCentralDir:
-            raise zipfile.BadZipFile("Truncated central directory")
-        centdir = struct.unpack(zipfile.structCentralDir, centdir)
-        if centdir[zipfile._CD_SIGNATURE] != zipfile.stringCentralDir:
-            raise zipfile.BadZipFile("Bad magic number for central directory")
-        filename = fp.read(centdir[zipfile._CD_FILENAME_LENGTH])
-        if centdir[zipfile._CD_FLAG_BITS] & zipfile._MASK_UTF_FILENAME:
-            filename = filename.decode("utf-8")
-        else:
-            filename = filename.decode(self.metadata_encoding or "cp437")
-        x = zipfile.ZipInfo(filename)
-        x.extra = fp.read(centdir[zipfile._CD_EXTRA_FIELD_LENGTH])
-        x.comment = fp.read(centdir[zipfile._CD_COMMENT_LENGTH])
-        x.header_offset = centdir[zipfile._CD_LOCAL_HEADER_OFFSET]
-        (x.create_version, x.create_system, x.extract_version, x.reserved,
-         x.flag_bits, x.compress_type, t, d,
-         x.CRC, x.compress_size, x.file_size) = centdir[1:12]
-        if x.extract_version > zipfile.MAX_EXTRACT_VERSION:
-            raise NotImplementedError("zip file version %.1f" % (x.extract_version / 10))
-        x.volume, x.internal_attr, x.external_attr = centdir[15:18]
-        x._raw_time = t
-        x.date_time = ((d >> 9) + 1980, (d >> 5) & 0xF, d & 0x1F, t >> 11, (t >> 5) & 0x3F, (t & 0x1F) * 2)
-        x._decodeExtra()
-        x.header_offset = x.header_offset + self.concat
-        return x, (zipfile.sizeCentralDir + centdir[zipfile._CD_FILENAME_LENGTH]
-                   + centdir[zipfile._CD_EXTRA_FIELD_LENGTH] + centdir[zipfile._CD_COMMENT_LENGTH])
-
-
 ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError, struct.error,
               UnicodeDecodeError)
 
@@ -225,18 +129,21 @@ class _ZipReader(_Reader):
     kind = "zip"
 
     def __init__(self, path: Path):
+        self.zr = None
         try:
-            self.zf = _LeanZipFile(path)
+            self.zr = ZipReader(path)
             self._read_directory()
         except ZIP_ERRORS as e:
+            if self.zr is not None:
+                self.zr.close()
             raise PackageUnreadable("corrupt package", f"材料包已损坏，无法读取 zip 目录：{path}（{e}）") from None
 
     def _read_directory(self) -> None:
         # pass 1: the root folder (the top folder holding SHA256SUMS, else the first one);
-        # every record parsed in full once, so a damaged directory is found here
+        # every record is checked here, so a damaged directory is found before anything else
         tops, with_sums = set(), set()
-        for _, info in self.zf.scan():
-            top, _, rest = info.filename.partition("/")
+        for entry in self.zr.entries():
+            top, _, rest = entry.name.partition("/")
             tops.add(top)
             if rest == SUMS:
                 with_sums.add(top)
@@ -245,17 +152,18 @@ class _ZipReader(_Reader):
         # pass 2: files (path key → directory offset; the last entry of a name wins), folders
         self.folders, self.problems, self.implied = set(), [], set()
         self.offsets: dict[bytes, int] = {}
-        for offset, name in self.zf.scan_names():
+        for entry in self.zr.entries():
+            name = entry.name
             if name.rstrip("/") == self.root_name:
                 continue
             if not name.startswith(prefix):
                 self.problems.append(_problem("extra file", name, "不在材料包根目录内的多余条目"))
                 continue
             rel = name[len(prefix):]
-            if name.endswith("/"):   # ZipInfo.is_dir()
+            if entry.is_dir():
                 self.folders.add(rel.rstrip("/"))
             else:
-                self.offsets[_key(rel)] = offset
+                self.offsets[_key(rel)] = entry.cd_offset
                 if "/" in rel:
                     self.implied.add(rel.rsplit("/", 1)[0])
 
@@ -265,17 +173,18 @@ class _ZipReader(_Reader):
     def names(self):
         """Each file's path once (the last entry of a duplicated name), in directory order."""
         n = len(self.prefix)
-        for offset, name in self.zf.scan_names():
-            if name.startswith(self.prefix) and not name.endswith("/") and name.rstrip("/") != self.root_name:
+        for entry in self.zr.entries():
+            name = entry.name
+            if name.startswith(self.prefix) and not entry.is_dir() and name.rstrip("/") != self.root_name:
                 rel = name[n:]
-                if self.offsets.get(_key(rel)) == offset:
+                if self.offsets.get(_key(rel)) == entry.cd_offset:
                     yield rel
 
     def open(self, rel: str):
-        return self.zf.open(self.zf.info_at(self.offsets[_key(rel)]))
+        return self.zr.open(self.zr.entry_at(self.offsets[_key(rel)]))
 
     def close(self):
-        self.zf.close()
+        self.zr.close()
 
 
 def open_package(path) -> _Reader:
@@ -383,12 +292,59 @@ def read_sums(reader: _Reader) -> tuple[dict[str, str], list[dict]]:
     return {rel: sums.get(rel) for rel in sums.paths()}, sums.problems
 
 
-def read_manifest(reader: _Reader) -> dict | None:
-    """manifest.json as parsed JSON (any shape: see manifest_problems), None if unreadable."""
+def _parse_manifest(reader: _Reader):
+    """manifest.json parsed whole (any shape: see manifest_problems), None if unreadable."""
     try:
         return json.loads(reader.read(MANIFEST).decode("utf-8"))
     except (*READ_ERRORS, ValueError, RecursionError):
         return None
+
+
+def read_manifest(package, limit: int | None = None) -> dict | None:
+    """The one reader of a package's manifest.json (verify, diff, the export page).
+
+    `package`: a path (zip, folder or bag) or an open reader. Returns the parsed object with
+    `files` (all of them, or the first `limit`) and `files_total`; None when there is no
+    readable manifest. Read line by line in the package's own layout, so `limit` keeps a
+    100,000-file manifest out of memory; any other layout is parsed whole."""
+    if isinstance(package, _Reader):
+        return _read_manifest(package, limit)
+    try:
+        reader = open_package(package)
+    except UsageError:
+        return None
+    try:
+        return _read_manifest(reader, limit)
+    finally:
+        reader.close()
+
+
+def _read_manifest(reader: _Reader, limit: int | None) -> dict | None:
+    if not reader.has(MANIFEST):
+        return None
+    try:
+        head, files = _manifest_stream(reader)
+        if not isinstance(head, dict):
+            return None
+        if not isinstance(files, (list, _ManifestLines)):
+            return dict(head, files=files, files_total=0)
+        kept, total = [], 0
+        for f in files:
+            total += 1
+            if limit is None or total <= limit:
+                kept.append(f)
+        return dict(head, files=kept, files_total=total)
+    except _NotStreamable:
+        m = _parse_manifest(reader)
+    except READ_ERRORS:
+        return None
+    if not isinstance(m, dict):
+        return None
+    files = m.get("files", [])
+    if isinstance(files, list):
+        m["files_total"] = len(files)
+        m["files"] = files if limit is None else files[:limit]
+    return m
 
 
 def _is_str_list(value) -> bool:
@@ -451,7 +407,7 @@ def _manifest_stream(reader: _Reader):
                     return head, _manifest_lines(reader, len(head_lines))
     except (*READ_ERRORS, ValueError, RecursionError):
         pass
-    m = read_manifest(reader)
+    m = _parse_manifest(reader)
     if not isinstance(m, dict):
         return m, []
     files = m.pop("files", [])
@@ -565,7 +521,7 @@ def _verify(reader: _Reader) -> list[dict]:
     try:
         return problems + _check_manifest(reader, sums, *_manifest_stream(reader))
     except _NotStreamable:   # not our line layout: parse it whole
-        m = read_manifest(reader)
+        m = _parse_manifest(reader)
     except READ_ERRORS:
         m = None
     files = m.pop("files", []) if isinstance(m, dict) else []
