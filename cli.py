@@ -8,6 +8,7 @@ import click
 
 from archive.commands import (cycles, evidence, inspection, maintenance, maps, package, readiness, search,
                               serve, units, users)
+from archive.commands import photos
 from archive.commands.common import ArchiveGroup
 from archive.core.config import default_instance_dir
 
@@ -39,6 +40,7 @@ register(users)         # user add
 register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
 register(units)         # unit …, duty …, deadline …, owed, remind, rank (任务分工, 催办, 排名)
+register(photos)        # settings set|show, photos reuse|hash (照片检查)
 
 
 if __name__ == "__main__":

@@ -501,3 +501,23 @@ def make_scan_pdf(path, pages: list[list[str]]) -> Path:
         img.unlink()
     pdf.output(str(path))
     return path
+
+
+def make_scene_jpeg(path, seed: int = 0, family: int = 0, exif_date: datetime | None = None,
+                    size=(800, 600), quality: int = 90, image=None) -> Path:
+    """A photo of a street scene (tests/photo_scenes.py: buildings, trees, a red banner with
+    Chinese text) with EXIF DateTimeOriginal: distinct seeds give distinct pictures for the
+    reuse check. `image`: save this (e.g. a resized copy) instead of drawing a new scene."""
+    from PIL import ExifTags, Image
+
+    from tests.photo_scenes import scene
+
+    path = _p(path)
+    im = image if image is not None else scene(seed, family, size)
+    exif = Image.Exif()
+    if exif_date is not None:
+        stamp = exif_date.strftime("%Y:%m:%d %H:%M:%S")
+        exif[ExifTags.Base.DateTime] = stamp
+        exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = stamp
+    im.convert("RGB").save(path, format="JPEG", quality=quality, exif=exif)
+    return path

@@ -14,6 +14,9 @@ from .common import ITEM_ID, cli_user, emit_json, fail_usage, json_option, one_l
 def print_batch(result, as_json: bool) -> None:
     for r in result.refused:
         click.echo(refused_line(r["path"], r["reason"]), err=True)
+    for r in result.added + result.duplicates:
+        for w in r.get("warnings", []):   # photo checks: out of window, dates disagree, no date, reused
+            click.echo(one_line(f"警告: {r['path']}: {w['message']}"), err=True)
     if as_json:
         emit_json(result.as_json())
         return
@@ -30,11 +33,13 @@ def print_batch(result, as_json: bool) -> None:
 def run_batch(inst, requests, label, as_json, pre_refused=()):
     """Ingest, print, exit 0 when nothing was refused, else 1 (CONTRACT: one bad file never stops a batch)."""
     from archive.evidence.ingest import BatchResult, ingest_files
+    from archive.readiness.photochecks import annotate
 
     with progress_bar(label) as update:
         result = ingest_files(inst, requests, user=cli_user(), progress=update)
     if pre_refused:
         result = BatchResult(result.added, result.duplicates, list(pre_refused) + result.refused)
+    annotate(inst, result.added + result.duplicates)
     print_batch(result, as_json)
     sys.exit(0 if result.ok else 1)
 

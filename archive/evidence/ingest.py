@@ -24,6 +24,7 @@ from archive.core.progress import Progress
 from archive.extract import extract, sniff_kind
 from archive.jobs.ocr import needs_ocr
 from archive.core.store import sha256_file
+from archive.evidence import photos
 from archive.core.text import decode
 from archive.maps.loading import NoMapSelected, code_labels, get_map, resolve_leaves
 from . import records
@@ -155,6 +156,7 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
         return "duplicate", row
 
     size = store_checked(instance, path, sha)
+    hashes = photos.hashes_or_none(path) if photos.is_photo(kind) else None   # reuse check; outside the lock
     meta = extraction.meta or {}
     wants_ocr = needs_ocr(kind, material_type, extraction.ocr_pages)
     if extraction.ocr_pages:
@@ -197,6 +199,8 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
             insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
                                     "kind": kind, "size": size, "created_at": now, "created_by": user})
             search.index_item(db, item_id)
+            if hashes is not None:
+                photos.record_photo(db, sha, hashes=hashes)
             audit.log(db, user, "item.add", f"item:{item_id}",
                       {"path": req.label, "sha256": sha, "codes": labels, "type": material_type}, ip)
     if raced is not None:

@@ -96,6 +96,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(maps_views.bp)
     from . import units
     app.register_blueprint(units.bp)   # units, duties, deadlines, 本单位任务, 催办, 排名
+    from . import photos
+    app.register_blueprint(photos.bp)
 
     @app.after_request
     def security_headers(resp):

@@ -16,6 +16,7 @@ from archive.evidence.ingest import IngestRequest, ingest_files
 from .common import (ALL_ROLES, EDIT_ROLES, client_ip, current_map, form_codes, get_db, get_instance,
                      int_arg, roles_required, save_upload, sees_audit)
 from archive.maps.loading import resolve_code
+from archive.readiness.photochecks import annotate
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -83,6 +84,7 @@ def upload():
         with transaction(db):
             audit.log(db, current_user.name, "item.refused", None,
                       {"name": name, "reason": body["refused"][0]["reason"]}, client_ip())
+    annotate(get_instance(), body["added"] + body["duplicates"])   # photo checks: window, dates, reuse
     for row in body["added"] + body["duplicates"]:
         row["url"] = url_for("evidence.item", item_id=row["id"])
     for row in body["added"]:   # kept, but no package takes it until it has a date: say so now

@@ -14,6 +14,7 @@ from flask_login import current_user
 
 from archive.core.errors import ArchiveError
 from archive.evidence import items as items_mod
+from archive.readiness.photochecks import photo_warnings
 from archive.maps.loading import evidence_counts
 from archive.maps.lookup import leaf_json, search_leaves
 from archive.readiness.coverage import leaf_coverage
@@ -115,9 +116,10 @@ def item(item_id):
     if pk not in ("ledger",):
         text_excerpt = (items_mod.item_text(get_db(), item_id) or "")[:1500]
     imap = current_map()
+    warnings = photo_warnings(get_instance(), [item_id]).get(item_id, [])
     return render_template("item.html", item=detail, preview=pk, table=table, text_excerpt=text_excerpt,
                            editable=can_edit_unit(detail["unit"]),
-                           material_types=imap.material_types)
+                           material_types=imap.material_types, photo_warnings=warnings)
 
 
 def _send_stored(sha256: str, name: str, kind: str, fallback: str | None = None):

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from archive.evidence import items as items_mod
 from archive.evidence.review import STATES, latest_reviews, review_item, state_counts
+from archive.readiness.photochecks import evaluation_date_for_checks, photo_warnings
 from .common import (ALL_ROLES, MAX_PAGE_NUMBER, REVIEW_ROLES, client_ip, current_map, get_db, get_instance,
                      int_arg, roles_required)
 from .errors import errors_back_to
@@ -53,8 +54,10 @@ def queue():
     counts = state_counts(db, f["unit"] or None, _code_in(f["code"]), map_id)
     imap = current_map()
     units = imap.units()
+    warnings = photo_warnings(get_instance(), [r["id"] for r in rows])
     return render_template("review_queue.html", rows=rows, reviews=reviews, f=f, page=page, more=more,
-                           counts=counts, states=STATES, units=units,
+                           counts=counts, states=STATES, units=units, warnings=warnings,
+                           evaluation_date=evaluation_date_for_checks(db),
                            need_reason=request.args.get("need_reason", type=int))
 
 

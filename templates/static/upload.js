@@ -171,6 +171,14 @@
     entry.retry.hidden = !((state === "refused" && !entry.fatal) || state === "error");
   }
 
+  // Photo checks (out of window, dates disagree, no date, reused): shown under the row at once.
+  function warn(entry, warnings) {
+    (warnings || []).forEach(function (w) {
+      entry.msg.appendChild(el("span", "photo-warn", "⚠ " + w.message));
+    });
+    if (warnings && warnings.length) { entry.tr.classList.add("has-warnings"); }
+  }
+
   function guessType(name) { return IMAGE_EXT.test(name) ? "实景图片" : ""; }
 
   function send(entry) {
@@ -203,8 +211,10 @@
         if (data.added[0].warning) {
           entry.msg.appendChild(el("div", "warn small", data.added[0].warning));
         }
+        warn(entry, data.added[0].warnings);
       } else if (xhr.status === 200 && data && data.duplicates.length) {
         finish(entry, "duplicate", "重复文件，已有 #" + data.duplicates[0].id + "（已补充指标）", data.duplicates[0].url);
+        warn(entry, data.duplicates[0].warnings);
       } else if (xhr.status === 422 && data && data.refused.length) {
         finish(entry, "refused", "拒收：" + data.refused[0].reason);
       } else if (xhr.status === 413) {

@@ -1,4 +1,4 @@
-"""Synthetic 点位 photos for the reuse check (bench/photos.py, tests): scenes of shapes, a
+"""Synthetic 点位 photos for the reuse check (tests, bench/photos.py): scenes of shapes, a
 banner with Chinese text and street furniture, drawn with Pillow; "similar scenes" share a
 family (palette, layout, banner place) and differ in details, like two photos of two
 different 背街小巷 taken by one street office; copies are resized, recompressed, cropped."""
