@@ -72,6 +72,8 @@ ROUTES = [
     ("GET", "/review", None, expect(200, REVIEWERS)),
     ("POST", "/review/{photo}", {"decision": "approved"}, expect(302, REVIEWERS)),
     ("GET", "/review/returned", None, expect(200, EVERYONE)),
+    ("GET", "/photos/reuse", None, expect(200, REVIEWERS)),
+    ("POST", "/settings/evaluation-date", {"evaluation_date": "2026-07-15"}, expect(302, REVIEWERS)),
     ("GET", "/export", None, expect(200, EXPORT_VIEWERS)),
     # no evaluation date: allowed roles are sent back to the form with an error, no build starts
     ("POST", "/export", {"date": ""}, expect(302, REVIEWERS)),
