@@ -53,6 +53,7 @@ def quality(inst, families: int, per: int) -> None:
             sha = f"orig-{f}-{s}"
             with transaction(db):
                 photos.record_photo(db, sha, hashes=_hashes_of(im))
+            photos.link_photo(db, sha)
             originals[sha] = im
     print(f"{len(originals)} originals drawn and stored in {time.perf_counter() - t:.0f} s", flush=True)
     found: dict[str, list[int]] = {}

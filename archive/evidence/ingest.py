@@ -207,6 +207,8 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
         records.save(instance, raced)
         return "duplicate", dup_row
     records.save(instance, item_id)
+    if hashes is not None:
+        photos.link_photo(db, sha)   # near-duplicates: a read outside the write lock, then a short write
     return "added", {"id": item_id, "path": req.label, "sha256": sha, "codes": labels}
 
 
