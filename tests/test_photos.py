@@ -161,3 +161,13 @@ def test_lookup_uses_the_band_indexes(instance):
         "((dhash >> 56) & 255) = 2").fetchall()
     text = " ".join(str(r[-1]) for r in plan)
     assert "photo_hashes_p0" in text and "photo_hashes_d7" in text and "SCAN" not in text
+
+
+def test_a_replaced_photo_is_checked_too(instance, shots):
+    from archive.evidence.items import replace_file
+
+    first = _add(instance, shots["orig"], code="Ⅲ—5", unit="草场街街道")
+    mine = _add(instance, shots["sibling"], code="Ⅲ—2", unit="市教育局")
+    assert "reused" not in _keys(instance, mine)
+    replace_file(instance, mine, shots["recompressed"], user="clerk_other")
+    assert _keys(instance, mine) == ["reused"] and _keys(instance, first) == ["reused"]

@@ -10,6 +10,7 @@ from archive import search
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, Refusal
 from . import records
+from . import photos
 from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
 from .requeue import requeue_if_decided
 from archive.jobs.ocr import needs_ocr
@@ -192,6 +193,7 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
     if extraction.ocr_pages:
         meta["ocr_pages"] = extraction.ocr_pages
     wants_ocr = needs_ocr(kind, item["material_type"], extraction.ocr_pages)
+    hashes = photos.hashes_or_none(path) if photos.is_photo(kind) else None   # reuse check
     now = utcnow()
     with transaction(db):
         _refuse_other_items_file(db, sha, item_id)   # again: a concurrent upload may have won
@@ -208,10 +210,14 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
         insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,
                                 "kind": kind, "size": size, "created_at": now, "created_by": user})
         search.index_item(db, item_id)
+        if hashes is not None:
+            photos.record_photo(db, sha, hashes=hashes)
         audit.log(db, user, "item.replace", f"item:{item_id}",
                   {"old_sha256": item["sha256"], "sha256": sha, "name": original_name}, ip)
         requeue_if_decided(db, item_id, ["file"], user, ip)
     records.save(instance, item_id)
+    if hashes is not None:
+        photos.link_photo(db, sha)
     return {"id": item_id, "sha256": sha}
 
 
