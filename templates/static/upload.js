@@ -176,7 +176,6 @@
     (warnings || []).forEach(function (w) {
       entry.msg.appendChild(el("span", "photo-warn", "⚠ " + w.message));
     });
-    if (warnings && warnings.length) { entry.tr.classList.add("has-warnings"); }
   }
 
   function guessType(name) { return IMAGE_EXT.test(name) ? "实景图片" : ""; }
