@@ -88,7 +88,7 @@ def test_window_dates_and_missing_date(instance, shots):
     assert _keys(instance, late) == ["dates disagree"]
     row = instance.db.execute("SELECT user, action, target, detail FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     assert row[:3] == ("审核员甲", "settings.set", "evaluation_date") and EVAL in row[3]
-    # a date the clerk gives later (within 30 days of EXIF, in the window) clears the warnings
+    # the evaluation date does not stand in for a missing photo date; another date moves the window
     assert _keys(instance, nodate) == ["no date"]
     set_evaluation_date(instance.db, "2025-06-15", by="审核员甲")   # window 2024-06-01 .. 2025-05-31
     assert _keys(instance, old) == [] and "out of window" in _keys(instance, late)
