@@ -42,6 +42,11 @@ register(inspection)    # site …, problem …, round …, ledger (督查整改
 register(units)         # unit …, duty …, deadline …, owed, remind, rank (任务分工, 催办, 排名)
 register(photos)        # settings set|show, photos reuse|hash (照片检查)
 
+# ---- section: extract (re-extraction) ------------------------------------------------
+from archive.commands.extract import reextract as _reextract  # noqa: E402
+
+cli.add_command(_reextract)
+
 
 if __name__ == "__main__":
     cli()

@@ -521,3 +521,70 @@ def make_scene_jpeg(path, seed: int = 0, family: int = 0, exif_date: datetime | 
         exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = stamp
     im.convert("RGB").save(path, format="JPEG", quality=quality, exif=exif)
     return path
+
+
+def make_layout_pdf(path, paragraphs: list[str], layout: str, chars_per_line: int = 28) -> Path:
+    """A Chinese PDF whose drawing order differs from its reading order, as real producers
+    write them; lines wrap at `chars_per_line`, mid-phrase.
+
+    - "quotes": each line's Han text first, then its full-width quotes “ ” in a Western font
+      (LibreOffice and Word draw runs font by font).
+    - "columns": two columns drawn baseline by baseline (left line, right line, ...).
+    - "table": a two-column table, cells wrapped, drawn baseline by baseline across a row.
+    """
+    import re
+
+    from fpdf import FPDF
+
+    def wrap(text, n):
+        return [text[i:i + n] for i in range(0, len(text), n)]
+
+    def draw_line(x, y, line):
+        pdf.set_font("cjk", size=11)
+        em = pdf.get_string_width("国")
+        for m in re.finditer(r"[^“”]+", line):
+            pdf.text(x + m.start() * em, y, m.group())
+        pdf.set_font("latin", size=11)
+        for i, ch in enumerate(line):
+            if ch in "“”":
+                pdf.text(x + i * em + (em / 2 if ch == "“" else 0), y, ch)
+
+    path = _p(path)
+    pdf = FPDF()
+    fast, _ = _fast_cjk_font()
+    pdf.add_font("cjk", fname=str(fast))
+    pdf.add_font("latin", fname=str(latin_font()))
+    pdf.add_page()
+    y, step = 20.0, 5.2      # 11 pt lines 5.2 mm apart: one paragraph block to a layout engine
+    if layout == "quotes":
+        for p in paragraphs:
+            for line in wrap(p, chars_per_line):
+                draw_line(15, y, line)
+                y += step
+            y += 4
+    elif layout == "columns":
+        half = (len(paragraphs) + 1) // 2
+        n = chars_per_line // 2
+        left = [line for p in paragraphs[:half] for line in wrap(p, n) + [""]]
+        right = [line for p in paragraphs[half:] for line in wrap(p, n) + [""]]
+        for i in range(max(len(left), len(right))):
+            for x, col in ((15, left), (110, right)):
+                if i < len(col) and col[i]:
+                    draw_line(x, y, col[i])
+            y += step
+    elif layout == "table":
+        for number, p in enumerate(paragraphs, start=1):
+            top = y - 5
+            for i, line in enumerate(wrap(p, chars_per_line * 2 // 3)):
+                if i == 0:
+                    pdf.set_font("cjk", size=11)
+                    pdf.text(17, y, f"第{number}项")
+                draw_line(45, y, line)
+                y += step
+            pdf.rect(15, top, 25, y - top - 2)
+            pdf.rect(40, top, 150, y - top - 2)
+            y += 1
+    else:
+        raise ValueError(layout)
+    pdf.output(str(path))
+    return path

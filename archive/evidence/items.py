@@ -200,7 +200,8 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
         db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
                    [sha, size, kind, now])
         updates = {"sha256": sha, "kind": kind, "original_name": original_name, "size": size,
-                   "text": extraction.text or "", "meta": json.dumps(meta, ensure_ascii=False, default=str),
+                   "text": extraction.text or "", "text_version": extraction.text_version,
+                   "meta": json.dumps(meta, ensure_ascii=False, default=str),
                    "ocr_status": "pending" if wants_ocr else "none", "updated_at": now}
         if item["date_source"] != "given":
             updates["date"] = meta.get("exif_date")

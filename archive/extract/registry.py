@@ -23,6 +23,7 @@ class Extraction:
     text: str
     meta: dict = field(default_factory=dict)
     ocr_pages: list[int] = field(default_factory=list)
+    text_version: int = 1    # which extractor made `text` (items.text_version)
 
 
 @dataclass
@@ -54,6 +55,9 @@ class Parser:
     ocr_image: bool = False             # the whole file is an image OCR can read
     upload_accept: tuple[str, ...] = ()  # extra `accept=` tokens for the upload form (image/*)
     rank: int = 100                     # order in lists (KINDS, accept=, mismatch checks)
+    # Raised when this kind's text extraction improves; `evidence reextract` brings items
+    # whose items.text_version is lower up to date from their stored originals.
+    text_version: int = 1
 
     def claims(self, sample: Sample, expected: bool) -> bool:
         """Is this file this kind? `expected`: the file's extension names this kind (within a

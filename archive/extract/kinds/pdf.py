@@ -1,4 +1,11 @@
-"""PDF: the text layer page by page (pypdf); pages without one are listed for OCR."""
+"""PDF: validated by pypdf (damage, truncation, a password to open), text by poppler's
+`pdftotext -enc UTF-8` page by page; pages without text are listed for OCR.
+
+pdftotext, because it orders text by its position on the page: pypdf reads content streams in
+drawing order, so full-width quotes drawn after their line (LibreOffice does this) land at the
+next line's start, two columns drawn line by line interleave, and table cells mix — each loses
+phrases to search (measured: phrase recall 1.000 against pypdf's 0.981; tests/test_pdf_text.py).
+Without pdftotext (poppler-utils missing) the pypdf text is used, marked by text_version 1."""
 from __future__ import annotations
 
 import os
@@ -14,6 +21,8 @@ from .._util import corrupt, iso, quiet
 
 # Readers accept %%EOF anywhere in the last 1024 bytes (PDF 1.7 implementation note 18).
 EOF_WINDOW = 1024
+PDFTOTEXT_TIMEOUT_S = 300   # ~15 ms a page: only a pathological file comes near it
+TEXT_VERSION = 2            # 1: pypdf text; 2: pdftotext (re-extract older items)
 THUMB_PX = 640
 THUMB_TIMEOUT_S = 30
 
@@ -22,8 +31,9 @@ def encrypted() -> Refusal:
     return Refusal("encrypted PDF", "PDF 已加密，无法读取")
 
 
-def extract_pdf(path: Path, limits: Limits):
-
+def extract_pdf(path: Path, limits: Limits, engine: str | None = None) -> Extraction:
+    """`engine`: "pdftotext" (default when installed) or "pypdf" (the old path, kept as the
+    fallback and for the phrase-recall test)."""
     # pypdf in non-strict mode rebuilds a lost xref and reads a cut-off file as if whole, and
     # strict mode refuses too many sloppy but sound PDFs; a missing %%EOF is the sure sign
     # of a truncated upload.
@@ -31,6 +41,8 @@ def extract_pdf(path: Path, limits: Limits):
         f.seek(max(0, os.fstat(f.fileno()).st_size - EOF_WINDOW))
         if b"%%EOF" not in f.read():
             raise corrupt("PDF")
+    if engine is None:
+        engine = "pdftotext" if shutil.which("pdftotext") else "pypdf"
     try:
         import pypdf
         from pypdf.errors import DependencyError, FileNotDecryptedError
@@ -45,20 +57,40 @@ def extract_pdf(path: Path, limits: Limits):
                         raise encrypted()
                 except (DependencyError, FileNotDecryptedError, NotImplementedError):
                     raise encrypted() from None
-            texts, ocr_pages = [], []
-            for number, page in enumerate(reader.pages, start=1):
-                text = (page.extract_text() or "").strip()
-                texts.append(text)
-                if not text:
-                    ocr_pages.append(number)
-            meta = {"pages": len(texts)}
-            meta.update(_info(reader))
+            if engine == "pypdf":
+                texts = [(page.extract_text() or "").strip() for page in reader.pages]
+            else:
+                n_pages = len(reader.pages)
+            info = _info(reader)
     except Refusal:
         raise
     except Exception:  # pypdf raises many types (PdfReadError, KeyError, ValueError...) on damage
         raise corrupt("PDF") from None
+    if engine != "pypdf":
+        texts = _pdftotext(path, n_pages)
+    ocr_pages = [n for n, text in enumerate(texts, start=1) if not text]
+    meta = {"pages": len(texts), **info}
     # Form feed between pages: whitespace to search, a page break to anyone reading the text.
-    return Extraction(text="\f".join(texts), meta=meta, ocr_pages=ocr_pages)
+    return Extraction(text="\f".join(texts), meta=meta, ocr_pages=ocr_pages,
+                      text_version=TEXT_VERSION if engine != "pypdf" else 1)
+
+
+def _pdftotext(path: Path, n_pages: int) -> list[str]:
+    """Each page's text (poppler ends every page with a form feed). No shell, a timeout."""
+    try:
+        r = subprocess.run(["pdftotext", "-q", "-enc", "UTF-8", os.path.abspath(path), "-"], capture_output=True,
+                           timeout=PDFTOTEXT_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise Refusal("PDF text timeout", f"PDF 文字提取超时（{PDFTOTEXT_TIMEOUT_S} 秒）") from None
+    except OSError:
+        raise corrupt("PDF") from None
+    if r.returncode != 0:
+        raise corrupt("PDF")   # pypdf opened it, poppler cannot: damage in the page content
+    pages = r.stdout.decode("utf-8", "replace").split("\f")
+    if pages and not pages[-1].strip():
+        pages.pop()
+    pages += [""] * (n_pages - len(pages))   # trailing blank pages print nothing
+    return [p.strip() for p in pages[:n_pages]]
 
 
 def _info(reader) -> dict:
@@ -113,6 +145,7 @@ class PdfParser(Parser):
     preview = "pdf"
     thumbnails = True
     rank = 10
+    text_version = TEXT_VERSION
 
     def extract(self, path, limits):
         return extract_pdf(path, limits)
