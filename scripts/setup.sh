@@ -4,11 +4,13 @@
 # bench, pdftoppm for PDF previews), p7zip-full (7-Zip listing of package names),
 # fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots), fonts-dejavu-core
 # (its Latin letters and digits, which the Droid fallback font lacks).
-SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip tesseract-ocr tesseract-ocr-chi-sim"
+SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0"
 
-# ./run needs pdftoppm (PDF previews, OCR page rendering) and tesseract with Simplified Chinese
-# (offline OCR: its models ship in the Debian packages); ./test needs them all.
-RUN_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-chi-sim"
+# ./run needs poppler (pdftotext: PDF text; pdftoppm: previews, OCR page rendering), tesseract with
+# Simplified Chinese (the OCR fallback when RapidOCR is missing), antiword + catdoc (.doc, .wps) and
+# ffmpeg (ffprobe: video duration and date; ffmpeg: poster frames), libgl1 + libglib2.0-0 (OpenCV,
+# which RapidOCR uses, links them even without a screen); ./test needs them all.
+RUN_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0"
 
 setup_system_packages() {
   local wanted="${1:-$SYSTEM_PACKAGES}" missing=()

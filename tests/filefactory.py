@@ -588,3 +588,132 @@ def make_layout_pdf(path, paragraphs: list[str], layout: str, chars_per_line: in
         raise ValueError(layout)
     pdf.output(str(path))
     return path
+
+
+# ---------------------------------------------------------------- legacy office, OFD, video
+
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
+
+
+def copy_fixture(name: str, path) -> Path:
+    """A LibreOffice-made file from tests/data/formats (see its README) copied to `path`."""
+    path = _p(path)
+    path.write_bytes((FORMATS / name).read_bytes())
+    return path
+
+
+def make_encrypted_doc(src, path) -> Path:
+    """A Word 97 file with the FIB's fEncrypted flag set, as Word marks a password-protected
+    document (the FIB starts the WordDocument stream: wIdent 0xA5EC, nFib; flags at offset 0x0A,
+    bit 0x0100)."""
+    data = bytearray(Path(src).read_bytes())
+    off = data.find(b"\xec\xa5")
+    while off >= 0 and not 0xC1 <= int.from_bytes(data[off + 2:off + 4], "little") <= 0x112:
+        off = data.find(b"\xec\xa5", off + 1)   # wIdent, then nFib (Word 97: 0xC1 … 2003)
+    if off < 0:
+        raise ValueError("no Word FIB found")
+    flags = int.from_bytes(data[off + 10:off + 12], "little") | 0x0100
+    data[off + 10:off + 12] = flags.to_bytes(2, "little")
+    path = _p(path)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def make_ofd(path, pages: list[list[str]], title: str | None = None, encrypted: bool = False,
+             root: str = "OFD.xml") -> Path:
+    """An OFD package (GB/T 33190-2016): OFD.xml → Doc_0/Document.xml → Pages/Page_N/Content.xml,
+    one TextObject with one TextCode per line."""
+    ns = 'xmlns:ofd="http://www.ofdspec.org/2016"'
+    info = f"<ofd:DocInfo><ofd:DocID>0a1b2c</ofd:DocID>{f'<ofd:Title>{title}</ofd:Title>' if title else ''}" \
+           "<ofd:CreationDate>2026-03-05</ofd:CreationDate></ofd:DocInfo>"
+    files = {root: f'<?xml version="1.0" encoding="UTF-8"?><ofd:OFD {ns} Version="1.0" DocType="OFD">'
+                   f"<ofd:DocBody>{info}<ofd:DocRoot>Doc_0/Document.xml</ofd:DocRoot></ofd:DocBody></ofd:OFD>"}
+    page_refs = "".join(f'<ofd:Page ID="{10 + n}" BaseLoc="Pages/Page_{n}/Content.xml"/>' for n in range(len(pages)))
+    files["Doc_0/Document.xml"] = (
+        f'<?xml version="1.0" encoding="UTF-8"?><ofd:Document {ns}><ofd:CommonData><ofd:MaxUnitID>999</ofd:MaxUnitID>'
+        '<ofd:PageArea><ofd:PhysicalBox>0 0 210 297</ofd:PhysicalBox></ofd:PageArea>'
+        '<ofd:PublicRes>PublicRes.xml</ofd:PublicRes></ofd:CommonData>'
+        f"<ofd:Pages>{page_refs}</ofd:Pages></ofd:Document>")
+    files["Doc_0/PublicRes.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><ofd:Res {ns} BaseLoc="Res"><ofd:Fonts>'
+                                    '<ofd:Font ID="2" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>')
+    for n, lines in enumerate(pages):
+        objs = "".join(
+            f'<ofd:TextObject ID="{100 + i}" Boundary="20 {30 + 8 * i} 170 8" Font="2" Size="5">'
+            f'<ofd:TextCode X="0" Y="5">{line}</ofd:TextCode></ofd:TextObject>' for i, line in enumerate(lines))
+        files[f"Doc_0/Pages/Page_{n}/Content.xml"] = (
+            f'<?xml version="1.0" encoding="UTF-8"?><ofd:Page {ns}><ofd:Content><ofd:Layer ID="3">{objs}'
+            "</ofd:Layer></ofd:Content></ofd:Page>")
+    if encrypted:
+        files["Encryptions.xml"] = (f'<?xml version="1.0" encoding="UTF-8"?><ofd:Encryptions {ns}>'
+                                    '<ofd:Encryption ID="1" Provider="SM4"/></ofd:Encryptions>')
+    return make_zip(path, {k: v.encode("utf-8") for k, v in files.items()})
+
+
+def make_video(path, seconds: float = 1.0, creation_time: str | None = "2026-03-15T02:30:00Z",
+               encrypt: bool = False, title: str | None = None) -> Path:
+    """A short real video by ffmpeg (test pattern, H.264 when available); .mov gives QuickTime."""
+    import shutil
+    import subprocess
+
+    path = _p(path)
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise FileNotFoundError("ffmpeg not installed (apt-get install ffmpeg)")
+    args = [ffmpeg, "-v", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+            f"testsrc=size=320x240:rate=10:duration={seconds}", "-pix_fmt", "yuv420p",
+            "-c:v", "libx264", "-preset", "ultrafast"]
+    if creation_time:
+        args += ["-metadata", f"creation_time={creation_time}"]
+    if title:
+        args += ["-metadata", f"title={title}"]
+    if encrypt:
+        key = "00112233445566778899aabbccddeeff"
+        args += ["-encryption_scheme", "cenc-aes-ctr", "-encryption_key", key, "-encryption_kid", key]
+    subprocess.run([*args, str(path)], check=True, timeout=120)
+    return path
+
+
+def make_sign_photo(path, caption: str, style: int = 0, size=(1000, 750), seed: int = 7,
+                    stamp: str | None = "2026-03-15") -> Path:
+    """A street photo with text on it, as clerks photograph 公益广告 and signs: a red banner
+    (style 0), a blue sign board (1) or a white caption with a shadow (2), a date stamp in the
+    corner, slightly rotated and blurred, saved as JPEG."""
+    from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+    rng = random.Random(seed)
+    w, h = size
+    im = Image.new("RGB", (w, h))
+    d = ImageDraw.Draw(im)
+    sky = (rng.randint(120, 200), rng.randint(160, 220), rng.randint(200, 255))
+    for y in range(h // 2):                                   # sky
+        t = y / (h / 2)
+        d.line([(0, y), (w, y)], fill=tuple(int(c * (1 - 0.3 * t)) for c in sky))
+    d.rectangle([0, h // 2, w, h], fill=(rng.randint(80, 120),) * 3)   # road
+    for _ in range(8):                                        # buildings and trees
+        x, top = rng.randint(0, w - w // 8), rng.randint(h // 8, h // 2)
+        d.rectangle([x, top, x + rng.randint(w // 12, w // 5), h // 2 + h // 30],
+                    fill=(rng.randint(60, 200), rng.randint(60, 200), rng.randint(60, 200)))
+    text_px = rng.randint(w // 22, w // 15)
+    font = ImageFont.truetype(str(cjk_font()), text_px)
+    tw = int(font.getlength(caption))
+    x0 = rng.randint(w // 25, max(w // 25 + 1, w - tw - w // 10))
+    y0 = rng.randint(h // 6, h // 2 - text_px)
+    if style == 0:      # red banner, white or yellow letters
+        d.rectangle([x0 - 30, y0 - 15, x0 + tw + 30, y0 + text_px + 25], fill=(200, 20, 30))
+        d.text((x0, y0), caption, font=font, fill=rng.choice([(255, 255, 255), (255, 230, 0)]))
+    elif style == 1:    # blue sign board with a frame
+        d.rectangle([x0 - 40, y0 - 30, x0 + tw + 40, y0 + text_px + 40], fill=(20, 60, 160),
+                    outline=(230, 230, 230), width=6)
+        d.text((x0, y0), caption, font=font, fill=(255, 255, 255))
+    else:               # a caption added by a photo app
+        y0 = h - text_px - h // 10
+        d.text((x0 + 3, y0 + 3), caption, font=font, fill=(20, 20, 20))
+        d.text((x0, y0), caption, font=font, fill=(255, 255, 255))
+    if stamp:
+        d.text((w - w // 4, h - h // 12), stamp, font=ImageFont.truetype(str(latin_font()), w // 30),
+               fill=(255, 140, 0))
+    im = im.rotate(rng.uniform(-3, 3), resample=Image.BICUBIC, fillcolor=(90, 90, 90))
+    im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.4, 1.0)))
+    path = _p(path)
+    im.save(path, quality=82)
+    return path

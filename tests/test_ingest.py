@@ -171,9 +171,12 @@ def test_refuses_unknown_code_type_and_bad_date(instance, tmp_path):
 
 
 def test_refuses_unsupported_extension(instance, tmp_path):
-    f = tmp_path / "视频.mp4"
-    f.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    f = tmp_path / "视频.avi"
+    f.write_bytes(b"RIFF\x00\x01\x00\x00AVI LIST" + b"\x00" * 100)
     assert only_refusal(add(instance, f))["key"] == "unsupported file type"
+    fake = tmp_path / "视频.mp4"     # .mp4 is accepted now: a header and zeros is no video
+    fake.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    assert only_refusal(add(instance, fake))["key"] == "corrupt video"
 
 
 def test_crash_before_commit_leaves_nothing_half_written(instance, tmp_path, monkeypatch):

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from archive.extract.ocr import ocr_available
+from archive.extract.ocr import needs_ocr, ocr_available, rapidocr_available
 from archive.evidence.ingest import IngestRequest, ingest_files
-from archive.jobs.ocr import needs_ocr, run_pending
+from archive.jobs.ocr import run_pending, worker_pool
 from archive.search import search
 from cli import cli
 from tests import filefactory as ff
@@ -23,10 +23,10 @@ def add(instance, path, code, material_type):
 
 
 def test_what_is_queued():
-    assert needs_ocr("pdf", "规范文件", [2])
-    assert not needs_ocr("pdf", "规范文件", [])
-    assert needs_ocr("jpeg", "规范文件", [])            # a photographed document
-    assert not needs_ocr("jpeg", "实景图片", [])        # an on-site photo
+    assert needs_ocr("pdf", [2])
+    assert not needs_ocr("pdf", [])
+    assert needs_ocr("jpeg", []) and needs_ocr("png", [])   # every photo: signs and banners are evidence
+    assert not needs_ocr("docx", []) and not needs_ocr("mp4", [])
 
 
 def test_scanned_pdf_is_queued_with_its_pages(instance, tmp_path):
@@ -52,15 +52,32 @@ def test_scanned_pdf_becomes_searchable_after_ocr(instance, tmp_path, runner):
 
 
 @needs_engine
-def test_photographed_document_is_read_but_site_photo_is_not(instance, tmp_path):
+def test_photographed_document_and_site_photo_are_both_read(instance, tmp_path):
     doc = ff.make_text_image(tmp_path / "通知照片.jpg", ["门前三包责任书"])
-    site = tmp_path / "现场.jpg"
-    shutil.copy(ff.make_text_image(tmp_path / "x.jpg", ["文明实践站"]), site)
+    site = ff.make_text_image(tmp_path / "现场.jpg", ["文明实践站"])
     doc_id = add(instance, doc, "Ⅲ—6", "规范文件").added[0]["id"]
     site_id = add(instance, site, "Ⅲ—5", "实景图片").added[0]["id"]
-    assert run_pending(instance)["done"] == [doc_id]
+    assert run_pending(instance)["done"] == [doc_id, site_id]
     assert [h["id"] for h in search(instance, "门前三包")["hits"]] == [doc_id]
-    assert instance.db.execute("SELECT ocr_status FROM items WHERE id = ?", [site_id]).fetchone()[0] == "none"
+    assert [h["id"] for h in search(instance, "文明实践站")["hits"]] == [site_id]
+
+
+@needs_engine
+def test_board_photo_is_found_by_its_slogan_in_worker_processes(instance, tmp_path):
+    """An auditor searching 讲文明树新风 finds the photo of the board that says it, read in an
+    OCR worker process; the hit says the text was read from the image."""
+    photo = ff.make_sign_photo(tmp_path / "IMG_0412.jpg", "讲文明树新风")
+    other = ff.make_sign_photo(tmp_path / "IMG_0413.jpg", "垃圾分类")
+    photo_id = add(instance, photo, "Ⅲ—5", "实景图片").added[0]["id"]
+    add(instance, other, "Ⅲ—5", "实景图片")
+    assert search(instance, "讲文明树新风")["total"] == 0
+    with worker_pool(1) as pool:
+        assert len(run_pending(instance, pool=pool)["done"]) == 2
+    hits = search(instance, "讲文明树新风")["hits"]
+    assert [h["id"] for h in hits] == [photo_id]
+    assert hits[0]["from_image"] is True and "讲文明树新风" in hits[0]["snippet"]
+    meta = json.loads(instance.db.execute("SELECT meta FROM items WHERE id = ?", [photo_id]).fetchone()[0])
+    assert meta["ocr"]["engine"] in ("rapidocr", "tesseract")
 
 
 @needs_engine
@@ -96,3 +113,27 @@ def test_missing_store_file_fails_that_item_only(instance, tmp_path):
     assert result["done"] == [kept_id]
     assert [f["id"] for f in result["failed"]] == [lost_id["id"]]
     assert "FileNotFoundError" in result["failed"][0]["error"]
+
+
+@pytest.mark.skipif(not rapidocr_available(), reason="rapidocr-onnxruntime 未安装")
+def test_rapidocr_runs_offline_and_writes_nothing_under_home(tmp_path):
+    """onnxruntime writes a device id under ~/.cache and may send telemetry unless told not
+    to: a recognition in a fresh process with an empty HOME leaves that HOME empty."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    image = ff.make_text_image(tmp_path / "通知.png", ["创建全国文明城市"])
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ORT_DISABLE_TELEMETRY", "XDG_CACHE_HOME")}
+    env["HOME"] = str(home)
+    code = ("import sys; from pathlib import Path; from archive.extract.ocr import ocr_file; "
+            "print(ocr_file(Path(sys.argv[1]), 'png', engine='rapidocr')[1])")
+    r = subprocess.run([sys.executable, "-W", "error", "-c", code, str(image)], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "创建全国文明城市" in r.stdout.replace(" ", "")
+    assert list(home.rglob("*")) == []

@@ -11,7 +11,7 @@ from archive.core.db import transaction
 from archive.evidence.ingest import IngestRequest, ingest_files
 from archive.evidence.reextract import reextract, stale_items
 from archive.extract.kinds.pdf import extract_pdf
-from archive.jobs.ocr import OCR_SEPARATOR
+from archive.extract.ocr import OCR_SEPARATOR
 from archive.search import index_item, search
 from cli import cli
 from tests import filefactory as ff

@@ -22,7 +22,8 @@ def test_every_parser_declares_what_the_others_read():
         for ext in p.extensions:
             assert ext == ext.lower() and ext.startswith(".") and ext not in seen_ext
             seen_ext.add(ext)
-    assert sniff.KINDS == registry.kinds() == ("pdf", "docx", "xlsx", "xls", "csv", "jpeg", "png")
+    assert sniff.KINDS == registry.kinds() == ("pdf", "ofd", "docx", "doc", "wps", "xlsx", "xls", "et", "csv",
+                                               "jpeg", "png", "mp4", "mov")
     assert set(sniff.EXTENSIONS) == seen_ext
 
 

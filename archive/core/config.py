@@ -18,6 +18,7 @@ class Limits:
     max_zip_ratio: int = 200                 # Office files: uncompressed / compressed
     max_zip_entries: int = 20_000
     max_request_bytes: int = 600 * MiB       # Flask MAX_CONTENT_LENGTH (one file per request)
+    max_video_bytes: int = 200 * MiB         # a short clip of a site or an activity, not a film
 
 
 DEFAULT_LIMITS = Limits()

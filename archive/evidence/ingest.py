@@ -21,8 +21,9 @@ from archive.core.dates import parse_date
 from archive.core.db import explain, insert, transaction, utcnow
 from archive.core.errors import Refusal, UsageError, os_reason
 from archive.core.progress import Progress
-from archive.extract import extract, sniff_kind
-from archive.jobs.ocr import needs_ocr
+from archive.extract import sniff_kind
+from archive.extract.workers import extract_file
+from archive.extract.ocr import needs_ocr
 from archive.core.store import sha256_file
 from archive.evidence import photos
 from archive.core.text import decode
@@ -158,13 +159,15 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
     size = store_checked(instance, path, sha)
     hashes = photos.hashes_or_none(path) if photos.is_photo(kind) else None   # reuse check; outside the lock
     meta = extraction.meta or {}
-    wants_ocr = needs_ocr(kind, material_type, extraction.ocr_pages)
+    wants_ocr = needs_ocr(kind, extraction.ocr_pages)
     if extraction.ocr_pages:
         meta["ocr_pages"] = extraction.ocr_pages
     if given_date is not None:
         item_date, date_source = given_date.isoformat(), "given"
     elif meta.get("exif_date"):
         item_date, date_source = meta["exif_date"], "exif"
+    elif meta.get("media_date"):     # a video's creation time
+        item_date, date_source = meta["media_date"], "media"
     else:
         item_date, date_source = None, None
     title = (req.title or "").strip() or Path(original_name).stem
@@ -219,7 +222,7 @@ def sniff_and_hash(instance, path: Path, original_name: str) -> tuple[str, str]:
 
 def extract_and_store(instance, path: Path, kind: str, sha: str):
     """The costly half: validate + extract, then copy into the store. Returns (Extraction, size)."""
-    extraction = extract(path, kind, instance.limits)
+    extraction = extract_file(path, kind, instance.limits)   # a worker process in the web app
     return extraction, store_checked(instance, path, sha)
 
 

@@ -13,7 +13,7 @@ from . import records
 from . import photos
 from .ingest import extract_and_store, resolve_item_codes, sniff_and_hash
 from .requeue import requeue_if_decided
-from archive.jobs.ocr import needs_ocr
+from archive.extract.ocr import needs_ocr
 from archive.maps.loading import NoMapSelected, active_map_ids, code_labels, current_map, get_map
 
 ITEM_COLUMNS = ("id", "sha256", "kind", "material_type", "title", "original_name", "unit", "date",
@@ -192,7 +192,7 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
     meta = extraction.meta or {}
     if extraction.ocr_pages:
         meta["ocr_pages"] = extraction.ocr_pages
-    wants_ocr = needs_ocr(kind, item["material_type"], extraction.ocr_pages)
+    wants_ocr = needs_ocr(kind, extraction.ocr_pages)
     hashes = photos.hashes_or_none(path) if photos.is_photo(kind) else None   # reuse check
     now = utcnow()
     with transaction(db):
@@ -204,8 +204,9 @@ def replace_file(instance, item_id: int, path: Path, original_name: str | None =
                    "meta": json.dumps(meta, ensure_ascii=False, default=str),
                    "ocr_status": "pending" if wants_ocr else "none", "updated_at": now}
         if item["date_source"] != "given":
-            updates["date"] = meta.get("exif_date")
-            updates["date_source"] = "exif" if meta.get("exif_date") else None
+            updates["date"] = meta.get("exif_date") or meta.get("media_date")
+            updates["date_source"] = ("exif" if meta.get("exif_date") else
+                                      "media" if meta.get("media_date") else None)
         sets = ", ".join(f"{k} = ?" for k in updates)
         db.execute(f"UPDATE items SET {sets} WHERE id = ?", [*updates.values(), item_id])
         insert(db, "versions", {"item_id": item_id, "sha256": sha, "original_name": original_name,

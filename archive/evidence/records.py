@@ -84,7 +84,7 @@ def rebuild(instance, map_path: Path, user: str | None = None) -> dict:
     "new_ids", "moved_aside", "map"}."""
     from archive import search
     from archive.extract import extract
-    from archive.jobs.ocr import needs_ocr
+    from archive.extract.ocr import needs_ocr
     from archive.maps.loading import load_map_into
     from archive.maps.indicators import load_map
 
@@ -191,4 +191,4 @@ def _text(path: Path, rec: dict, instance, extract, needs_ocr) -> tuple[str, boo
         extraction = extract(path, rec["kind"], instance.limits)
     except Exception:   # noqa: BLE001 - a file that no longer extracts still gets its item back
         return "", False
-    return extraction.text or "", needs_ocr(rec["kind"], rec["material_type"], extraction.ocr_pages)
+    return extraction.text or "", needs_ocr(rec["kind"], extraction.ocr_pages)

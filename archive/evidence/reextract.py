@@ -15,7 +15,7 @@ from archive.core import audit
 from archive.core.db import transaction
 from archive.core.errors import Refusal
 from archive.extract import extract, registry
-from archive.jobs.ocr import OCR_SEPARATOR
+from archive.extract.ocr import OCR_SEPARATOR, split_recognised
 
 Progress = Callable[[int, int, str], None]
 
@@ -58,7 +58,7 @@ def _record(db, item_id: int, sha: str, old_version: int, extraction, user) -> b
         if row is None or row[0] != sha or row[1] != old_version:
             return False   # replaced or re-extracted meanwhile: the newer state wins
         _, _, old_text, meta_json, ocr_status = row
-        recognised = old_text.split(OCR_SEPARATOR, 1)[1] if OCR_SEPARATOR in old_text else None
+        recognised = split_recognised(old_text)[1]
         text = (extraction.text or "") + (OCR_SEPARATOR + recognised if recognised is not None else "")
         meta = json.loads(meta_json or "{}")
         meta.update(extraction.meta or {})

@@ -1,13 +1,19 @@
-"""OCR with an offline engine: Debian's `tesseract-ocr` + `tesseract-ocr-chi-sim` (models ship in
-the packages; nothing is downloaded at run time). PDF pages are rendered with poppler's `pdftoppm`.
+"""OCR with an offline engine, chosen by measurement (bench/ocr.py, bench/RESULTS.md):
 
-Scanned PDF pages (no text layer) come back from `extract` in `Extraction.ocr_pages`, and photos
-filed as documents (any material type but 实景图片) are queued too; ingest records such items with
-`items.ocr_status = 'pending'` and `meta.ocr_pages`. `archive/jobs/ocr.py` works the queue. The
-archive works fully without an engine: pending items are just not yet searchable by their images.
+- RapidOCR (`rapidocr-onnxruntime`: PaddleOCR's PP-OCRv4 models inside the wheel, run by
+  onnxruntime on the CPU) reads scans and the text on photos (banners, boards, captions);
+- Debian's tesseract (`chi_sim`, `--psm 6`) is the fallback when RapidOCR is not installed.
+
+Nothing is downloaded at run time and nothing is sent: onnxruntime's telemetry is switched off
+before it is imported (it would otherwise also write a device id under ~/.cache). One thread
+per engine: the queue runs one worker process per core (archive/jobs/ocr.py).
+
+Scanned PDF pages (no text layer) come back from `extract` in `Extraction.ocr_pages`; images
+are read whole. PDF pages are rendered with poppler's `pdftoppm`.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -17,20 +23,68 @@ from archive.core import leftovers
 
 from . import registry
 
-LANGUAGES = "chi_sim+eng"
 RENDER_DPI = 200
-MAX_OCR_SIDE = 4000          # larger photos are scaled down first: tesseract gains nothing above it
+MAX_OCR_SIDE = 4000          # larger photos are scaled down first: no engine gains above it
 TIMEOUT_S = 120
 TMP_PREFIX = "evidence-ocr-"   # + pid + "-": see archive.core.leftovers
+ENGINES = ("rapidocr", "tesseract", "tesseract-psm3")
+# psm 6 (one uniform block) reads whole scan pages; psm 3 (today's old setting, kept for the
+# bench baseline) drops a whole line of each scan.
+TESSERACT_ARGS = {"tesseract": ["-l", "chi_sim", "--psm", "6"],
+                  "tesseract-psm3": ["-l", "chi_sim+eng", "--psm", "3"]}
+
+
+# Between a file's own text and the text OCR read from its images, in items.text. Search and
+# the item page use it to say "read from the image".
+OCR_SEPARATOR = "\n\n[OCR]\n"
+
+
+def needs_ocr(kind: str, ocr_pages: list[int]) -> bool:
+    """Scanned PDF pages, and every photo: the text on banners, boards, signs and captions is
+    evidence too (a photographed 通知 as much as a 公益广告 board)."""
+    return bool(ocr_pages) or registry.is_image(kind)
+
+
+def split_recognised(text: str) -> tuple[str, str | None]:
+    """(the file's own text, the text OCR read from its images or None)."""
+    own, sep, recognised = (text or "").partition(OCR_SEPARATOR)
+    return own, (recognised if sep else None)
 
 
 class OcrError(Exception):
     """One file could not be recognised (the item is marked 'failed', the queue goes on)."""
 
 
-def ocr_available() -> bool:
-    """True when tesseract with Simplified Chinese (and pdftoppm for PDFs) is installed."""
-    if shutil.which("tesseract") is None or shutil.which("pdftoppm") is None:
+def _offline_env() -> None:
+    """Before onnxruntime or tesseract start: no telemetry, one thread each."""
+    os.environ["ORT_DISABLE_TELEMETRY"] = "1"
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+_rapid_ok: bool | None = None
+
+
+def rapidocr_available() -> bool:
+    """RapidOCR imports here (its OpenCV needs libGL). Tried once, in a child process, so the
+    web server does not load onnxruntime and OpenCV itself."""
+    global _rapid_ok
+    if _rapid_ok is None:
+        import importlib.util
+        import sys
+
+        _rapid_ok = importlib.util.find_spec("rapidocr_onnxruntime") is not None
+        if _rapid_ok:
+            try:
+                r = subprocess.run([sys.executable, "-c", "import rapidocr_onnxruntime"], capture_output=True,
+                                   timeout=120, env={**os.environ, "ORT_DISABLE_TELEMETRY": "1"})
+                _rapid_ok = r.returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                _rapid_ok = False
+    return _rapid_ok
+
+
+def tesseract_available() -> bool:
+    if shutil.which("tesseract") is None:
         return False
     try:
         out = subprocess.run(["tesseract", "--list-langs"], capture_output=True, text=True,
@@ -40,8 +94,26 @@ def ocr_available() -> bool:
     return "chi_sim" in out.split()
 
 
-def ocr_file(path: Path, kind: str, pages: list[int] | None = None) -> dict[int, str]:
+def default_engine() -> str | None:
+    """The engine the queue uses: EVIDENCE_OCR_ENGINE if set, else RapidOCR, else tesseract."""
+    chosen = os.environ.get("EVIDENCE_OCR_ENGINE")
+    if chosen in ENGINES:
+        return chosen
+    if rapidocr_available():
+        return "rapidocr"
+    return "tesseract" if tesseract_available() else None
+
+
+def ocr_available() -> bool:
+    """True when an engine (and pdftoppm for PDFs) is installed."""
+    return shutil.which("pdftoppm") is not None and default_engine() is not None
+
+
+def ocr_file(path: Path, kind: str, pages: list[int] | None = None, engine: str | None = None) -> dict[int, str]:
     """Recognise text: {page number: text} (an image is page 1)."""
+    engine = engine or default_engine()
+    if engine is None:
+        raise OcrError("未安装 OCR 引擎")
     stale = stale_ocr_dirs()   # a killed run's page images: its pid is in the folder name
     if stale:
         leftovers.remove(stale)
@@ -53,7 +125,8 @@ def ocr_file(path: Path, kind: str, pages: list[int] | None = None) -> dict[int,
             images = {1: _upright_image(path, tmp)}
         else:
             raise OcrError(f"不支持对 {kind} 做 OCR")
-        return {n: _tesseract(img) for n, img in images.items()}
+        read = _rapidocr if engine == "rapidocr" else (lambda img: _tesseract(img, engine))
+        return {n: read(img) for n, img in images.items()}
 
 
 def _render_pdf_page(pdf: Path, page: int, tmp: Path) -> Path:
@@ -64,19 +137,61 @@ def _render_pdf_page(pdf: Path, page: int, tmp: Path) -> Path:
 
 
 def _upright_image(path: Path, tmp: Path) -> Path:
-    """EXIF orientation applied and oversized photos scaled down, as a PNG for tesseract."""
+    """EXIF orientation applied and oversized photos scaled down, as a PNG for the engine."""
     from PIL import Image, ImageOps
 
     out = tmp / "image.png"
     with Image.open(path) as im:
+        im.draft("RGB", (MAX_OCR_SIDE, MAX_OCR_SIDE))   # JPEG: decode big photos at a lower scale
         im = ImageOps.exif_transpose(im)
         im.thumbnail((MAX_OCR_SIDE, MAX_OCR_SIDE))
         im.convert("RGB").save(out)
     return out
 
 
-def _tesseract(image: Path) -> str:
-    return _run(["tesseract", str(image), "stdout", "-l", LANGUAGES, "--psm", "3"])
+def _tesseract(image: Path, engine: str) -> str:
+    _offline_env()
+    return _run(["tesseract", str(image), "stdout", *TESSERACT_ARGS[engine]])
+
+
+_rapid = None
+
+
+def _rapid_engine():
+    """One RapidOCR per process, loaded on first use (~2–5 s), single-threaded."""
+    global _rapid
+    if _rapid is None:
+        _offline_env()
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from rapidocr_onnxruntime import RapidOCR
+
+            _rapid = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    return _rapid
+
+
+def _rapidocr(image: Path) -> str:
+    """Boxes grouped into lines top to bottom, left to right within a line."""
+    try:
+        result, _ = _rapid_engine()(str(image))
+    except Exception as e:   # onnxruntime and OpenCV raise their own types on odd input
+        raise OcrError(f"RapidOCR 失败：{type(e).__name__}: {e}") from e
+    boxes = []
+    for box, text, _score in result or []:
+        ys = [p[1] for p in box]
+        boxes.append((min(ys), max(ys), min(p[0] for p in box), text))
+    boxes.sort()
+    lines: list[list] = []
+    for top, bottom, left, text in boxes:
+        # Same line: the box's vertical middle falls inside the previous line's span.
+        if lines and top + (bottom - top) / 2 < lines[-1][1]:
+            lines[-1][2].append((left, text))
+            lines[-1][1] = max(lines[-1][1], bottom)
+        else:
+            lines.append([top, bottom, [(left, text)]])
+    return "\n".join(" ".join(t for _, t in sorted(parts)) for _, _, parts in lines)
 
 
 def stale_ocr_dirs() -> list[Path]:

@@ -109,6 +109,8 @@ def _family(head: bytes) -> str:
     strong = [(m, p.family) for p in registry.parsers() for m in p.magic] + FOREIGN_MAGIC
     if head[4:8] == b"ftyp":
         return "heic" if head[8:12] in (b"heic", b"heix", b"mif1", b"msf1") else "mp4"
+    if head[:1] == b"\x00" and head[4:8] in (b"moov", b"mdat", b"wide", b"free"):
+        return "mp4"   # an older QuickTime movie without an ftyp box
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "webp"
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):

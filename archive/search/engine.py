@@ -14,7 +14,7 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
                     index_item, item_codes, source_hash, unindex_item, write_row)
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .snippets import make_snippet
+from .snippets import make_item_snippet
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
@@ -288,11 +288,12 @@ def _hits(db, rows, terms) -> list[dict]:
     hits = []
     for item_id, s in rows:
         r = items[item_id]
-        snip = make_snippet(r[7], terms)
+        snip = make_item_snippet(r[7], terms)
         hits.append({"id": item_id, "title": r[1], "codes": codes[item_id], "type": r[2],
                      "date": r[3], "unit": r[4], "original_name": r[5], "sha256": r[6],
                      "snippet": snip["snippet"], "score": None if s is None else round(-s, 6) if s else 0.0,
-                     "snippet_html": snip["snippet_html"], "highlights": snip["highlights"]})
+                     "snippet_html": snip["snippet_html"], "highlights": snip["highlights"],
+                     "from_image": snip["from_image"]})
     return hits
 
 

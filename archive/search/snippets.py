@@ -11,6 +11,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from archive.extract.ocr import split_recognised
 from .analysis import _CJK, _NFKC_RUN, is_word_char, nfkc
 
 _CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
@@ -56,6 +57,21 @@ def _occurrences(n: str, term: str, limit: int = 50):
             yield i, i + len(term)
             found += 1
         i = n.find(term, i + 1)
+
+
+def make_item_snippet(text: str, terms: list[str]) -> dict:
+    """make_snippet for an item's text, which may end with text OCR read from its images.
+    The file's own text is preferred; when the terms occur only in the recognised part, the
+    snippet comes from there and carries "from_image": True (the UI says 图中文字)."""
+    own, recognised = split_recognised(text)
+    if recognised is None:
+        return {**make_snippet(text, terms), "from_image": False}
+    snip = make_snippet(own, terms)
+    if not snip["highlights"] and terms:
+        from_image = make_snippet(recognised, terms)
+        if from_image["highlights"] or not own.strip():
+            return {**from_image, "from_image": True}
+    return {**snip, "from_image": False}
 
 
 PREFIX = 2000       # raw characters looked at when a term is not found as written

@@ -69,6 +69,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         WTF_CSRF_CHECK_DEFAULT=False,      # checked in before_request (token API exempt)
     )
     app.config.update(test_config)
+    if not app.testing:
+        # Uploads are extracted in worker processes, one per core, not in waitress's threads
+        # (EXTRACT_WORKERS=0: in-process). Tests extract in-process.
+        from archive.extract import workers
+        workers.enable(app.config.get("EXTRACT_WORKERS"))
     app.extensions["archive_limits"] = limits
     app.json.ensure_ascii = False
     app.json.sort_keys = False

@@ -23,6 +23,7 @@ from .common import (ALL_ROLES, EDIT_ROLES, MAX_PAGE_NUMBER, can_edit_unit, clie
                      date_arg, form_codes, get_db, get_instance, int_arg, map_units,
                      require_edit_unit, roles_required, save_upload, sees_audit, set_attachment)
 from .errors import errors_back_to
+from archive.extract.ocr import split_recognised
 from .previews import ledger_rows, preview_kind, thumbnail, upload_accept
 
 bp = Blueprint("evidence", __name__)
@@ -112,12 +113,13 @@ def item(item_id):
     detail = load_item(item_id, history=sees_audit())
     pk = preview_kind(detail["kind"])
     table = ledger_rows(items_mod.item_text(get_db(), item_id)) if pk == "ledger" else None
-    text_excerpt = None
-    if pk not in ("ledger",):
-        text_excerpt = (items_mod.item_text(get_db(), item_id) or "")[:1500]
+    own, recognised = split_recognised(items_mod.item_text(get_db(), item_id))
+    text_excerpt = own[:1500] if pk != "ledger" else None
+    ocr_excerpt = (recognised or "")[:1500]
     imap = current_map()
     warnings = photo_warnings(get_instance(), [item_id]).get(item_id, [])
     return render_template("item.html", item=detail, preview=pk, table=table, text_excerpt=text_excerpt,
+                           ocr_excerpt=ocr_excerpt,
                            editable=can_edit_unit(detail["unit"]),
                            material_types=imap.material_types, photo_warnings=warnings)
 

@@ -52,7 +52,7 @@ def extract_xlsx(path: Path, limits: Limits):
     return _result(sheets)
 
 
-def extract_xls(path: Path, limits: Limits):
+def extract_xls(path: Path, limits: Limits, label: str = "XLS"):
     try:
         from python_calamine import CalamineWorkbook
 
@@ -60,7 +60,7 @@ def extract_xls(path: Path, limits: Limits):
         if not wb.sheet_names:
             # A workbook always has a sheet; none readable means the Workbook stream is damaged
             # (calamine then reports an empty workbook instead of an error).
-            raise corrupt("XLS")
+            raise corrupt(label)
         sheets = []
         for name in wb.sheet_names:
             rows = wb.get_sheet_by_name(name).to_python(skip_empty_area=False)
@@ -69,7 +69,7 @@ def extract_xls(path: Path, limits: Limits):
     except Refusal:
         raise
     except Exception:  # calamine raises its own error types, and ValueError/OSError
-        raise corrupt("XLS") from None
+        raise corrupt(label) from None
     return _result(sheets)
 
 
