@@ -289,7 +289,7 @@ def upload_phase(label, inst, port, pages, n, leaves, args, work, seed_base) -> 
     sessions = [Session(port).login(f"clerk{u}") for u in range(args.uploaders)]
     leaf = next((c for c in leaves), None)
     before = inst.db.execute("SELECT count(*) FROM items").fetchone()[0]
-    print(f"\n[{label}]", flush=True)
+    print(f"\n[{label}] load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", flush=True)
     outcomes: list[tuple[int, int, str, float]] = []
     lock = threading.Lock()
     during: dict[str, list[float]] = {"search": [], "indicator": [], "dashboard": []}

@@ -137,3 +137,23 @@ def test_rapidocr_runs_offline_and_writes_nothing_under_home(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "创建全国文明城市" in r.stdout.replace(" ", "")
     assert list(home.rglob("*")) == []
+
+
+def test_photos_kept_before_photo_ocr_join_the_queue(instance, tmp_path):
+    """Migration 0021: photos that the old rule left out of the queue (ocr_status 'none') are
+    queued once; other kinds and deleted photos are left alone."""
+    from archive.core.db import migrate, transaction
+    from archive.core.instance import Instance
+
+    photo = add(instance, ff.make_jpeg(tmp_path / "现场.jpg", seed=1), "Ⅲ—5", "实景图片").added[0]["id"]
+    gone = add(instance, ff.make_jpeg(tmp_path / "删除.jpg", seed=2), "Ⅲ—5", "实景图片").added[0]["id"]
+    pdf = add(instance, ff.make_pdf(tmp_path / "a.pdf", ["正文"]), "Ⅲ—1", "规范文件").added[0]["id"]
+    db = instance.db
+    with transaction(db):   # as the old code left them
+        db.execute("UPDATE items SET ocr_status = 'none'")
+        db.execute("UPDATE items SET deleted_at = '2026-03-01T00:00:00Z' WHERE id = ?", [gone])
+        db.execute("DELETE FROM migrations WHERE version = 21")
+    assert migrate(db) == ["ocr_photos"]
+    status = dict(db.execute("SELECT id, ocr_status FROM items").fetchall())
+    assert (status[photo], status[gone], status[pdf]) == ("pending", "none", "none")
+    assert Instance.open(instance.root).create() == []     # applied once
