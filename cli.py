@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from archive.commands import (cycles, evidence, inspection, maintenance, maps, package, readiness, search,
-                              serve, units, users)
+from archive.commands import (cycles, evidence, extract, inspection, maintenance, maps, package, readiness,
+                              search, serve, units, users)
 from archive.commands import photos
 from archive.commands.common import ArchiveGroup
 from archive.core.config import default_instance_dir
@@ -36,16 +36,12 @@ register(search)        # search
 register(readiness)     # coverage
 register(package)       # export, verify, package diff
 register(maintenance)   # reindex, fsck, backup, ocr
+register(extract)       # reextract
 register(users)         # user add
 register(serve)         # serve
 register(inspection)    # site …, problem …, round …, ledger (督查整改, 模拟测评)
 register(units)         # unit …, duty …, deadline …, owed, remind, rank (任务分工, 催办, 排名)
 register(photos)        # settings set|show, photos reuse|hash (照片检查)
-
-# ---- section: extract (re-extraction) ------------------------------------------------
-from archive.commands.extract import reextract as _reextract  # noqa: E402
-
-cli.add_command(_reextract)
 
 
 if __name__ == "__main__":

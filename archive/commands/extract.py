@@ -27,3 +27,6 @@ def reextract(inst, as_json):
     for f in report["failed"]:
         click.echo(f"failed: #{f['id']}: {f['reason']}", err=True)
     sys.exit(1 if report["failed"] else 0)
+
+
+COMMANDS = [reextract]
