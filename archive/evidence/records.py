@@ -143,7 +143,7 @@ def rebuild(instance, map_path: Path, user: str | None = None) -> dict:
         rec = records[item_id]
         if rec["sha256"] not in stored:
             continue
-        text, ocr = _text(store.path(rec["sha256"]), rec, instance, extract, needs_ocr)
+        text, ocr, text_version = _text(store.path(rec["sha256"]), rec, instance, extract, needs_ocr)
         with transaction(db):
             for sha in {rec["sha256"], *(v["sha256"] for v in rec.get("versions", []))} & stored:
                 db.execute("INSERT OR IGNORE INTO files (sha256, size, kind, stored_at) VALUES (?, ?, ?, ?)",
@@ -153,7 +153,8 @@ def rebuild(instance, map_path: Path, user: str | None = None) -> dict:
                 "material_type": rec["material_type"], "title": rec["title"],
                 "original_name": rec["original_name"], "unit": rec.get("unit"), "date": rec.get("date"),
                 "date_source": rec.get("date_source"), "size": store.path(rec["sha256"]).stat().st_size,
-                "text": text, "meta": rec.get("meta") or "{}", "ocr_status": "pending" if ocr else "none",
+                "text": text, "text_version": text_version, "meta": rec.get("meta") or "{}",
+                "ocr_status": "pending" if ocr else "none",
                 "review_state": rec.get("review_state") or "pending", "created_at": rec.get("created_at") or now,
                 "created_by": rec.get("created_by"), "updated_at": now, "deleted_at": rec.get("deleted_at")})
             for entry in rec.get("codes", []):
@@ -185,10 +186,11 @@ def _newer(a: dict, b: dict) -> bool:
     return (a.get("recorded_at", ""), len(a.get("versions", []))) > (b.get("recorded_at", ""), len(b.get("versions", [])))
 
 
-def _text(path: Path, rec: dict, instance, extract, needs_ocr) -> tuple[str, bool]:
-    """The file's text extracted again, and whether it goes back on the OCR queue."""
+def _text(path: Path, rec: dict, instance, extract, needs_ocr) -> tuple[str, bool, int]:
+    """The file's text extracted again, whether it goes back on the OCR queue, and which
+    extractor version made the text (items.text_version)."""
     try:
         extraction = extract(path, rec["kind"], instance.limits)
     except Exception:   # noqa: BLE001 - a file that no longer extracts still gets its item back
-        return "", False
-    return extraction.text or "", needs_ocr(rec["kind"], extraction.ocr_pages)
+        return "", False, 1
+    return extraction.text or "", needs_ocr(rec["kind"], extraction.ocr_pages), extraction.text_version
