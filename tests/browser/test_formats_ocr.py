@@ -18,7 +18,6 @@ pytestmark = pytest.mark.browser
 @pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("antiword") is None or not ocr_available(),
                     reason="ffmpeg, antiword or an OCR engine missing (scripts/setup.sh installs them as root)")
 def test_clerk_uploads_office_formats_and_auditor_finds_board_photo(page, tmp_path, tag):
-    from selenium.webdriver.common.keys import Keys
     from selenium.webdriver.support.ui import Select
 
     src = tmp_path / "src"
@@ -34,7 +33,7 @@ def test_clerk_uploads_office_formats_and_auditor_finds_board_photo(page, tmp_pa
     picker = page.css("#picker-input")
     picker.send_keys("III-5")
     page.wait(lambda d: page.all('.picker-results li.picker-item[data-code="Ⅲ—5"]'))
-    picker.send_keys(Keys.ENTER)
+    page.css('.picker-results li.picker-item[data-code="Ⅲ—5"]').click()
     page.wait(lambda d: page.all('.picker .chip[data-code="Ⅲ—5"]'))
     files = [doc, ofd, video, photo, renamed]
     page.css("#file-input").send_keys("\n".join(str(p) for p in files))
