@@ -140,7 +140,7 @@ def test_rapidocr_runs_offline_and_writes_nothing_under_home(tmp_path):
 
 
 def test_photos_kept_before_photo_ocr_join_the_queue(instance, tmp_path):
-    """Migration 0021: photos that the old rule left out of the queue (ocr_status 'none') are
+    """Migration 0022: photos that the old rule left out of the queue (ocr_status 'none') are
     queued once; other kinds and deleted photos are left alone."""
     from archive.core.db import migrate, transaction
     from archive.core.instance import Instance
