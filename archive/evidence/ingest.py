@@ -146,7 +146,7 @@ def ingest_one(instance, req: IngestRequest, user: str | None = None,
         raise Refusal("file not found", "找不到文件")
     kind, sha = sniff_and_hash(instance, path, original_name)
     existing = _find_by_sha(instance.db, sha)
-    extraction = extract(path, kind, instance.limits) if existing is None else None
+    extraction = extract_file(path, kind, instance.limits) if existing is None else None   # a worker process in the web app
 
     codes, maps = resolve_item_codes(instance, req.codes)
     material_type = check_material_type(maps, req.material_type)
