@@ -152,7 +152,7 @@ def test_photos_kept_before_photo_ocr_join_the_queue(instance, tmp_path):
     with transaction(db):   # as the old code left them
         db.execute("UPDATE items SET ocr_status = 'none'")
         db.execute("UPDATE items SET deleted_at = '2026-03-01T00:00:00Z' WHERE id = ?", [gone])
-        db.execute("DELETE FROM migrations WHERE version = 21")
+        db.execute("DELETE FROM migrations WHERE version = 22")
     assert migrate(db) == ["ocr_photos"]
     status = dict(db.execute("SELECT id, ocr_status FROM items").fetchall())
     assert (status[photo], status[gone], status[pdf]) == ("pending", "none", "none")

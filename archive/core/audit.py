@@ -18,7 +18,7 @@ ACTION_LABELS = {
     "item.review": "审核", "item.review.approved": "审核通过", "item.review.rejected": "审核退回",
     "item.review.reset": "修改后重新待审核",
     "item.ocr": "文字识别（OCR）完成", "item.ocr.failed": "文字识别（OCR）失败",
-    "map.load": "载入指标体系", "settings.set": "修改系统设置", "photos.rehash": "重算照片指纹",
+    "map.load": "载入指标体系", "settings.set": "修改系统设置", "photos.rehash": "重算照片指纹", "item.reextract": "重新提取文字",
     "search": "检索", "export.start": "发起生成材料包", "export.download": "下载材料包",
     "package.export": "生成材料包",
     "site.add": "新增点位", "site.update": "修改点位", "site.import": "导入点位",
