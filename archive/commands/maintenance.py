@@ -12,13 +12,16 @@ from .common import cli_user, emit_json, fail_usage, json_option, one_line, pass
 @click.command("reindex")
 @pass_instance
 def reindex_cmd(inst):
-    """重建全文索引（检索不中断）；分析规则变更后或 fsck 报索引问题时运行。"""
+    """重建全文索引（检索不中断）与单位材料汇总；分析规则变更后或 fsck 报索引、汇总问题时运行。"""
     from archive.search import check_index, reindex
 
     with progress_bar("重建索引") as update:
         report = reindex(inst, progress=update)
     problems = check_index(inst.db)
     click.echo(f"已重建索引：{report['indexed']} 条资料，移除 {report['removed']} 条过期索引", err=True)
+    from archive.units.facts import rebuild
+
+    click.echo(f"已重建单位材料汇总：{rebuild(inst.db)} 组", err=True)
     for p in problems:
         click.echo(f"index: {p['message']} ({p['key']})" + (f" #{p['item_id']}" if "item_id" in p else ""), err=True)
     sys.exit(1 if problems else 0)
@@ -36,10 +39,14 @@ def _finding(label: str, f: dict) -> str:
 @json_option()
 @pass_instance
 def fsck_cmd(inst, quick, repair, as_json):
-    """核对数据库、文件库与全文索引是否一致。发现问题时退出码为 1；数据库损坏时说明如何恢复。"""
+    """核对数据库、文件库、全文索引与单位材料汇总是否一致。发现问题时退出码为 1；数据库损坏时说明如何恢复。"""
     from archive.maintenance import fsck
 
     report = fsck(inst, verify_hashes=not quick, repair=repair)
+    if not any(p["key"] in ("database damaged", "db integrity") for p in report["problems"]):
+        from archive.units.facts import check
+
+        report["problems"] += check(inst.db)   # derived per-unit counts (units/facts.py)
     if as_json:
         emit_json(report)
     else:

@@ -14,7 +14,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from archive.core.dates import BEIJING, today_beijing
 from archive.core.errors import UsageError
-from . import snapshots
+from . import facts, snapshots
 from .records import list_units
 from .service import owed_report
 
@@ -27,8 +27,11 @@ def _utc_bound(day: date) -> str:
     return datetime.combine(day, time(0), BEIJING).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def review_counts(db, day_from: date, day_to: date) -> dict[str, tuple[int, int]]:
-    """unit name → (decisions sending material back, all decisions) in [from, to], 北京时间 days."""
+def review_counts(db, day_from: date, day_to: date, source: str = "aggregate") -> dict[str, tuple[int, int]]:
+    """unit name → (decisions sending material back, all decisions) in [from, to], 北京时间 days:
+    from `unit_review_days` (units/facts.py), or `source="grouped"` from every review × its item."""
+    if source == "aggregate":
+        return facts.review_counts(db, day_from.isoformat(), day_to.isoformat())
     rows = db.execute(
         "SELECT i.unit, sum(r.decision = 'rejected'), count(*) FROM reviews r JOIN items i ON i.id = r.item_id "
         "WHERE r.created_at >= ? AND r.created_at < ? AND i.unit IS NOT NULL GROUP BY i.unit",

@@ -14,7 +14,6 @@ from dataclasses import asdict, dataclass
 from archive.core import audit
 from archive.core.db import insert, transaction, utcnow
 from archive.core.errors import NotFound, UsageError
-from archive.search.index import index_item
 
 KINDS = ("部门", "街道", "乡镇", "社区", "村", "学校", "窗口单位", "企业", "其他")
 NAME_MAX_LEN = 60
@@ -242,6 +241,10 @@ def rename_unit(db, ref, new_name: str, by: str | None = None, ip: str | None = 
                    [unit.id, unit.name, now])
         db.execute("DELETE FROM unit_names WHERE unit_id = ? AND name = ?", [unit.id, new_name])
         db.execute("UPDATE units SET name = ?, updated_at = ? WHERE id = ?", [new_name, now, unit.id])
+        # imported here: the search package loads whoosh (~0.3 s), which `owed` in a new
+        # process should not pay for
+        from archive.search.index import index_item
+
         ids = [r[0] for r in db.execute("SELECT id FROM items WHERE unit = ?", [unit.name]).fetchall()]
         db.execute("UPDATE items SET unit = ? WHERE unit = ?", [new_name, unit.name])
         for item_id in ids:   # the search row holds the unit: rewrite it in this transaction
