@@ -2,19 +2,20 @@
 from __future__ import annotations
 
 import heapq
+import math
 import re
 import sqlite3
 
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from .analysis import ANALYZER_VERSION, contains, normalise
+from .analysis import _CJK_WS, ANALYZER_VERSION, contains, normalise
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .snippets import make_item_snippet
+from .snippets import MAKES_IDEOGRAPH, _absent, make_item_snippet
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
@@ -122,7 +123,8 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
         # FTS5 alone answers only while no row can be stale (nothing pending)
         if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
-            total, rows, order = _text_only(db, ix, compiled.match, limit, offset, compiled.narrow)
+            found = _rare_phrase(db, ix, compiled, limit, offset) if compiled.phrase and ix is _NEW_IX else None
+            total, rows, order = found or _text_only(db, ix, compiled.match, limit, offset, compiled.narrow)
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
@@ -239,8 +241,13 @@ def _text_only(db, ix, match, limit, offset, narrow):
         return total, [], RELEVANCE
     if not narrow:
         rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
-    # the page and every row tied with its last one (they compete on date), ordered by rank,
-    # then date (newest first, none last), then id — as _general orders
+    return total, _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _relevance_page(db, rows, limit, offset):
+    """The page of (rowid, rank) rows: the rows tied with its last one compete on date, so
+    ordered by rank, then date (newest first, none last), then id — as _general orders."""
+    n = offset + limit
     rows.sort(key=lambda r: r[1])
     if len(rows) > n:
         edge = rows[n - 1][1]
@@ -249,7 +256,144 @@ def _text_only(db, ix, match, limit, offset, narrow):
     date = dict(db.execute(f"SELECT id, date FROM items INDEXED BY items_search_live WHERE id IN ({marks})",
                            [r[0] for r in rows]).fetchall())
     rows.sort(key=lambda r: (r[1], _neg_date(date.get(r[0])), r[0]))
-    return total, rows[offset:n], RELEVANCE
+    return rows[offset:n]
+
+
+# A long phrase (RARE_MIN_CHARS+ ideographs, compiled.phrase): FTS5 walks a phrase by stepping
+# through every one of its bigrams' doclists, and most bigrams of a long term are in most items
+# (an 8-character term with one hit: 1–70 ms at 100k). The AND of its three rarest bigrams costs
+# 0.05–1 ms and leaves a handful of candidates, which are checked on their text.
+RARE_PROBE = 32    # rows read per bigram to estimate how common it is
+RARE_PICK = 3      # bigrams ANDed for the candidates
+RARE_MAX = 64      # more candidates than this: the phrase is walked as before (0 = never)
+_K1, _B = 1.2, 0.75   # FTS5's bm25 constants
+
+
+def _q(tok: str) -> str:
+    return '"' + tok + '"'   # bigrams of ideographs hold no quote
+
+
+def _rare_phrase(db, ix, compiled, limit, offset):
+    """compiled.phrase (and its filters) from the AND of the phrase's rarest bigrams (and the
+    filter tokens), each candidate checked on its text: (total, rows, order), or None when there
+    are more than RARE_MAX candidates. The hits are scored in Python exactly as FTS5's bm25
+    scores them; bm25's document count of the phrase (the hits when nothing is filtered) would
+    otherwise cost FTS5 one more walk of the phrase."""
+    t, term = ix.table, compiled.phrase
+    # two subqueries: min() and max() in one SELECT scan the table
+    lo, hi = db.execute(f"SELECT (SELECT min(id) FROM {t}_docsize), (SELECT max(id) FROM {t}_docsize)").fetchone()
+    if lo is None:
+        return 0, [], RELEVANCE
+    est = []
+    for b in dict.fromkeys(term[i:i + 2] for i in range(len(term) - 1)):
+        got = db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_PROBE}", [_q(b)]).fetchall()
+        if not got:
+            return 0, [], RELEVANCE
+        # how common: all its rows, or the share of rowids its first RARE_PROBE rows span
+        est.append((len(got) if len(got) < RARE_PROBE else RARE_PROBE * (hi - lo + 1) / (got[-1][0] - lo + 1), b))
+    est.sort()
+    # the AND of every bigram costs what the phrase costs: leave the commonest out
+    rare = " AND ".join(_q(b) for _, b in est[:min(RARE_PICK, max(1, len(est) - 1))])
+    filters = compiled.phrase_filters
+    cand = _rowids(db, t, f"{rare} AND {filters}" if filters else rare)
+    if cand is None:
+        return None
+    freq = {}
+    for item_id, fields in _fields(db, cand):
+        # phrase instances per column (overlapping, as FTS5 counts them), weighted as in BM25_WEIGHTS
+        f = sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
+        if f:
+            freq[item_id] = f
+    if len(freq) > RECENT_MIN_HITS:   # (never with the usual constants: RARE_MAX is smaller)
+        return len(freq), [(i, None) for i in sorted(freq, reverse=True)[offset:offset + limit]], RECENT
+    if not freq or offset + limit == 0:
+        return len(freq), [], RELEVANCE
+    n_hit = _phrase_docs(db, t, term, rare) if filters else len(freq)
+    n_row, n_tok = _fts_totals(db, t)
+    avgdl = n_tok / n_row
+    idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
+    if idf <= 0.0:
+        idf = 1e-6
+    marks = ", ".join("?" for _ in freq)
+    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
+                                                          list(freq))}
+    rows = []
+    for item_id, f in freq.items():
+        score = 0.0 + idf * ((f * (_K1 + 1.0)) / (f + _K1 * (1 - _B + _B * size[item_id] / avgdl)))
+        rows.append((item_id, -1.0 * score))
+    return len(rows), _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _rowids(db, t, expr):
+    """The rowids matching expr, or None when there are more than RARE_MAX."""
+    got = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_MAX + 1}", [expr])]
+    return None if len(got) > RARE_MAX else got
+
+
+def _fields(db, ids):
+    """(id, (text, title, original_name, unit)) of the items: the fields their FTS rows were
+    built from (the text-only path runs only while no row is stale)."""
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    return [(r[0], r[1:]) for r in db.execute(
+        f"SELECT id, text, title, original_name, unit FROM items WHERE id IN ({marks})", ids)]
+
+
+def _phrase_docs(db, t, term, rare) -> int:
+    """Items whose fields contain the ideograph term, whatever their filters (bm25's document
+    count): its candidates checked, or, when there are more than RARE_MAX, FTS5's phrase count."""
+    cand = _rowids(db, t, rare)
+    if cand is None:
+        return _fts_count(db, _NEW_IX, " + ".join(_q(term[i:i + 2]) for i in range(len(term) - 1)))
+    # an ideograph term found in the field as written is in its normalised form too
+    return sum(1 for _, fields in _fields(db, cand)
+               if any(v and (term in v or (_maybe(v, term) and term in normalise(v))) for v in fields))
+
+
+def _norm_for(v: str) -> str:
+    """v, normalised as far as an ideograph term's occurrences go: without a character NFKC
+    turns into an ideograph, they are those in v with whitespace between CJK characters removed
+    (no other character NFKC changes can join or part two ideographs)."""
+    return normalise(v) if MAKES_IDEOGRAPH.search(v) else _CJK_WS.sub("", v)
+
+
+def _maybe(v, term) -> bool:
+    """The ideograph term may occur in v's normalised form (False is certain and costs a
+    fraction of normalising: most candidates of a few rare bigrams are not hits)."""
+    return bool(v) and (term in v or not _absent(v, [term]))
+
+
+def _count(hay: str, term: str) -> int:
+    n, i = 0, hay.find(term)
+    while i >= 0:
+        n += 1
+        i = hay.find(term, i + 1)
+    return n
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite varints (FTS5's docsize and averages records)."""
+    out, i = [], 0
+    while i < len(blob):
+        v = 0
+        for k in range(9):
+            c = blob[i]
+            i += 1
+            if k == 8:
+                v = (v << 8) | c
+                break
+            v = (v << 7) | (c & 0x7F)
+            if not c & 0x80:
+                break
+        out.append(v)
+    return out
+
+
+def _fts_totals(db, t: str) -> tuple[int, int]:
+    """FTS5's row count and total tokens (all columns): its averages record, rowid 1."""
+    vals = _varints(db.execute(f"SELECT block FROM {t}_data WHERE id = 1").fetchone()[0])
+    return vals[0], sum(vals[1:])
 
 
 def _order(total: int) -> str:

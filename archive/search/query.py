@@ -351,6 +351,10 @@ class Compiled:
     terms: list[str]           # normalised positive terms, for snippets
     ranked: bool = True        # the query has terms (else "relevance" is date, then id)
     narrow: bool = False       # ≥ NARROW_TOKENS tokens in the ANDed terms: few hits expected
+    # One term of RARE_MIN_CHARS+ ideographs ANDed with token filters only: the term (candidates
+    # can come from its rarest bigrams, engine._rare_phrase) and the filters' FTS5 expression.
+    phrase: str | None = None
+    phrase_filters: str = ""
 
 
 _VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
@@ -458,6 +462,24 @@ def _has_term(n) -> bool:
 
 
 NARROW_TOKENS = 4
+RARE_MIN_CHARS = 5   # 4 characters: median ~60 hits, which FTS5's bm25 scores faster than Python
+# ideographs only: each bigram is one FTS5 token and a hit is a plain substring
+_IDEOGRAPHS = re.compile(f"[\u3400-\u4dbf\u4e00-\u9fff]{{{RARE_MIN_CHARS},}}")
+
+
+def _phrase_query(flat: list, comp: "_Compiler"):
+    """(term, FTS5 expression of the filters or "") when the query is one long ideograph term
+    ANDed with filters that all have a token form (so FTS5 alone answers it), else None."""
+    terms = [c for c in flat if isinstance(c, TermN)]
+    if len(terms) != 1 or not _IDEOGRAPHS.fullmatch(terms[0].plan.text):
+        return None
+    filters = [c for c in flat if isinstance(c, FilterN)]
+    if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
+        return None
+    exprs = [comp.fts(c) for c in filters]
+    if any(e is None for e in exprs):
+        return None
+    return terms[0].plan.text, " AND ".join(exprs)
 
 
 def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
@@ -494,5 +516,6 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
             where.append(comp.sql(c, params))
     terms: list[str] = []
     _positive_terms(tree, terms)
+    phrase = _phrase_query(_flatten_and(tree), comp) if tokens else None
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
-                    n_tokens >= NARROW_TOKENS)
+                    n_tokens >= NARROW_TOKENS, *(phrase or (None, "")))

@@ -1,0 +1,112 @@
+"""Long ideograph terms (5+ characters) are answered from the AND of their rarest bigrams, each
+candidate checked on its text and scored in Python (engine._rare_phrase). The result must be the
+one FTS5's phrase walk and bm25 give: same hits, order and scores, and exactly the brute-force
+hit set — including candidates that hold every bigram but not the term."""
+from __future__ import annotations
+
+import pytest
+
+from archive.search import engine, search
+
+from .search_helpers import add_item, bf_item_has
+
+TERM = "志愿服务站点"
+# rows: (text, title, unit, type, codes)
+ROWS = [
+    ("社区" + TERM + "配备急救药箱", "材料", None, "情况说明", ["Ⅲ—1"]),
+    (TERM * 3 + "，" + TERM, "材料", "草场街街道", "实景图片", ["Ⅲ—2"]),              # tf 4
+    ("说明", TERM + "台账", "市教育局", "情况说明", []),                                # title only (weight 2)
+    ("志愿服\n务站点建设情况", "材料", None, "实景图片", ["Ⅲ—1"]),                     # broken by a line break
+    ("志愿服务 站点", "材料", None, "情况说明", ["Ⅲ—4"]),                               # a space between
+    ("志願服務站點", "材料", None, "情况说明", []),                                      # other characters
+    ("站点志愿服务的情况", "材料", None, "情况说明", ["Ⅲ—1"]),                           # every bigram, reordered
+    ("志愿服务，站点", "材料", None, "实景图片", []),                                    # across a comma
+    ("志愿服务站，点", "材料", None, "情况说明", ["Ⅲ—2"]),
+    ("新时代" + TERM + "每月开展活动" + "文明" * 40, "材料", "市委宣传部", "实景图片", ["Ⅲ—5"]),  # longer row
+    ("志愿\uf900服务站点", "材料", None, "情况说明", []),                                # a compatibility ideograph inside
+    ("哈哈哈哈哈哈哈", "材料", None, "情况说明", []),                                      # overlapping occurrences
+]
+QUERIES = [TERM, "志愿服务站", "愿服务站点配备", "哈哈哈哈哈", "志愿服务站点配备急救药箱", "服务站点台账",
+           "站点志愿服务", "务站点建设情况", "豈服务站点", "没有这样的词语"]
+
+
+@pytest.fixture
+def items(instance):
+    out = []
+    for text, title, unit, mtype, codes in ROWS:
+        add_item(instance.db, text, title=title, unit=unit, material_type=mtype, codes=codes)
+        out.append({"text": text, "title": title, "original_name": "材料.pdf", "unit": unit,
+                    "type": mtype, "codes": codes})
+    for i in range(30):   # filler: the bigrams of the terms are common, the terms are not
+        text = "站点社区" + "志愿服务" * (i % 3 + 1) + "配备" + "活动" * i
+        add_item(instance.db, text)
+        out.append({"text": text, "title": "材料", "original_name": "材料.pdf", "unit": None})
+    return out
+
+
+def _key(r):
+    return r["total"], r["order"], [(h["id"], h["score"]) for h in r["hits"]]
+
+
+def _both(instance, monkeypatch, q, **kw):
+    used = []
+    real = engine._rare_phrase
+
+    def spy(*a):
+        got = real(*a)
+        used.append(got is not None)
+        return got
+    monkeypatch.setattr(engine, "_rare_phrase", spy)
+    monkeypatch.setattr(engine, "RARE_MAX", 64)
+    new = search(instance, q, limit=100, **kw)
+    monkeypatch.setattr(engine, "RARE_MAX", 0)     # 0: always the phrase walk with FTS5's bm25
+    old = search(instance, q, limit=100, **kw)
+    return new, old, used
+
+
+@pytest.mark.parametrize("q", QUERIES)
+def test_same_hits_order_and_scores_as_the_phrase_walk(instance, items, monkeypatch, q):
+    new, old, used = _both(instance, monkeypatch, q)
+    assert used[0] or len(q) < 5
+    assert _key(new) == _key(old)
+    assert new["total"] == sum(bf_item_has(it, q) for it in items)
+
+
+@pytest.mark.parametrize("kw", [{"type": "实景图片"}, {"code": "Ⅱ—1"}, {"code": "Ⅲ—5"}, {"unit": "草场街街道"},
+                                {"code": "Ⅱ—1", "type": "情况说明"}])
+def test_filters(instance, items, monkeypatch, kw):
+    for q in (TERM, "志愿服务站"):
+        new, old, used = _both(instance, monkeypatch, q, **kw)
+        assert used[0] and _key(new) == _key(old)
+        assert new["total"] > 0 or kw == {"code": "Ⅱ—1", "type": "情况说明"}
+
+
+def test_exact_when_the_scores_depend_on_the_unfiltered_count(instance, items, monkeypatch):
+    """With a filter, bm25's document count is the phrase's over every item (not the filtered
+    hits): checked against FTS5 both when the candidates are few and when there are too many."""
+    for cap in (64, 3):
+        monkeypatch.setattr(engine, "RARE_MAX", cap)
+        new = search(instance, TERM, type="实景图片", limit=100)
+        monkeypatch.setattr(engine, "RARE_MAX", 0)
+        assert _key(new) == _key(search(instance, TERM, type="实景图片", limit=100))
+
+
+def test_too_many_candidates_falls_back(instance, items, monkeypatch):
+    monkeypatch.setattr(engine, "RARE_MAX", 2)
+    r = search(instance, TERM, limit=100)
+    monkeypatch.setattr(engine, "RARE_MAX", 0)
+    assert _key(r) == _key(search(instance, TERM, limit=100))
+
+
+def test_pages_and_deleted_items(instance, items, monkeypatch):
+    from archive.core.db import transaction
+    from archive.search import index_item
+    full = search(instance, TERM, limit=100)
+    pages = [h["id"] for off in range(0, full["total"], 2) for h in search(instance, TERM, limit=2, offset=off)["hits"]]
+    assert pages == [h["id"] for h in full["hits"]]
+    gone = full["hits"][0]["id"]
+    with transaction(instance.db):
+        instance.db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
+        index_item(instance.db, gone)
+    new, old, _ = _both(instance, monkeypatch, TERM)
+    assert _key(new) == _key(old) and gone not in [h["id"] for h in new["hits"]]
