@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 from archive.core.db import transaction  # noqa: E402
 from archive.core.instance import Instance  # noqa: E402
 from archive.maps.loading import load_map_into  # noqa: E402
-from archive.search import index_item, search  # noqa: E402
+from archive.search import engine, index_item, search  # noqa: E402
 from archive.search.analysis import normalise, tokens  # noqa: E402
 from archive.maps.loading import current_map  # noqa: E402
 
@@ -372,6 +372,27 @@ def time_peer(inst, peer: Peer, cases, rounds: int):
     return ours, theirs, ours_cpu, theirs_cpu, differ
 
 
+def ab_rare(inst, cases, rounds: int) -> str:
+    """The class with engine._rare_phrase off (RARE_MAX = 0: FTS5's phrase walk and bm25) and on,
+    alternately on each query: CPU and wall p50 / p95 of each, and how many results differ."""
+    on_max = engine.RARE_MAX
+    cpu, wall, differ = {0: [], on_max: []}, {0: [], on_max: []}, 0
+    for r in range(rounds):
+        for k, case in enumerate(cases):
+            q, code, mtype = (*case, None)[:3]
+            got = {}
+            for m in ((0, on_max) if (r + k) % 2 == 0 else (on_max, 0)):
+                engine.RARE_MAX = m
+                t, c = time.perf_counter(), time.process_time()
+                res = search(inst, q, code=code, type=mtype, limit=20)
+                cpu[m].append((time.process_time() - c) * 1000)
+                wall[m].append((time.perf_counter() - t) * 1000)
+                got[m] = (res["total"], res["order"], [(h["id"], h["score"]) for h in res["hits"]])
+            differ += r == 0 and got[0] != got[on_max]
+    engine.RARE_MAX = on_max
+    return " | ".join(f"{pct(x[m], 50):.2f} / {pct(x[m], 95):.2f}" for x in (cpu, wall) for m in (0, on_max)) + f" | {differ}"
+
+
 def time_scan(inst, cases, code_sets):
     """Baseline: a brute-force instr scan of the extracted text, count + first 20 by date."""
     db = inst.db
@@ -409,6 +430,8 @@ def main(argv=None):
                     help="queries per class for the (slow) brute-force baseline: the first N of the class")
     ap.add_argument("--peer", action="store_true", help="also Tantivy on the same items and queries (pip tantivy)")
     ap.add_argument("--rounds", type=int, default=3, help="peer mode: passes over each class")
+    ap.add_argument("--ab-rare", action="store_true",
+                    help="also each class with the long-phrase path off (RARE_MAX=0) and on, interleaved")
     ap.add_argument("--build-compare", type=int, metavar="N",
                     help="only: index N items with the old and the current index_item, alternately")
     args = ap.parse_args(argv)
@@ -483,6 +506,13 @@ def main(argv=None):
                   f"| {pct(ours, 50) / pct(theirs, 50):.2f}× | {pct(ours, 95) / pct(theirs, 95):.2f}× "
                   f"| {pct(oc, 50):.1f} / {pct(oc, 95):.1f} | {pct(tc, 50):.1f} / {pct(tc, 95):.1f} "
                   f"| {pct(oc, 50) / max(pct(tc, 50), 1e-3):.2f}× | {differ} |", flush=True)
+    if args.ab_rare:
+        print(f"\nlong-phrase path off / on (engine.RARE_MAX 0 / {engine.RARE_MAX}), interleaved, {args.rounds} rounds; "
+              f"CPU ms; load average {os.getloadavg()[0]:.1f}")
+        print("| query class | off p50 / p95 | on p50 / p95 | wall off p50 / p95 | wall on p50 / p95 | results differ |")
+        print("|---|---|---|---|---|---|")
+        for name, cases in classes:
+            print(f"| {name} | " + ab_rare(inst, cases, args.rounds) + " |", flush=True)
     print()
     print("| query class | search() p50 ms | p95 ms | CPU p50 ms | CPU p95 ms | median hits | newest first "
           "| scan p50 ms | scan p95 ms | speed-up (p50) |")
