@@ -250,12 +250,11 @@ def ingest_rate(inst, tmp: Path, n: int, with_triggers: bool, tag: str) -> float
     if not with_triggers:
         with transaction(db):
             drop_triggers(db)
-    src = tmp / f"csv-{tag}"
-    src.mkdir()
+    src = Path(tempfile.mkdtemp(prefix=f"csv-{tag}-", dir=tmp))
     paths = []
     for k in range(n):
         p = src / f"台账{k}.csv"
-        p.write_text(f"日期,事项\n2026-05-0{k % 9 + 1},{tag} 第{k}份 台账\n", encoding="utf-8")
+        p.write_text(f"日期,事项\n2026-05-0{k % 9 + 1},{src.name} 第{k}份 台账\n", encoding="utf-8")
         paths.append(p)
     t0 = time.perf_counter()
     for p in paths:

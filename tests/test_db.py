@@ -56,3 +56,11 @@ Instance.open({str(tmp_path / 'i')!r}).close()
     inst = Instance.open(tmp_path / "i")
     assert inst.db.execute("SELECT COUNT(*) FROM migrations WHERE version = ?", [last]).fetchone()[0] == 1
     inst.close()
+
+
+def test_the_cli_starts_without_numpy_and_numpy_still_imports():
+    """sqlite_utils would load numpy (~0.1 s of every command's start) for helpers we never call."""
+    code = ("import sys, cli; assert 'numpy' not in sys.modules, 'numpy loaded'; "
+            "import numpy, sqlite_utils.db as d; assert d.np is None; print(numpy.__name__)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "numpy", r.stderr
