@@ -5,9 +5,9 @@
   nothing can be reused): obligations from the `unit_owed_facts` aggregate (migration 0070) vs the
   old grouped query over items × item_codes (`source="grouped"`).
 - In a new process, as a user runs it: `evidence owed --json` etc., wall and CPU of the whole
-  process; the baseline process runs the same command the old way (grouped query, the map
-  parsed by the pure-Python YAML parser, the search package imported by units): what main did
-  before. `evidence --help` is the floor (interpreter + imports).
+  process; the baseline process runs the same command the old way (grouped queries, the map
+  parsed by the pure-Python YAML parser, the search package imported by units, numpy loaded by
+  sqlite_utils): what main did before. `evidence --help` is the floor (interpreter + imports).
 - The triggers' price per upload: items + codes inserted with and without them (raw SQL, rolled
   back), and real uploads through the ingest pipeline with and without them.
 
@@ -155,6 +155,7 @@ def timed_runs(fn, runs: int) -> tuple[float, float, float, float]:
 
 
 OLD_WAY = """
+import numpy                               # sqlite_utils loaded numpy before (core.db now hides it)
 import functools, yaml
 import archive.search                      # units imported the search package (whoosh) before
 import archive.maps.indicators as ind
