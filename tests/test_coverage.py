@@ -175,3 +175,66 @@ def test_coverage_xlsx_into_a_missing_folder_creates_it(archive, instance, runne
     assert res.exception is None or isinstance(res.exception, SystemExit)
     assert "cannot write output" in res.stderr and "无法写入输出位置" in res.stderr
     assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_counted_in_sql_equals_item_by_item(archive, instance, files, tmp_path):
+    """The dashboard's SQL counts (load_counts) give the very report the per-item path gives:
+    windows per type, states, deleted items, several codes, latest review comments."""
+    from archive.evidence.review import review_item
+    from archive.maps.loading import current_map
+    from archive.readiness.coverage import compute, live_report, load_counts, load_items, snapshot
+
+    review_item(instance, archive["rule"], "rejected", comment="缺盖章", by="审核员乙")
+    review_item(instance, archive["rule"], "approved", comment="已补盖章", by="审核员丙")
+    review_item(instance, archive["stats"], "approved", comment=None, by="审核员甲")
+    extra = add(instance, ff.make_pdf(tmp_path / "无日期.pdf", ["没有日期的材料"]), ["Ⅲ—2", "Ⅲ—6"], "规范文件")
+    imap = current_map(instance)
+    for day in ("2026-07-15", "2026-01-10", "2027-08-01", "2024-07-01"):
+        d = date.fromisoformat(day)
+        for unit in (None, "区委宣传部", "没有这个单位"):
+            with snapshot(instance.db) as db:
+                assert load_counts(db, imap, d) is not None
+                counted = live_report(db, imap, d, unit)
+                by_item = compute(imap, load_items(db, map_id=imap.id), d, unit)
+            assert counted == by_item, (day, unit)
+    with snapshot(instance.db) as db:
+        by_item = compute(imap, load_items(db, map_id=imap.id), date.fromisoformat(EVAL))
+    r2 = leaf(by_item, "Ⅲ—2")
+    assert r2["evidence"] == 3 and r2["out_of_window"] == 1    # the undated item is out of window
+    r1 = leaf(by_item, "Ⅲ—1")
+    assert r1["reviewers"] == ["审核员丙"] and f"#{archive['rule']} 已补盖章" in r1["comments"]
+    assert extra
+
+
+def test_a_stored_code_in_another_spelling_falls_back_to_items(archive, instance):
+    """Two stored codes of one item that name one leaf count once (the per-item path)."""
+    from archive.maps.loading import current_map
+    from archive.readiness.coverage import live_report, load_counts, snapshot
+
+    imap = current_map(instance)
+    instance.db.execute("INSERT INTO item_codes (item_id, map_id, code, added_at) VALUES (?, ?, 'Ⅲ-2', '2026-01-01T00:00:00Z')",
+                        [archive["photo"], imap.id])
+    d = date.fromisoformat(EVAL)
+    with snapshot(instance.db) as db:
+        assert load_counts(db, imap, d) is None
+        report = live_report(db, imap, d)
+    assert leaf(report, "Ⅲ—2")["evidence"] == 2     # the photo once, the ledger once
+
+
+def test_subtree_counts_of_one_node_match_the_whole_tree(archive, instance):
+    """An indicator page counts only its own subtree; the figures are the tree's, also for a
+    code stored in another spelling and an item filed on two leaves of one branch."""
+    from archive.maps.loading import current_map, evidence_counts
+
+    imap = current_map(instance)
+    instance.db.execute("INSERT INTO item_codes (item_id, map_id, code, added_at) "
+                        "VALUES (?, ?, 'Ⅲ-3', '2026-01-01T00:00:00Z')", [archive["rule"], imap.id])
+    full = evidence_counts(instance.db, imap)
+    assert full["Ⅲ—3"] == 2
+    branches = [n for n in imap.nodes.values() if not n.is_leaf]
+    assert branches
+    for node in branches:
+        part = evidence_counts(instance.db, imap, node)
+        assert part == {code: full[code] for code in part}
+        assert set(part) == {node.code, *(n.code for n in node.leaves())} | {
+            n.code for n in imap.nodes.values() if node.code in [a.code for a in n.ancestors()]}

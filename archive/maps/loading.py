@@ -454,14 +454,35 @@ def delete_map(instance, map_id: str, user=None, ip=None) -> dict:
 
 
 # ------------------------------------------------------------------ counts and the tree
-def evidence_counts(db, imap: IndicatorMap) -> dict[str, int]:
-    """code → number of distinct items (not deleted) filed under the node or its subtree."""
+def evidence_counts(db, imap: IndicatorMap, under=None) -> dict[str, int]:
+    """code → number of distinct items (not deleted) filed under the node or its subtree;
+    `under` (a node): that node and its subtree only (an indicator page), reading only the
+    items filed there."""
     per_leaf: dict[str, set[int]] = {}
-    rows = db.execute("""
-        SELECT c.code, c.item_id FROM item_codes c JOIN items i ON i.id = c.item_id
-        WHERE i.deleted_at IS NULL AND c.map_id = ?""", [imap.id]).fetchall()
+    if under is None:
+        # Walk the items through their covering index (0010) and look each one's codes up:
+        # no jump into the items rows, which carry the extracted text.
+        rows = db.execute("""
+            SELECT c.code, c.item_id FROM items i INDEXED BY items_readiness
+            CROSS JOIN item_codes c ON c.item_id = i.id
+            WHERE i.deleted_at IS NULL AND c.map_id = ?""", [imap.id])
+    else:
+        inside = {under.code, *(n.code for n in _descendants(under))}
+        codes = set(inside)
+        # A code stored in another spelling still counts where the lenient lookup puts it.
+        for (stored,) in db.execute("SELECT DISTINCT code FROM item_codes WHERE map_id = ?", [imap.id]):
+            if stored not in imap.nodes:
+                node = imap.find(stored)
+                if node is not None and node.code in inside:
+                    codes.add(stored)
+        codes = sorted(codes)
+        rows = db.execute(f"""
+            SELECT c.code, c.item_id FROM item_codes c
+            CROSS JOIN items i INDEXED BY items_readiness ON i.id = c.item_id
+            WHERE i.deleted_at IS NULL AND c.map_id = ? AND c.code IN ({",".join("?" * len(codes))})""",
+                          [imap.id, *codes])
     for code, item_id in rows:
-        node = imap.find(code)
+        node = imap.nodes.get(code) or imap.find(code)
         if node is not None:
             per_leaf.setdefault(node.code, set()).add(item_id)
 
@@ -474,9 +495,17 @@ def evidence_counts(db, imap: IndicatorMap) -> dict[str, int]:
         counts[node.code] = len(items)
         return items
 
-    for root in imap.roots:
+    for root in ([under] if under is not None else imap.roots):
         walk(root)
     return counts
+
+
+def _descendants(node) -> list:
+    out = []
+    for child in node.children:
+        out.append(child)
+        out.extend(_descendants(child))
+    return out
 
 
 def map_tree(instance, map_id: str | None = None) -> dict:

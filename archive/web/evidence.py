@@ -31,9 +31,10 @@ bp = Blueprint("evidence", __name__)
 
 # -- helpers ----------------------------------------------------------------------------
 
-def subtree_counts(db, imap) -> dict[str, int]:
-    """code → distinct live items in the node's subtree (an item on two leaves counts once)."""
-    return evidence_counts(db, imap)
+def subtree_counts(db, imap, under=None) -> dict[str, int]:
+    """code → distinct live items in the node's subtree (an item on two leaves counts once);
+    `under`: that node's subtree only."""
+    return evidence_counts(db, imap, under)
 
 
 ITEMS_PAGE = 200
@@ -88,7 +89,7 @@ def indicator(code):
     total = items_mod.count_items(db, leaf_codes, show_deleted, map_id=imap.id)
     rows = items_mod.list_items(db, code_in=leaf_codes, map_id=imap.id, include_deleted=show_deleted,
                                 limit=ITEMS_PAGE, offset=(page - 1) * ITEMS_PAGE)
-    counts = subtree_counts(db, imap) if not node.is_leaf else {}
+    counts = subtree_counts(db, imap, node) if not node.is_leaf else {}
     return render_template("indicator.html", node=node, present=present, required=required,
                            missing=missing, items=rows, counts=counts, show_deleted=show_deleted,
                            total=total, page=page, page_size=ITEMS_PAGE, row=row, windows=windows,
