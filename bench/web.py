@@ -9,7 +9,7 @@ indexed with archive.search.index_item inside transactions, as ingest does. The 
 (indicator_map.yaml) is loaded. The server runs in a child process (`waitress.serve`), so the
 client's threads do not share its GIL.
 
-    .venv/bin/python bench/web.py [--items 20000] [--real 300] [--requests 120]
+    .venv/bin/python bench/web.py [--items 20000] [--real 300] [--requests 120] [--baseline DIR]
                                   [--uploaders 8] [--files 50] [--dir DIR] [--keep]
 """
 from __future__ import annotations
@@ -232,21 +232,20 @@ def free_port() -> int:
 
 
 def serve(root: Path, port: int, threads: int, extract_workers: int = 0, ocr: bool = False,
-          by_items: bool = False) -> subprocess.Popen:
+          tree: Path = ROOT) -> subprocess.Popen:
     """The app under waitress in a child process (its own session: its workers die with it).
     extract_workers=0 and no OCR is the old server (extraction in waitress's threads); with
     workers, uploads are extracted in worker processes and the OCR queue runs as in `serve`.
-    by_items: readiness read item by item, as before the SQL counts (the baseline)."""
+    tree: the checkout whose code serves (another one: the baseline, e.g. a worktree of an
+    earlier commit, on the same archive)."""
     code = ("import sys; sys.path.insert(0, %r)\n"
-            + ("import archive.readiness.coverage as c, archive.readiness.cache as k\n"
-               "c.load_counts = k.load_counts = lambda *a, **kw: None\n" if by_items else "")
-            + "import waitress\nfrom archive.web import create_app\n"
+            "import waitress\nfrom archive.web import create_app\n"
             "app = create_app({'INSTANCE': %r, 'EXTRACT_WORKERS': %d})\n"
             "if %r:\n"
             "    from archive.jobs.ocr import start_background_worker\n"
             "    start_background_worker(%r, interval_s=2)\n"
             "waitress.serve(app, host='127.0.0.1', port=%d, threads=%d, "
-            "connection_limit=200, channel_timeout=300)\n") % (str(ROOT), str(root), extract_workers, ocr,
+            "connection_limit=200, channel_timeout=300)\n") % (str(tree), str(root), extract_workers, ocr,
                                                                 str(root), port, threads)
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             start_new_session=True)
@@ -399,6 +398,9 @@ def main() -> None:
     ap.add_argument("--reuse", type=Path, default=None,
                     help="a work dir kept by an earlier --keep run: skip building (uploads add to it)")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a checkout of an earlier commit (git worktree add --detach D COMMIT) served first, "
+                         "on the same archive, as the same-run baseline")
     args = ap.parse_args()
     rng = random.Random(args.seed)
 
@@ -441,13 +443,14 @@ def main() -> None:
                                                **({"page": 3} if i % 7 == 6 else {})}) for i in range(n)],
         }
         # Two servers one after the other on the same archive, both as `evidence serve` runs
-        # (extraction in worker processes, the OCR queue busy on the uploaded photos): readiness
-        # read item by item (before) and counted in SQL (now).
+        # (extraction in worker processes, the OCR queue busy on the uploaded photos): the
+        # baseline checkout's code (--baseline), then this checkout's.
         outcome, idle, colds = {}, {}, {}
-        for label, by_items, seed in (("before: readiness item by item", True, 50_000),
-                                      ("now: readiness counted in SQL", False, 90_000)):
+        runs = [(f"before: {args.baseline}", args.baseline, 50_000)] if args.baseline else []
+        runs.append(("now: this checkout", ROOT, 90_000))
+        for label, tree, seed in runs:
             port = free_port()
-            proc = serve(root, port, args.threads, args.extract_workers, True, by_items=by_items)
+            proc = serve(root, port, args.threads, args.extract_workers, True, tree=tree)
             try:
                 idle[label], colds[label] = idle_phase(label, inst, port, pages, n, args)
                 # seeds move on with the archive's size: a reused archive gets new photos, not duplicates

@@ -48,9 +48,10 @@ def action_label(action: str | None) -> str:
 
 
 def log(db, user: str | None, action: str, target: str | None = None,
-        detail: dict | None = None, ip: str | None = None) -> None:
+        detail: dict | None = None, ip: str | None = None, at: str | None = None) -> None:
+    """One audit row; `at` (UTC timestamp) defaults to now."""
     insert(db, "audit", {
-        "at": utcnow(), "user": user, "ip": ip, "action": action, "target": target,
+        "at": at or utcnow(), "user": user, "ip": ip, "action": action, "target": target,
         "detail": json.dumps(detail, ensure_ascii=False) if detail else None,
     })
 

@@ -6,14 +6,14 @@ A malformed query is shown on the page in Chinese (HTTP 400), never a 500.
 """
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, render_template, request
+from flask import Blueprint, jsonify, make_response, render_template, request
 from flask_login import current_user
 
 from archive.core import audit
-from archive.core.db import transaction
+from archive.core.db import connect, transaction, utcnow
 from archive.core.errors import ArchiveError
 from ..search import search
-from .common import ALL_ROLES, client_ip, current_map, get_db, get_instance, iso_date_arg, roles_required
+from .common import ALL_ROLES, client_ip, current_map, get_instance, iso_date_arg, roles_required
 
 bp = Blueprint("search", __name__)
 
@@ -36,12 +36,26 @@ def search_args(errors: list[str]) -> dict:
     }
 
 
-def _log_search(args: dict, total: int | None) -> None:
-    db = get_db()
+def _log_search(args: dict, total: int | None, response) -> None:
+    """The search goes into the audit log once the page has been sent: writing waits for the
+    database's write lock, which uploads hold in turn (while 8 clerks upload, seconds at p95),
+    and a reader should not wait for that. Its own connection: the request's is closed by
+    then. Time, user and address are taken now."""
     detail = {k: v for k, v in args.items() if v}
     detail["total"] = total
-    with transaction(db):
-        audit.log(db, current_user.name, "search", None, detail, client_ip())
+    row = (current_user.name, "search", None, detail, client_ip(), utcnow())
+    db_path = get_instance().db_path
+
+    def write() -> None:
+        db = connect(db_path)
+        try:
+            with transaction(db):
+                audit.log(db, *row[:5], at=row[5])
+        finally:
+            db.conn.close()
+
+    response.call_on_close(write)
+    return response
 
 
 @bp.route("/search")
@@ -64,14 +78,20 @@ def search_page():
                             limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE)
         except ArchiveError as e:
             errors.append(e.message_zh)
-        _log_search(args, result["total"] if result else None)
+        logged = (args, result["total"] if result else None)
+    else:
+        logged = None
     units = imap.units() if imap else []
     pages = 0
     if result:
         pages = min((result["total"] + PAGE_SIZE - 1) // PAGE_SIZE, MAX_PAGE)
-    return render_template("search.html", args=args, raw=request.args, result=result, errors=errors,
-                           page=page, pages=pages, page_size=PAGE_SIZE, imap=imap, units=units,
-                           material_types=(imap.material_types if imap else [])), (400 if errors else 200)
+    response = make_response(render_template(
+        "search.html", args=args, raw=request.args, result=result, errors=errors, page=page, pages=pages,
+        page_size=PAGE_SIZE, imap=imap, units=units, material_types=(imap.material_types if imap else [])),
+        400 if errors else 200)
+    if logged is not None:
+        _log_search(*logged, response)
+    return response
 
 
 @bp.route("/api/search")
@@ -87,6 +107,5 @@ def api_search():
     result = search(get_instance(), args["query"] or None, code=args["code"], type=args["type"],
                     unit=args["unit"], date_from=args["date_from"], date_to=args["date_to"],
                     limit=limit, offset=offset)        # a malformed query → 400 JSON (errors.py)
-    _log_search(args, result["total"])
-    return jsonify({"total": result["total"], "hits": result["hits"], "order": result["order"],
-                    "limit": limit, "offset": offset})
+    return _log_search(args, result["total"], jsonify({
+        "total": result["total"], "hits": result["hits"], "order": result["order"], "limit": limit, "offset": offset}))

@@ -123,6 +123,7 @@ def test_search_highlights_and_escapes(login, tricky_item, instance):
     assert "<mark>学习制度</mark>" in page
     assert "<script>alert" not in page and "<b>理论" not in page and "<i>学习" not in page
     assert "&lt;i&gt;学习制度&lt;/i&gt;" in page
+    r.close()   # the search is logged once the page has been sent (as waitress closes it)
     rows = _audit(instance, "search")
     assert rows and rows[-1][0] == "auditor" and json.loads(rows[-1][3])["query"] == "学习制度"
 
