@@ -78,8 +78,8 @@ def real_files(dest: Path, n: int, rng: random.Random) -> list[tuple[Path, str]]
     for i in range(n):
         k = i % 4
         if k in (0, 1):
-            p = ff.make_jpeg(dest / f"现场照片_{i:04d}.jpg", size=(480, 360), seed=10_000 + i,
-                             exif_date=datetime(2026, 1, 1) + timedelta(days=rng.randint(0, 150)))
+            p = street_photo(dest / f"现场照片_{i:04d}.jpg", (480, 360), 10_000 + i,
+                             datetime(2026, 1, 1) + timedelta(days=rng.randint(0, 150)))
             made.append((p, "实景图片"))
         elif k == 2:
             p = ff.make_docx(dest / f"情况说明_{i:04d}.docx", [text_of(rng, 400), text_of(rng, 300)])
@@ -305,6 +305,22 @@ def idle_phase(label, inst, port, pages, n, args):
     return results, cold
 
 
+def street_photo(path: Path, size, seed: int, taken: datetime) -> Path:
+    """A distinct street scene with its EXIF date (tests/photo_scenes.py): plain coloured
+    frames would all be "the same picture" to the reuse check, and every upload would then
+    record a thousand reuse pairs, which real photos do not."""
+    from PIL import ExifTags, Image
+    from tests.photo_scenes import jpeg_bytes, scene
+
+    exif = Image.Exif()
+    stamp = taken.strftime("%Y:%m:%d %H:%M:%S")
+    exif[ExifTags.Base.DateTime] = stamp
+    exif.get_ifd(ExifTags.IFD.Exif)[ExifTags.Base.DateTimeOriginal] = stamp
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(jpeg_bytes(scene(seed, family=seed % 97, size=size), quality=85, exif=exif))
+    return path
+
+
 def upload_phase(label, inst, port, pages, n, leaves, args, work, seed_base) -> dict:
     """U uploaders × F JPEGs through POST /api/items while one reader times pages."""
     # concurrent uploaders
@@ -312,9 +328,8 @@ def upload_phase(label, inst, port, pages, n, leaves, args, work, seed_base) -> 
     from tests import filefactory as ff
     plan = {}
     for u in range(args.uploaders):
-        plan[u] = [ff.make_jpeg(up_dir / f"u{u}" / f"现场照片_{u}_{seed_base}_{k:03d}.jpg", size=(640, 480),
-                                seed=seed_base + u * 1000 + k,
-                                exif_date=datetime(2026, 3, 1, 8, 0) + timedelta(hours=u * 100 + k))
+        plan[u] = [street_photo(up_dir / f"u{u}" / f"现场照片_{u}_{seed_base}_{k:03d}.jpg", (640, 480),
+                                seed_base + u * 1000 + k, datetime(2026, 3, 1, 8, 0) + timedelta(hours=u * 100 + k))
                    for k in range(args.files)]
     sessions = [Session(port).login(f"clerk{u}") for u in range(args.uploaders)]
     leaf = next((c for c in leaves), None)

@@ -306,6 +306,12 @@ def list_items(db, *, code_in: list[str] | None = None, unit: str | None = None,
            "ORDER BY i.date DESC, i.id DESC LIMIT ? OFFSET ?")
     rows = [dict(zip(ITEM_COLUMNS, r)) for r in db.execute(sql, [*params, limit, offset])]
     active = active_map_ids(db)
+    pairs: dict[int, list[tuple[str, str]]] = {r["id"]: [] for r in rows}
+    if pairs:   # one query for the page's codes, not one per row
+        for item_id, map_id_, code in db.execute(
+                f"SELECT item_id, map_id, code FROM item_codes WHERE item_id IN ({','.join('?' * len(pairs))}) "
+                "ORDER BY item_id, rowid", list(pairs)):
+            pairs[item_id].append((map_id_, code))
     for r in rows:
-        r["codes"] = item_codes(db, r["id"], active)
+        r["codes"] = code_labels(db, pairs[r["id"]], active)
     return rows

@@ -9,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-from flask import abort, current_app, g, request, session
+from flask import abort, current_app, g, request, session, url_for
 from flask_login import current_user
 
 from archive.core import permissions
@@ -190,6 +190,26 @@ def page_args(allowed, **overrides) -> dict:
     return out
 
 
+def item_url(item_id: int) -> str:
+    """url_for('evidence.item', item_id=…), built once per request: tables of 200 items
+    called url_for 400 times a page (a third of the indicator page's time)."""
+    base = g.get("item_url_base")
+    if base is None:
+        base = g.item_url_base = url_for("evidence.item", item_id=0)[:-1]
+    return f"{base}{int(item_id)}"
+
+
+def indicator_url(code: str) -> str:
+    """url_for('evidence.indicator', code=…), once per code and request."""
+    cache = g.get("indicator_urls")
+    if cache is None:
+        cache = g.indicator_urls = {}
+    url = cache.get(code)
+    if url is None:
+        url = cache[code] = url_for("evidence.indicator", code=code)
+    return url
+
+
 def init_app(app) -> None:
     @app.teardown_appcontext
     def close_instance(exc):
@@ -199,6 +219,8 @@ def init_app(app) -> None:
 
     from archive.evidence.review import STATES
     app.jinja_env.globals["REVIEW_STATES"] = STATES     # globals reach imported macros too
+    app.jinja_env.globals["item_url"] = item_url
+    app.jinja_env.globals["indicator_url"] = indicator_url
     from archive.core.audit import action_label
     app.jinja_env.filters["action_label"] = action_label
 

@@ -6,6 +6,9 @@ A malformed query is shown on the page in Chinese (HTTP 400), never a 500.
 """
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 from flask import Blueprint, jsonify, make_response, render_template, request
 from flask_login import current_user
 
@@ -51,6 +54,8 @@ def _log_search(args: dict, total: int | None, response) -> None:
         try:
             with transaction(db):
                 audit.log(db, *row[:5], at=row[5])
+        except sqlite3.Error as e:   # the page is out already: say so in the server log
+            logging.getLogger("archive.web").warning("检索记录未能写入审计日志：%s (%s)", e, row)
         finally:
             db.conn.close()
 
