@@ -128,10 +128,16 @@ def _init(engine: str) -> None:
 def _work(job):
     from archive.extract import ocr
 
+    import resource
+
+    def cpu() -> float:   # this worker's CPU and its finished children's (pdftoppm, tesseract)
+        ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + ch.ru_utime + ch.ru_stime
+
     path, kind, pages = job
-    start = time.perf_counter()
+    start, c0 = time.perf_counter(), cpu()
     out = ocr.ocr_file(Path(path), kind, pages, engine=_engine)
-    return out, time.perf_counter() - start
+    return out, time.perf_counter() - start, cpu() - c0
 
 
 def run_engine(engine: str, scans, photos, workers: int) -> dict:
@@ -146,7 +152,7 @@ def run_engine(engine: str, scans, photos, workers: int) -> dict:
         results = list(pool.map(_work, jobs))
     wall = time.perf_counter() - start
     dist = total = hit = ngrams = 0
-    for (path, refs), (pages, _) in zip(scans, results[:len(scans)]):
+    for (path, refs), (pages, _, _) in zip(scans, results[:len(scans)]):
         for n, ref in enumerate(refs, 1):
             d, t = cer(ref, pages.get(n, ""))
             dist += d
@@ -155,13 +161,14 @@ def run_engine(engine: str, scans, photos, workers: int) -> dict:
             have = squash(pages.get(n, ""))
             hit += sum(1 for g in want if g in have)
             ngrams += len(want)
-    read = sum(1 for (_, cap), (pages, _) in zip(photos, results[len(scans):])
+    read = sum(1 for (_, cap), (pages, _, _) in zip(photos, results[len(scans):])
                if cap in squash(pages.get(1, "")))
     n_pages = sum(len(r) for _, r in scans) + len(photos)
     return {"engine": engine, "cer": dist / max(total, 1), "recall4": hit / max(ngrams, 1),
             "captions": read, "photos": len(photos), "pages": n_pages, "wall": wall,
             "pages_per_s": n_pages / wall,
-            "s_per_page_cpu": sum(s for _, s in results) / n_pages}
+            "s_per_page_worker": sum(s for _, s, _ in results) / n_pages,
+            "cpu_per_page": sum(c for _, _, c in results) / n_pages}
 
 
 def main() -> None:
@@ -181,13 +188,15 @@ def main() -> None:
         chars = sum(len(squash(r)) for _, refs in scans for r in refs)
         print(f"set: {args.scans} scanned PDFs, {args.scans * args.pages} pages, {chars} characters; "
               f"{len(photos)} photos; {args.workers} worker processes, one thread each")
-        print("| engine | scan CER | scan 4-char recall | photo captions read | pages | s | pages/s | s/page per worker |")
-        print("|---|---|---|---|---|---|---|---|")
+        print(f"load average at start {os.getloadavg()[0]:.1f}")
+        print("| engine | scan CER | scan 4-char recall | photo captions read | pages | s | pages/s | "
+              "s/page per worker | CPU s/page | pages/s per core (CPU) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for engine in args.engines.split(","):
             r = run_engine(engine, scans, photos, args.workers)
             print(f"| {engine} | {r['cer']:.4f} | {r['recall4']:.3f} | {r['captions']} / {r['photos']} | "
-                  f"{r['pages']} | {r['wall']:.1f} | {r['pages_per_s']:.3f} | {r['s_per_page_cpu']:.2f} |",
-                  flush=True)
+                  f"{r['pages']} | {r['wall']:.1f} | {r['pages_per_s']:.3f} | {r['s_per_page_worker']:.2f} | "
+                  f"{r['cpu_per_page']:.2f} | {1 / r['cpu_per_page']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
