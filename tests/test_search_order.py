@@ -116,3 +116,27 @@ def test_cli_says_when_newest_first(instance, instance_dir, runner, many):
     assert r.exit_code == 0 and "按入库时间倒序" not in r.stderr
     r = runner.invoke(cli, ["--instance", str(instance_dir), "search", "城市", "--json"])
     assert '"order": "recent"' in r.stdout
+
+
+def test_count_of_a_huge_result_is_kept_until_the_index_changes(instance, many):
+    """A result of more than RECENT_MIN_HITS hits keeps its total for the next page; any write to
+    the index (from this connection or another) makes it count again."""
+    from archive.core.instance import Instance
+    from archive.search import index_item
+    engine.COUNT_CACHE.clear()
+    assert search(instance, "城市")["total"] == 30
+    (key,) = [k for k in engine.COUNT_CACHE if k[1] == '"城市"']
+    engine.COUNT_CACHE[key] = 12345            # proves the next page reads the kept total
+    page2 = search(instance, "城市", limit=5, offset=5)
+    assert page2["total"] == 12345 and _ids(page2) == sorted(many, reverse=True)[5:10]
+    new = add_item(instance.db, "城市的新材料")
+    assert search(instance, "城市")["total"] == 31
+    other = Instance.open(instance.root)
+    try:
+        with transaction(other.db):
+            other.db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [new])
+            index_item(other.db, new)
+    finally:
+        other.close()
+    r = search(instance, "城市", limit=1)
+    assert (r["total"], r["order"], _ids(r)) == (30, "recent", [max(many)])
