@@ -186,16 +186,15 @@ def process_runs(root: Path, args: list[str], runs: int, old: bool = False) -> t
     return statistics.median(wall), p95(wall), statistics.median(cpu), p95(cpu)
 
 
-def owed_triggers() -> list[str]:
-    """The CREATE TRIGGER statements of migration 0070 (to put them back after a run without)."""
-    from archive.core.db import MIGRATIONS
-
-    sql = next(text for v, _, text in MIGRATIONS if v == 70)
-    return [st for st in sql.split(";\n") if "CREATE TRIGGER" in st]
+def owed_triggers(inst_db) -> list[str]:
+    """The CREATE TRIGGER statements in force (to put them back after a run without)."""
+    return [r[0] for r in inst_db.execute("SELECT sql FROM sqlite_master WHERE type = 'trigger' "
+                                         "AND (name LIKE 'unit_owed_%' OR name LIKE 'unit_review_days_%')")]
 
 
 def drop_triggers(db) -> None:
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'unit_owed_%'").fetchall():
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                              "AND (name LIKE 'unit_owed_%' OR name LIKE 'unit_review_days_%')").fetchall():
         db.execute(f"DROP TRIGGER {name}")
 
 
@@ -241,6 +240,20 @@ def update_cost(inst, n: int, with_triggers: bool, sql: str) -> float:
         db.execute("ROLLBACK")
 
 
+def bulk_cost(inst, sql: str, with_triggers: bool) -> tuple[int, float]:
+    """(rows, seconds) of one bulk statement (a map taking over another id, a cycle start), rolled back."""
+    db = inst.db
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        if not with_triggers:
+            drop_triggers(db)
+        t0 = time.perf_counter()
+        rows = db.execute(sql).rowcount
+        return rows, time.perf_counter() - t0
+    finally:
+        db.execute("ROLLBACK")
+
+
 def ingest_rate(inst, tmp: Path, n: int, with_triggers: bool, tag: str) -> float:
     """ms per upload through the one ingest pipeline (small CSV ledgers, one commit each)."""
     from archive.evidence.ingest import IngestRequest, ingest_files
@@ -248,6 +261,7 @@ def ingest_rate(inst, tmp: Path, n: int, with_triggers: bool, tag: str) -> float
 
     db = inst.db
     code, unit = db.execute("SELECT d.code, u.name FROM duties d JOIN units u ON u.id = d.unit_id LIMIT 1").fetchone()
+    triggers = owed_triggers(db)
     if not with_triggers:
         with transaction(db):
             drop_triggers(db)
@@ -264,7 +278,7 @@ def ingest_rate(inst, tmp: Path, n: int, with_triggers: bool, tag: str) -> float
     ms = (time.perf_counter() - t0) * 1000 / n
     if not with_triggers:
         with transaction(db):
-            for st in owed_triggers():
+            for st in triggers:
                 db.execute(st)
         facts.rebuild(db)
     return ms
@@ -356,6 +370,12 @@ def main() -> None:
                 ("unit changed", lambda t: update_cost(inst, n, t, "UPDATE items SET unit = '单位01局' WHERE id = ?"))):
             with_t, without = fn(True), fn(False)
             print(f"  {label:34} {with_t:8.0f} / {without:6.0f}")
+        for label, sql in (("map taken over by a new id (s)", "UPDATE item_codes SET map_id = 'bench-new' "
+                                                             "WHERE map_id = 'bench-units'"),
+                           ("cycle start: all back to 待审核 (s)", "UPDATE items SET review_state = 'pending'"),
+                           ("unit renamed (s)", "UPDATE items SET unit = '单位99局' WHERE unit = '单位01局'")):
+            (rows, with_t), (_, without) = bulk_cost(inst, sql, True), bulk_cost(inst, sql, False)
+            print(f"  {label:34} {with_t:8.2f} / {without:6.2f}   ({rows:,} rows)")
         k = 40
         with_t = ingest_rate(inst, tmp, k, True, "a")
         without = ingest_rate(inst, tmp, k, False, "b")
