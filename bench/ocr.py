@@ -168,7 +168,9 @@ def run_engine(engine: str, scans, photos, workers: int) -> dict:
             "captions": read, "photos": len(photos), "pages": n_pages, "wall": wall,
             "pages_per_s": n_pages / wall,
             "s_per_page_worker": sum(s for _, s, _ in results) / n_pages,
-            "cpu_per_page": sum(c for _, _, c in results) / n_pages}
+            "cpu_per_page": sum(c for _, _, c in results) / n_pages,
+            "scan_cpu_per_page": sum(c for _, _, c in results[:len(scans)]) / max(sum(len(r) for _, r in scans), 1),
+            "photo_cpu": sum(c for _, _, c in results[len(scans):]) / max(len(photos), 1)}
 
 
 def main() -> None:
@@ -190,13 +192,14 @@ def main() -> None:
               f"{len(photos)} photos; {args.workers} worker processes, one thread each")
         print(f"load average at start {os.getloadavg()[0]:.1f}")
         print("| engine | scan CER | scan 4-char recall | photo captions read | pages | s | pages/s | "
-              "s/page per worker | CPU s/page | pages/s per core (CPU) |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+              "s/page per worker | CPU s/page | pages/s per core (CPU) | scan page CPU s | photo CPU s |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for engine in args.engines.split(","):
             r = run_engine(engine, scans, photos, args.workers)
             print(f"| {engine} | {r['cer']:.4f} | {r['recall4']:.3f} | {r['captions']} / {r['photos']} | "
                   f"{r['pages']} | {r['wall']:.1f} | {r['pages_per_s']:.3f} | {r['s_per_page_worker']:.2f} | "
-                  f"{r['cpu_per_page']:.2f} | {1 / r['cpu_per_page']:.3f} |", flush=True)
+                  f"{r['cpu_per_page']:.2f} | {1 / r['cpu_per_page']:.3f} | {r['scan_cpu_per_page']:.2f} | "
+                  f"{r['photo_cpu']:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

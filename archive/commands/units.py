@@ -335,6 +335,16 @@ def _date_opt(value, label):
     return d
 
 
+def upload_links(base_url: str):
+    """`--base-url`: each obligation's row links to its upload page (催办单)."""
+    from urllib.parse import urlencode
+
+    base = base_url.rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise UsageError("bad base url", f"--base-url 应以 http:// 或 https:// 开头，而不是「{base_url}」")
+    return lambda r: f"{base}/upload?{urlencode({'code': r['code'], 'type': r['type']})}"
+
+
 @click.command("remind")
 @click.option("--unit", help="只催这个单位（默认：所有尚有未报送、被退回或逾期材料的单位）")
 @click.option("--overdue", is_flag=True, help="只催有逾期材料的单位")
@@ -362,16 +372,7 @@ def remind_cmd(inst, unit, overdue, xlsx_out, dry_run, base_url, as_json):
         wanted = ("overdue",) if overdue else OPEN_STATES
         targets = list(dict.fromkeys(r["unit_id"] for r in rows if r["state"] in wanted))
     names = {r["unit_id"]: r["unit"] for r in rows}
-    link_for = None
-    if base_url:
-        from urllib.parse import urlencode
-
-        base = base_url.rstrip("/")
-        if not base.startswith(("http://", "https://")):
-            raise UsageError("bad base url", f"--base-url 应以 http:// 或 https:// 开头，而不是「{base_url}」")
-
-        def link_for(r):
-            return f"{base}/upload?{urlencode({'code': r['code'], 'type': r['type']})}"
+    link_for = upload_links(base_url) if base_url else None
     if xlsx_out is not None:
         if unit:
             if xlsx_out.suffix.lower() != ".xlsx" or xlsx_out.is_dir():
