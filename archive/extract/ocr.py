@@ -28,10 +28,12 @@ MAX_OCR_SIDE = 4000          # larger photos are scaled down first: no engine ga
 TIMEOUT_S = 120
 TMP_PREFIX = "evidence-ocr-"   # + pid + "-": see archive.core.leftovers
 ENGINES = ("rapidocr", "tesseract", "tesseract-psm3", "rapidocr-det2000")
-# RapidOCR finds text boxes on the page scaled to this longest side, then reads each box from
-# the full-size image. 1280 instead of the package's 2000 reads as well on 200 dpi scans and
-# photos (bench/ocr.py, where "rapidocr-det2000" is the old setting) in about half the time.
+# RapidOCR scales the image to this longest side before it finds and reads the text. A 200 dpi
+# scan page reads as well at 1,280 px as at the package's 2,000 in about half the time
+# (bench/ocr.py, where "rapidocr-det2000" is the old setting); photos keep 2,000 px: a sign
+# across the street is a few pixels high in a 4,000 px photo, and photos are cheap anyway.
 RAPID_DET_MAX_SIDE = 1280
+RAPID_PHOTO_MAX_SIDE = 2000
 # psm 6 (one uniform block) reads whole scan pages; psm 3 (today's old setting, kept for the
 # bench baseline) drops a whole line of each scan.
 TESSERACT_ARGS = {"tesseract": ["-l", "chi_sim", "--psm", "6"],
@@ -130,7 +132,7 @@ def ocr_file(path: Path, kind: str, pages: list[int] | None = None, engine: str 
         else:
             raise OcrError(f"不支持对 {kind} 做 OCR")
         if engine.startswith("rapidocr"):
-            side = 2000 if engine == "rapidocr-det2000" else RAPID_DET_MAX_SIDE
+            side = RAPID_PHOTO_MAX_SIDE if engine == "rapidocr-det2000" or kind != "pdf" else RAPID_DET_MAX_SIDE
             read = lambda img: _rapidocr(img, side)   # noqa: E731
         else:
             read = lambda img: _tesseract(img, engine)   # noqa: E731
@@ -162,12 +164,13 @@ def _tesseract(image: Path, engine: str) -> str:
     return _run(["tesseract", str(image), "stdout", *TESSERACT_ARGS[engine]])
 
 
-_rapid: dict = {}
+_rapid = None
 
 
-def _rapid_engine(det_max_side: int = RAPID_DET_MAX_SIDE):
+def _rapid_engine():
     """One RapidOCR per process, loaded on first use (~2–5 s), single-threaded."""
-    if det_max_side not in _rapid:
+    global _rapid
+    if _rapid is None:
         _offline_env()
         import warnings
 
@@ -175,15 +178,16 @@ def _rapid_engine(det_max_side: int = RAPID_DET_MAX_SIDE):
             warnings.simplefilter("ignore")
             from rapidocr_onnxruntime import RapidOCR
 
-            _rapid[det_max_side] = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1,
-                                            max_side_len=det_max_side)
-    return _rapid[det_max_side]
+            _rapid = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    return _rapid
 
 
-def _rapidocr(image: Path, det_max_side: int = RAPID_DET_MAX_SIDE) -> str:
+def _rapidocr(image: Path, max_side: int = RAPID_DET_MAX_SIDE) -> str:
     """Boxes grouped into lines top to bottom, left to right within a line."""
+    engine = _rapid_engine()
+    engine.max_side_len = max_side   # read per call (preprocess); one call at a time per process
     try:
-        result, _ = _rapid_engine(det_max_side)(str(image))
+        result, _ = engine(str(image))
     except Exception as e:   # onnxruntime and OpenCV raise their own types on odd input
         raise OcrError(f"RapidOCR 失败：{type(e).__name__}: {e}") from e
     boxes = []
