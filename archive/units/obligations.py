@@ -104,6 +104,17 @@ def obligations(inst, unit: str | None = None, today: date | None = None,
     return {"today": day, "round": round_info, "obligations": rows}
 
 
+def round_now(inst, today: date | None = None) -> dict | None:
+    """The round `obligations()` reports (the last active map's round in force), without
+    computing the obligations: {"name", "map_id", "starts_on", "due_on"} or None."""
+    found = None
+    for imap in active_maps(inst):
+        rnd = round_in_force(inst.db, imap.id, None, today or today_beijing())
+        if rnd is not None:
+            found = {"name": rnd.name, "map_id": rnd.map_id, "starts_on": rnd.starts_on, "due_on": rnd.due_on}
+    return found
+
+
 _ORDER_CACHE: dict[int, dict[str, int]] = {}
 
 

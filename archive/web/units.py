@@ -17,7 +17,7 @@ from archive.core.errors import ArchiveError, NotFound, Refusal
 from archive.units import records
 from archive.units.deadlines import list_deadlines, set_deadline
 from archive.units.duties import ROLE_ZH, ensure_seeded, set_duty, show_duties
-from archive.units.obligations import OPEN_STATES, STATE_ZH, counts_by_unit
+from archive.units.obligations import OPEN_STATES, STATE_ZH, counts_by_unit, round_now
 from archive.units.ranking import pct, ranking, ranking_xlsx
 from archive.units.reminders import (channel_of, last_reminders, reminder_history, send_reminders,
                                      set_webhook_url, webhook_url)
@@ -390,7 +390,7 @@ def _period() -> tuple[date, date, list[str]]:
     start = date_arg(request.args.get("from"), errors, "开始日期")
     end = date_arg(request.args.get("to"), errors, "结束日期")
     if start is None:
-        rnd = owed_report(get_instance())["round"]
+        rnd = round_now(get_instance(), today)
         start = date.fromisoformat(rnd["starts_on"]) if rnd else today - timedelta(days=30)
         start = min(start, today)
     end = end or today

@@ -12,7 +12,7 @@ import pytest
 from archive.core.db import MIGRATIONS, transaction
 from archive.evidence.ingest import IngestRequest, ingest_files
 from archive.units import facts
-from archive.units.obligations import obligations
+from archive.units.obligations import obligations, round_now
 from archive.units.ranking import review_counts
 from tests import filefactory as ff
 from tests.conftest import DATA, MINI_MAP
@@ -274,8 +274,10 @@ def test_obligations_from_the_aggregate_equal_the_grouped_query(instance, seed):
                    (date(2026, 5, 31), date(2026, 5, 31)), (date(2026, 6, 1), date(2026, 6, 30))):
         assert review_counts(instance.db, lo, hi) == review_counts(instance.db, lo, hi, source="grouped"), (lo, hi)
     assert review_counts(instance.db, date(2026, 3, 1), date(2026, 5, 31))
-    rows = obligations(instance, today=date(2026, 6, 1))["obligations"]
+    report = obligations(instance, today=date(2026, 6, 1))
+    rows = report["obligations"]
     assert {r["state"] for r in rows} >= {"approved", "submitted", "overdue"}
+    assert round_now(instance, date(2026, 6, 1)) == report["round"] and report["round"]["name"] == "第一轮"
     assert any(r["first_submitted"] for r in rows)
 
 
