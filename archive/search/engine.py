@@ -123,7 +123,8 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
         # FTS5 alone answers only while no row can be stale (nothing pending)
         if (compiled.match and compiled.where == LIVE and compiled.ranked and not pending
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
-            found = _rare_phrase(db, ix, compiled, limit, offset) if compiled.phrase and ix is _NEW_IX else None
+            rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
+            found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
             total, rows, order = found or _text_only(db, ix, compiled.match, limit, offset, compiled.narrow)
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
