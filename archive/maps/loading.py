@@ -467,7 +467,7 @@ def evidence_counts(db, imap: IndicatorMap, under=None) -> dict[str, int]:
             CROSS JOIN item_codes c ON c.item_id = i.id
             WHERE i.deleted_at IS NULL AND c.map_id = ?""", [imap.id])
     else:
-        inside = {under.code, *(n.code for n in _descendants(under))}
+        inside = {n.code for n in under.iter()}
         codes = set(inside)
         # A code stored in another spelling still counts where the lenient lookup puts it.
         for (stored,) in db.execute("SELECT DISTINCT code FROM item_codes WHERE map_id = ?", [imap.id]):
@@ -498,14 +498,6 @@ def evidence_counts(db, imap: IndicatorMap, under=None) -> dict[str, int]:
     for root in ([under] if under is not None else imap.roots):
         walk(root)
     return counts
-
-
-def _descendants(node) -> list:
-    out = []
-    for child in node.children:
-        out.append(child)
-        out.extend(_descendants(child))
-    return out
 
 
 def map_tree(instance, map_id: str | None = None) -> dict:

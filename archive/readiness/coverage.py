@@ -232,9 +232,6 @@ def load_counts(db, imap, evaluation_date: date, codes: list[str] | None = None)
     default, per_type = type_windows(imap, evaluation_date)
     win, win_args = _window_sql(default, per_type)
     where, args = ["c.map_id = ?"], [imap.id]
-    if codes is not None:
-        where.append(f"c.code IN ({','.join('?' * len(codes))})")
-        args += list(codes)
     if codes is None:
         # Every item: walk the covering index items_readiness (0010) and look each one's codes
         # up, instead of jumping from each code row into the items table, whose rows carry
@@ -243,6 +240,8 @@ def load_counts(db, imap, evaluation_date: date, codes: list[str] | None = None)
     else:
         # A few leaves: their code rows first, each item's columns from the same index.
         source = "item_codes c CROSS JOIN items i INDEXED BY items_readiness ON i.id = c.item_id"
+        where.append(f"c.code IN ({','.join('?' * len(codes))})")
+        args += list(codes)
     groups = db.execute(
         f"SELECT c.code, i.material_type, i.review_state, {win} AS ok, count(*) FROM {source} "
         f"WHERE {' AND '.join(where)} AND i.deleted_at IS NULL GROUP BY 1, 2, 3, 4",
