@@ -234,6 +234,24 @@ def test_equal_scores_order_by_date_then_id(instance, monkeypatch, query, text_o
     assert got == [i for i, _ in expected][7:17]
 
 
+def test_whitespace_between_cjk_is_dropped_as_the_reference_pattern_drops_it():
+    """drop_cjk_ws and the snippets' tidying equal the regular expressions they replace, on
+    every kind of whitespace (\\s and str.split() agree on Unicode spaces, \\x1c–\\x1f too)."""
+    import random
+    import re
+
+    from archive.search import snippets
+    from archive.search.analysis import _CJK_WS, drop_cjk_ws
+
+    rng = random.Random(5)
+    spaces = [" ", "\n", "\r\n", "\t", "\u3000", "\xa0", "\x1c", "\u2028", "\x85", "  \n "]
+    pieces = ["文", "明", "ア", "한", "a", "1", "，", "。", "（", "𠀀", "e\u0301", ""] + spaces
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        assert drop_cjk_ws(text) == _CJK_WS.sub("", text), repr(text)
+        assert snippets._tidy(text) == re.sub(r"\s+", " ", _CJK_WS.sub("", text)).strip(), repr(text)
+
+
 def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
     """make_snippet looks at a prefix of a long text first; the result must equal the whole-text one."""
     import random

@@ -24,7 +24,10 @@ _CJK = ("\u3005\u3007\u3021-\u3029\u3038-\u303b\u3040-\u309f\u30a0-\u30ff\u3400-
         "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003134f")
 CJK_CHAR = re.compile(f"[{_CJK}]")
 _TOKEN_RE = re.compile(f"(?P<c>[{_CJK}]+)|(?P<w>[^\\W_{_CJK}]+)")
+# The reference pattern: a whitespace run between two CJK characters. drop_cjk_ws removes the
+# same runs faster (the lookbehind is tried at every position of a long text).
 _CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
+_WS_RUN = re.compile(r"(\s+)")
 _WORD_CHAR = re.compile(f"[^\\W_{_CJK}]")
 
 
@@ -60,11 +63,27 @@ def nfkc(s: str) -> str:
     return _NFKC_RUN.sub(_nfkc_run, s)
 
 
+def drop_cjk_ws(s: str) -> str:
+    """s with every whitespace run between two CJK characters removed (as `_CJK_WS.sub("", s)`:
+    such a run is matched whole or not at all)."""
+    parts = _WS_RUN.split(s)
+    if len(parts) == 1:
+        return s
+    cjk = CJK_CHAR.match
+    out = [parts[0]]
+    for i in range(1, len(parts), 2):
+        before, after = parts[i - 1], parts[i + 1]
+        if not (before and after and cjk(before[-1]) and cjk(after[0])):
+            out.append(parts[i])
+        out.append(after)
+    return "".join(out)
+
+
 def normalise(s: str | None) -> str:
     """NFKC, whitespace between CJK characters removed, lowercase."""
     if not s:
         return ""
-    return _CJK_WS.sub("", nfkc(s)).lower()
+    return drop_cjk_ws(nfkc(s)).lower()
 
 
 def is_word_char(ch: str) -> bool:

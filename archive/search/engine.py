@@ -9,7 +9,7 @@ import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from .analysis import _CJK_WS, ANALYZER_VERSION, contains, normalise
+from .analysis import ANALYZER_VERSION, contains, drop_cjk_ws, normalise
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
@@ -361,7 +361,7 @@ def _norm_for(v: str) -> str:
     """v, normalised as far as an ideograph term's occurrences go: without a character NFKC
     turns into an ideograph, they are those in v with whitespace between CJK characters removed
     (no other character NFKC changes can join or part two ideographs)."""
-    return normalise(v) if MAKES_IDEOGRAPH.search(v) else _CJK_WS.sub("", v)
+    return normalise(v) if MAKES_IDEOGRAPH.search(v) else drop_cjk_ws(v)
 
 
 def _maybe(v, term) -> bool:

@@ -12,17 +12,16 @@ import unicodedata
 from functools import lru_cache
 
 from archive.extract.ocr import split_recognised
-from .analysis import _CJK, _NFKC_RUN, is_word_char, nfkc
+from .analysis import _NFKC_RUN, drop_cjk_ws, is_word_char, nfkc
 
-_CJK_WS = re.compile(f"(?<=[{_CJK}])\\s+(?=[{_CJK}])")
-_WS = re.compile(r"\s+")
 CONTEXT = 24        # characters shown either side of a match
 MAX_FRAGMENTS = 3
 HEAD = 80           # shown when no term occurs in the text (the hit is on title/name/unit)
 
 
 def _tidy(text: str) -> str:
-    return _WS.sub(" ", _CJK_WS.sub("", text)).strip()
+    # str.split() splits on the characters `\s` matches (both use Py_UNICODE_ISSPACE)
+    return " ".join(drop_cjk_ws(text).split())
 
 
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
@@ -132,7 +131,7 @@ def _absent(text: str, terms: list[str]) -> bool:
     ideograph (normalising only removes whitespace between CJK characters and maps those)."""
     if not all(_IDEOGRAPHS.fullmatch(t) for t in terms) or MAKES_IDEOGRAPH.search(text):
         return False
-    squeezed = _WS.sub("", text)
+    squeezed = "".join(text.split())
     return not any(t in squeezed for t in terms)
 
 
