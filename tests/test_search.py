@@ -271,23 +271,62 @@ def test_snippet_of_a_long_text_is_made_from_its_start_alike(monkeypatch):
         monkeypatch.setattr(snippets, "SHORTCUTS", False)
         whole = snippets.make_snippet(text, terms)
         monkeypatch.setattr(snippets, "SHORTCUTS", True)
-        for prefix in (20, 60, 200, 2000):
+        for prefix, late in ((20, 1), (60, 50), (200, 200), (2000, 10_000)):
             monkeypatch.setattr(snippets, "PREFIX", prefix)
-            assert snippets.make_snippet(text, terms) == whole, (text, terms, prefix)
+            monkeypatch.setattr(snippets, "LATE", late)
+            assert snippets.make_snippet(text, terms) == whole, (text, terms, prefix, late)
+
+
+def test_snippet_from_a_slice_late_in_the_text_equals_the_whole_texts(monkeypatch):
+    """Terms first found late: the snippet made from a slice around them must be the whole
+    text's, also when the term occurs earlier across a line break or through a character NFKC
+    turns into an ideograph, several times, or near the slice's ends."""
+    import random
+
+    from archive.search import snippets
+
+    rng = random.Random(11)
+    filler = ["创建工作", "领导小组", " " * 60, "\n" * 30, "，", "。", "\n", " ", "街道", "社区", "TZ2005", "ab ", "㎏", "e\u0301", "（二）"]
+    tricky = ["文\n明", "文 \u3000明", "⽂明", "文明", "志愿\r\n服务", "志愿服务", "三\n包", "门前三包", "城", "市"]
+    terms_pool = ["文明", "志愿服务", "门前三包", "三包", "城市", "明志"]
+    taken = 0
+    for _ in range(600):
+        parts = [rng.choice(filler) for _ in range(rng.randint(0, 150))]
+        for _ in range(rng.randint(1, 4)):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(tricky))
+        parts += [rng.choice(filler + tricky) for _ in range(rng.randint(0, 150))]
+        text = "".join(parts)
+        terms = rng.sample(terms_pool, rng.randint(1, 2))
+        monkeypatch.setattr(snippets, "SHORTCUTS", False)
+        whole = snippets.make_snippet(text, terms)
+        monkeypatch.setattr(snippets, "SHORTCUTS", True)
+        for late in (1, 40, 200):
+            monkeypatch.setattr(snippets, "LATE", late)
+            firsts = [text.find(t) for t in terms]
+            if min(firsts) >= late and snippets._late_snippet(text, terms, firsts) is not None:
+                taken += 1
+            assert snippets.make_snippet(text, terms) == whole, (text, terms, late)
+    assert taken > 25    # the slice path was taken, not only the fallbacks
 
 
 def test_characters_nfkc_turns_into_ideographs_are_all_listed():
     import re
     import unicodedata
 
-    from archive.search.snippets import MAKES_IDEOGRAPH
+    from archive.search.snippets import MAKES_IDEOGRAPH, makes_ideograph
 
     ideograph = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]")
+    makers = 0
     for cp in range(0x110000):
         if 0xD800 <= cp <= 0xDFFF or ideograph.match(chr(cp)):
             continue
-        if ideograph.search(unicodedata.normalize("NFKC", chr(cp))):
+        makes = bool(ideograph.search(unicodedata.normalize("NFKC", chr(cp))))
+        if makes:
             assert MAKES_IDEOGRAPH.match(chr(cp)), hex(cp)
+        if makes or MAKES_IDEOGRAPH.match(chr(cp)):
+            assert makes_ideograph("a" + chr(cp) + "b") == makes, hex(cp)
+            makers += makes
+    assert makers > 1000 and not makes_ideograph("㎏①㈱文明", 0, 2) and makes_ideograph("㎏⽂", 1)
 
 
 def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():

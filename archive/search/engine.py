@@ -15,7 +15,7 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
                     index_item, item_codes, source_hash, unindex_item, write_row)
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .snippets import MAKES_IDEOGRAPH, _absent, make_item_snippet
+from .snippets import _absent, make_item_snippet, makes_ideograph
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
@@ -361,7 +361,7 @@ def _norm_for(v: str) -> str:
     """v, normalised as far as an ideograph term's occurrences go: without a character NFKC
     turns into an ideograph, they are those in v with whitespace between CJK characters removed
     (no other character NFKC changes can join or part two ideographs)."""
-    return normalise(v) if MAKES_IDEOGRAPH.search(v) else drop_cjk_ws(v)
+    return normalise(v) if makes_ideograph(v) else drop_cjk_ws(v)
 
 
 def _maybe(v, term) -> bool:

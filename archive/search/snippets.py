@@ -74,6 +74,7 @@ def make_item_snippet(text: str, terms: list[str]) -> dict:
 
 
 PREFIX = 2000       # raw characters looked at when a term is not found as written
+LATE = 200          # a first occurrence this far in: the snippet is made from a slice around it
 SHORTCUTS = True    # False: always the whole text (the reference the tests compare with)
 
 
@@ -88,11 +89,17 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     for a term in the first line), else after about PREFIX characters. The snippet made from
     the cut text is kept when every term occurs there and every window ends well before the
     cut; otherwise the next longer cut, then the whole text is used: the result is always the
-    whole text's. (Cost: ~0.03 ms for a cut after 100 characters, 0.2 ms for 2,000.)"""
+    whole text's. (Cost: ~0.03 ms for a cut after 100 characters, 0.2 ms for 2,000.)
+    Terms of ideographs first found LATE or more characters in: only a slice around them is
+    tidied and normalised (_late_snippet), the text before it merely checked."""
     text = text or ""
     if SHORTCUTS and terms:
         cuts = []
         firsts = [text.find(t) for t in terms]
+        if min(firsts) >= LATE:
+            late = _late_snippet(text, terms, firsts)
+            if late is not None:
+                return late
         if max(firsts) < 0 and len(text) > 3 * HEAD and _absent(text, terms):
             cut = _safe_cut(text, 2 * HEAD)   # the hit is on the title, name or unit
             if cut is not None:
@@ -113,23 +120,66 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     return _snippet(_tidy(text), terms, whole=True)
 
 
+def _late_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None:
+    """The whole text's snippet, made from a slice around the first occurrences as written,
+    or None. Kept only when it is certainly the whole text's: every term is ideographs only;
+    before the slice no term occurs in the normalised text (an occurrence there is an
+    occurrence in the text with all whitespace removed, since no character before it is one
+    NFKC turns into an ideograph, so that squeezed text is checked, up to the last character
+    of the occurrence as written — an occurrence ending earlier would start earlier too); both
+    ends of the slice are safe cuts, and every window lies well inside the slice (_snippet)."""
+    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms):
+        return None
+    ends = [f + len(t) - 1 for f, t in zip(firsts, terms)]
+    if makes_ideograph(text, 0, max(ends)):
+        return None
+    for t, end in zip(terms, ends):
+        if t in "".join(text[:end].split()):
+            return None
+    longest = max(len(t) for t in terms)
+    margin = 2 * CONTEXT + 8 * longest + 32
+    start = _safe_cut_back(text, min(firsts) - margin)
+    if start is None:
+        return None
+    stop = max(ends) + 1 + margin
+    if stop >= len(text):
+        return _snippet(_tidy(text[start:]), terms, whole=True, lead=True)
+    stop = _safe_cut(text, stop)
+    if stop is None:
+        return None
+    return _snippet(_tidy(text[start:stop]), terms, whole=False, lead=True)
+
+
 def _head(d: str) -> dict:
     plain = d[:HEAD] + ("…" if len(d) > HEAD else "")
     return {"snippet": plain, "snippet_html": html.escape(plain), "highlights": []}
 
 
 _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
-# every character other than these ideographs whose NFKC form holds one (radicals, enclosed and
-# squared CJK, compatibility ideographs; tests/test_search.py checks the list against Unicode)
+# every character other than these ideographs whose NFKC form holds one lies in these blocks
+# (radicals, enclosed and squared CJK, compatibility ideographs; tests/test_search.py checks
+# them against all of Unicode); makes_ideograph() tells the characters themselves (not ㎏ or ①)
 MAKES_IDEOGRAPH = re.compile("[\u2e80-\u2fdf\u3038-\u303a\u3190-\u319f\u3200-\u33ff\uf900-\ufaff"
                              "\U0001f200-\U0001f2ff\U0002f800-\U0002fa1f]")
+
+
+@lru_cache(maxsize=8192)
+def _makes(ch: str) -> bool:
+    return bool(_IDEOGRAPHS.search(unicodedata.normalize("NFKC", ch)))
+
+
+def makes_ideograph(text: str, start: int = 0, end: int | None = None) -> bool:
+    """text[start:end] holds a character NFKC turns into (something holding) an ideograph.
+    The blocks' pattern finds candidates at C speed (a class of the exact characters is
+    matched ~10× slower); ㎏ or ① in a text do not count."""
+    return any(_makes(m.group()) for m in MAKES_IDEOGRAPH.finditer(text, start, len(text) if end is None else end))
 
 
 def _absent(text: str, terms: list[str]) -> bool:
     """No term can occur in the text's normalised form: every term is ideographs only and occurs
     neither in the text with all whitespace removed nor through a character NFKC turns into an
     ideograph (normalising only removes whitespace between CJK characters and maps those)."""
-    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms) or MAKES_IDEOGRAPH.search(text):
+    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms) or makes_ideograph(text):
         return False
     squeezed = "".join(text.split())
     return not any(t in squeezed for t in terms)
@@ -147,7 +197,19 @@ def _safe_cut(text: str, at: int) -> int | None:
     return None
 
 
-def _snippet(d: str, terms: list[str], whole: bool) -> dict | None:
+def _safe_cut_back(text: str, at: int) -> int | None:
+    """The last safe cut at or before `at` (within 400 characters), as _safe_cut finds forwards."""
+    for i in range(min(at, len(text) - 1), max(0, at - 400), -1):
+        nxt = text[i]
+        if _ideograph(text[i - 1]) and (_ideograph(nxt) or "!" <= nxt <= "~"):
+            return i
+    return None
+
+
+def _snippet(d: str, terms: list[str], whole: bool, lead: bool = False) -> dict | None:
+    """The snippet of tidy text d. `whole` False: d is cut from a longer text (None when a
+    window could reach past the cut); `lead`: d is cut from after the start of the text (None
+    unless every term occurs in d and the first window starts well inside it)."""
     if not d:
         return {"snippet": "", "snippet_html": "", "highlights": []}
     n, where = _norm_with_map(d)
@@ -161,8 +223,8 @@ def _snippet(d: str, terms: list[str], whole: bool) -> dict | None:
             first = first or span
         if first:
             firsts.append(first)
-        elif not whole:
-            return None          # the term may occur after the cut
+        elif not whole or lead:
+            return None          # the term may occur after the cut (or before it)
     if not firsts:
         return _head(d)
     # windows around the first occurrence of each term, merged
@@ -175,6 +237,8 @@ def _snippet(d: str, terms: list[str], whole: bool) -> dict | None:
             windows.append([a, b])
     if not whole and windows[-1][1] > len(d) - 4 * max(len(t) for t in terms) - 8:
         return None              # a window (or a match inside it) could reach past the cut
+    if lead and windows[0][0] < 4 * max(len(t) for t in terms) + 8:
+        return None              # ... or before the start of the slice
     windows = windows[:MAX_FRAGMENTS]
     spans = _merge(sorted(spans))
     plain, marks = "", []
