@@ -13,6 +13,7 @@ from .analysis import ANALYZER_VERSION, contains, drop_cjk_ws, normalise
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
+from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
 from .snippets import _absent, make_item_snippet, makes_ideograph
@@ -488,54 +489,69 @@ def _batches(ids, size=None):
 def catch_up(instance, progress: Progress | None = None) -> dict:
     """Bring the index up to date without stopping search: items of an old archive still in the
     old index (`search_unmoved`, after migration 0060) and items whose filter tokens may be
-    stale (`search_pending`) are re-indexed in short transactions of REINDEX_BATCH items; when
-    none remain in the old index its tables are dropped. Search stays exact throughout (it reads
-    the old index, or evaluates filters in SQL, until then). Returns {"moved", "refreshed"}."""
-    db = instance.db
+    stale (`search_pending`, new items a bulk load inserted among them) are re-indexed in short
+    transactions of REINDEX_BATCH items; when none remain in the old index its tables are
+    dropped. Search stays exact throughout (it reads the old index, or evaluates filters in
+    SQL, until then). Returns {"moved", "refreshed"}."""
+    return _catch_up(instance.db, progress)[0]
+
+
+def _catch_up(db, progress, of_total: int | None = None):
+    """catch_up → (report, the ids it indexed); progress counted out of `of_total` if given."""
     unmoved = [r[0] for r in db.execute(f"SELECT item_id FROM {UNMOVED} ORDER BY item_id")]
     pending = [r[0] for r in db.execute(f"SELECT item_id FROM {PENDING} ORDER BY item_id")]
     todo = list(dict.fromkeys(unmoved + pending))
+    total = max(of_total or 0, len(todo))
     done = 0
-    for batch in _batches(todo):
+    for batch, known in analysed(db, list(_batches(todo))):
         with transaction(db):
             for item_id in batch:
-                index_item(db, item_id)
+                index_item(db, item_id, known)
         done += len(batch)
         if progress:
-            progress(done, len(todo), "")
+            progress(done, total, "")
     with transaction(db):
         if not db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
             db.execute(f"DROP TABLE IF EXISTS {LEGACY_FTS}")
             db.execute(f"DROP TABLE IF EXISTS {LEGACY_SRC}")
-    return {"moved": len(unmoved), "refreshed": len(pending)}
+    return {"moved": len(unmoved), "refreshed": len(pending)}, todo
 
 
 def reindex(instance, progress: Progress | None = None, full: bool = False) -> dict:
     """Rebuild the index from the items rows; search stays up throughout.
 
-    First `catch_up` (an old archive's rows move to the current layout). In place (default):
-    every item's row is rewritten in short transactions of REINDEX_BATCH items, so each item
-    switches atomically and concurrent writers wait one batch at most. Full (`full=True`, or
-    automatically when the index comes from another analyzer version or FTS5's integrity-check
-    fails): a new table is built beside the live one while search keeps using the old; writers
-    keep both up to date, and the swap is one short transaction. Returns {"indexed", "removed",
-    "mode"}."""
+    First `catch_up` (an old archive's rows move to the current layout, new and changed items
+    are indexed). In place (default): every other item's row is rewritten in short
+    transactions of REINDEX_BATCH items, so each item switches atomically and concurrent
+    writers wait one batch at most. Full (`full=True`, or automatically when the index comes
+    from another analyzer version or FTS5's integrity-check fails): a new table is built beside
+    the live one while search keeps using the old; writers keep both up to date, and the swap
+    is one short transaction; then only rows that differ from their items are rewritten.
+    Text is analysed a batch ahead in a second process (prefetch.py). Returns {"indexed",
+    "removed", "mode"}."""
     db = instance.db
     stale = db.execute(f"SELECT count(*) FROM {DOCS} WHERE item_id NOT IN "
                        "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
-    catch_up(instance)
     if not full:
         row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
         full = (row is not None and row[0] != ANALYZER_VERSION) or not _fts_intact(db)
-    report = _rebuild(db, progress) if full else _rewrite_in_place(db, progress)
+    if full:
+        _catch_up(db, None)
+        report = _rebuild(db, progress)
+    else:
+        n = db.execute("SELECT count(*) FROM items WHERE deleted_at IS NULL").fetchone()[0]
+        _, caught = _catch_up(db, progress, n)
+        report = _rewrite_in_place(db, progress, set(caught))
     return {**report, "removed": report["removed"] + stale}
 
 
-def _rewrite_in_place(db, progress) -> dict:
+def _rewrite_in_place(db, progress, caught: set = frozenset()) -> dict:
+    """Every live item's row rewritten (those in `caught` were just indexed: counted as done)."""
     ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL ORDER BY id")]
     stale = [r[0] for r in db.execute(
         f"SELECT item_id FROM {DOCS} WHERE item_id NOT IN (SELECT id FROM items WHERE deleted_at IS NULL)")]
-    total, done = len(ids) + len(stale), 0
+    todo = [i for i in ids if i not in caught]
+    total, done = len(ids) + len(stale), len(ids) - len(todo)
     for batch in _batches(stale):
         with transaction(db):
             for item_id in batch:
@@ -543,10 +559,10 @@ def _rewrite_in_place(db, progress) -> dict:
         done += len(batch)
         if progress:
             progress(done, total, "")
-    for batch in _batches(ids):
+    for batch, known in analysed(db, list(_batches(todo))):
         with transaction(db):
             for item_id in batch:
-                index_item(db, item_id)   # re-reads the row: a concurrent edit is never lost
+                index_item(db, item_id, known)   # re-reads the row: a concurrent edit is never lost
         done += len(batch)
         if progress:
             progress(done, total, "")
@@ -556,7 +572,8 @@ def _rewrite_in_place(db, progress) -> dict:
 def _rebuild(db, progress) -> dict:
     """A new FTS table from search_docs: each indexed item's row is re-made from the fields it was
     indexed with (search_old, else the items row) and its recorded filter tokens, so the new
-    table holds exactly what the live one should; index_item writes both while it exists."""
+    table holds exactly what the live one should; index_item writes both while it exists. After
+    the swap, the rows that differ from their items (drift, deleted items) are rewritten."""
     with transaction(db):
         db.execute(f"DROP TABLE IF EXISTS {NEW_FTS}")
         db.execute(f"CREATE VIRTUAL TABLE {NEW_FTS} USING fts5(text, title, name, unit, f, content='', "
@@ -564,7 +581,7 @@ def _rebuild(db, progress) -> dict:
         db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('automerge', 16)")
     ids = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} ORDER BY item_id")]
     done = 0
-    for batch in _batches(ids):
+    for batch, known in analysed(db, list(_batches(ids))):
         with transaction(db):
             for item_id in batch:
                 doc = db.execute(f"SELECT f FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
@@ -575,7 +592,7 @@ def _rebuild(db, progress) -> dict:
                                  [item_id]).fetchone()
                 fields = old or db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?",
                                            [item_id]).fetchone()
-                write_row(db, item_id, fields, doc[0], NEW_FTS)
+                write_row(db, item_id, fields, doc[0], NEW_FTS, known)
         done += len(batch)
         if progress:
             progress(done, len(ids), "")
@@ -583,9 +600,14 @@ def _rebuild(db, progress) -> dict:
         db.execute(f"DROP TABLE {FTS}")
         db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")
         db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('analyzer', ?)", [ANALYZER_VERSION])
-    # then every row from the current items (drift, deleted items)
-    report = _rewrite_in_place(db, None)
-    return {**report, "mode": "full"}
+    # then the rows that differ from the current items (drift, deleted or unindexed items)
+    fix = sorted({p["item_id"] for p in _drift_rows(db)})
+    for batch in _batches(fix):
+        with transaction(db):
+            for item_id in batch:
+                index_item(db, item_id)   # removes a deleted item's row too
+    live = db.execute("SELECT count(*) FROM items WHERE deleted_at IS NULL").fetchone()[0]
+    return {"indexed": live, "removed": 0, "mode": "full"}
 
 
 def _fts_intact(db) -> bool:
@@ -594,6 +616,39 @@ def _fts_intact(db) -> bool:
         return True
     except sqlite3.DatabaseError:
         return False
+
+
+_DRIFT_MESSAGES = {
+    "item not indexed": "资料未进入全文索引",
+    "stale index row": "已删除或不存在的资料仍在全文索引中",
+    "index drift": "资料文本已改动但全文索引未更新，请运行 evidence reindex",
+    "filter drift": "资料的类型、单位、日期或指标已改动但全文索引未更新，请运行 evidence reindex",
+}
+
+
+def _drift_rows(db):
+    """Yield {"key", "message", "item_id"} for each item whose FTS row is missing, stale
+    (deleted item), built from other text (source hash) or with other filter tokens."""
+    def problem(key, item_id):
+        return {"key": key, "message": _DRIFT_MESSAGES[key], "item_id": item_id}
+
+    for (item_id,) in db.execute(
+            f"SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN (SELECT item_id FROM {DOCS}) "
+            f"AND id NOT IN (SELECT item_id FROM {UNMOVED}) ORDER BY id").fetchall():
+        yield problem("item not indexed", item_id)
+    for (item_id,) in db.execute(
+            f"SELECT item_id FROM {DOCS} WHERE item_id NOT IN "
+            "(SELECT id FROM items WHERE deleted_at IS NULL) ORDER BY item_id").fetchall():
+        yield problem("stale index row", item_id)
+    db.conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
+    for item_id, same, f, mtype, unit, date in db.execute(
+            f"SELECT d.item_id, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit), "
+            f"d.f, i.material_type, i.unit, i.date FROM {DOCS} d JOIN items i ON i.id = d.item_id "
+            "WHERE i.deleted_at IS NULL ORDER BY d.item_id").fetchall():
+        if not same:
+            yield problem("index drift", item_id)
+        elif f != item_tokens(mtype, unit, date, item_codes(db, item_id)):
+            yield problem("filter drift", item_id)
 
 
 def check_index(db) -> list[dict]:
@@ -616,15 +671,8 @@ def check_index(db) -> list[dict]:
     row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
     if row is not None and row[0] != ANALYZER_VERSION:
         problems.append({"key": "index outdated", "message": "全文索引由旧版分析器生成，请运行 evidence reindex"})
-    for (item_id,) in db.execute(
-            f"SELECT id FROM items WHERE deleted_at IS NULL AND id NOT IN (SELECT item_id FROM {DOCS}) "
-            f"AND id NOT IN (SELECT item_id FROM {UNMOVED}) ORDER BY id"):
-        problems.append({"key": "item not indexed", "message": "资料未进入全文索引", "item_id": item_id})
-    for (item_id,) in db.execute(
-            f"SELECT item_id FROM {DOCS} WHERE item_id NOT IN "
-            "(SELECT id FROM items WHERE deleted_at IS NULL) ORDER BY item_id"):
-        problems.append({"key": "stale index row", "message": "已删除或不存在的资料仍在全文索引中",
-                         "item_id": item_id})
+    rows = list(_drift_rows(db))
+    problems += [p for p in rows if p["key"] in ("item not indexed", "stale index row")]
     n_docs = db.execute(f"SELECT count(*) FROM {DOCS}").fetchone()[0]
     n_fts = db.execute(f"SELECT count(*) FROM {FTS}_docsize").fetchone()[0]
     if n_docs != n_fts:
@@ -632,17 +680,4 @@ def check_index(db) -> list[dict]:
                          "fts_rows": n_fts, "registered": n_docs})
     for (item_id,) in db.execute(f"SELECT id FROM {FTS}_docsize WHERE id NOT IN (SELECT item_id FROM {DOCS})"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
-    conn = db.conn
-    conn.create_function("ea_source_hash", 4, source_hash, deterministic=True)
-    for item_id, same, f, mtype, unit, date in db.execute(
-            f"SELECT d.item_id, d.src_hash = ea_source_hash(i.text, i.title, i.original_name, i.unit), "
-            f"d.f, i.material_type, i.unit, i.date FROM {DOCS} d JOIN items i ON i.id = d.item_id "
-            "WHERE i.deleted_at IS NULL ORDER BY d.item_id"):
-        codes = item_codes(db, item_id)
-        if not same:
-            problems.append({"key": "index drift", "item_id": item_id,
-                             "message": "资料文本已改动但全文索引未更新，请运行 evidence reindex"})
-        elif f != item_tokens(mtype, unit, date, codes):
-            problems.append({"key": "filter drift", "item_id": item_id,
-                             "message": "资料的类型、单位、日期或指标已改动但全文索引未更新，请运行 evidence reindex"})
-    return problems
+    return problems + [p for p in rows if p["key"] in ("index drift", "filter drift")]

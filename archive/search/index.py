@@ -50,6 +50,22 @@ def _text_tokens(row) -> list[str]:
     return [tokens(normalise(v)) for v in row]
 
 
+def analyse(row) -> tuple[bytes, list[str]]:
+    """(source_hash, token strings of the text columns) of (text, title, name, unit): what a
+    bulk job computes ahead, in another process (prefetch.py), keyed by the hash."""
+    return source_hash(*row), _text_tokens(row)
+
+
+def _tokens_of(row, known: dict | None, digest: bytes | None = None) -> list[str]:
+    """The token strings of row: from `known` ({source hash: tokens}) when it has them —
+    the hash covers every field, so they are this row's — else analysed here."""
+    if known:
+        found = known.get(digest or source_hash(*row))
+        if found is not None:
+            return found
+    return _text_tokens(row)
+
+
 def _indexed_fields(db, item_id: int):
     """The (text, title, name, unit) the item's FTS row was built from."""
     old = db.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id = ?", [item_id]).fetchone()
@@ -64,30 +80,40 @@ def _check_analyzer(db) -> None:
         raise AnalyzerChanged(f"the index was built by analyzer {row[0]}; run `evidence reindex`")
 
 
-def _remove(db, item_id: int, rebuilding: bool) -> bool:
-    doc = db.execute(f"SELECT f FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
+def _remove(db, item_id: int, rebuilding: bool, known: dict | None = None):
+    """Delete the item's FTS row: (source hash, tokens) of the fields it was built from, or
+    None when it had none."""
+    doc = db.execute(f"SELECT f, src_hash FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
     if doc is None:
-        return False
+        return None
     _check_analyzer(db)
-    fields = _indexed_fields(db, item_id)
-    toks = [*_text_tokens(fields), padded(doc[0])]
+    digest = bytes(doc[1])
+    text_toks = known.get(digest) if known else None
+    if text_toks is None:
+        text_toks = _text_tokens(_indexed_fields(db, item_id))
+    toks = [*text_toks, padded(doc[0])]
     db.execute(f"INSERT INTO {FTS} ({FTS}, rowid, text, title, name, unit, f) "
                "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
     if rebuilding and db.execute(f"SELECT 1 FROM {NEW_FTS}_docsize WHERE id = ?", [item_id]).fetchone():
         db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rowid, text, title, name, unit, f) "
                    "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
     db.execute(f"DELETE FROM {DOCS} WHERE item_id = ?", [item_id])
-    return True
+    return digest, text_toks
 
 
-def write_row(db, item_id: int, row, f: str, table: str = FTS) -> None:
+def write_row(db, item_id: int, row, f: str, table: str = FTS, known: dict | None = None,
+              text_toks: list[str] | None = None) -> None:
     """Insert the FTS row of (text, title, original_name, unit) and filter tokens `f` — no delete."""
+    if text_toks is None:
+        text_toks = _tokens_of(row, known)
     db.execute(f"INSERT INTO {table} (rowid, text, title, name, unit, f) VALUES (?, ?, ?, ?, ?, ?)",
-               [item_id, *_text_tokens(row), padded(f)])
+               [item_id, *text_toks, padded(f)])
 
 
-def index_item(db, item_id: int) -> None:
+def index_item(db, item_id: int, known: dict | None = None) -> None:
     """(Re)write one item's FTS row from its items row; a deleted or missing item is removed.
+    `known`: token strings analysed ahead by source hash (bulk jobs); an item whose text is
+    unchanged is analysed once for its delete and insert.
 
     Call inside the caller's `transaction(db)` (raw SQL only, never commits)."""
     row = db.execute("SELECT text, title, original_name, unit, deleted_at, material_type, date "
@@ -96,18 +122,19 @@ def index_item(db, item_id: int) -> None:
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         _legacy_index(db, item_id, row)
         db.execute(f"DELETE FROM {UNMOVED} WHERE item_id = ?", [item_id])
-    _remove(db, item_id, rebuilding)
+    removed = _remove(db, item_id, rebuilding, known)
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
     db.execute(f"DELETE FROM {PENDING} WHERE item_id = ?", [item_id])
     if row is None or row[4] is not None:
         return
     fields, mtype, date = row[:4], row[5], row[6]
     f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
-    write_row(db, item_id, fields, f)
+    digest = source_hash(*fields)
+    text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
+    write_row(db, item_id, fields, f, text_toks=text_toks)
     if rebuilding:
-        write_row(db, item_id, fields, f, NEW_FTS)
-    db.execute(f"INSERT INTO {DOCS} (item_id, f, src_hash) VALUES (?, ?, ?)",
-               [item_id, f, source_hash(*fields)])
+        write_row(db, item_id, fields, f, NEW_FTS, text_toks=text_toks)
+    db.execute(f"INSERT INTO {DOCS} (item_id, f, src_hash) VALUES (?, ?, ?)", [item_id, f, digest])
     if not iso_date_ok(date):
         # a date the buckets cannot hold: its date filter is evaluated in SQL
         db.execute(f"INSERT INTO {PENDING} (item_id) VALUES (?)", [item_id])

@@ -1,0 +1,127 @@
+"""Bulk reindexing: text analysed once per item, ahead in a worker process, and the index it
+writes identical to the one written item by item."""
+from __future__ import annotations
+
+import pytest
+
+from archive.core.db import transaction
+from archive.search import check_index, engine, index, index_item, prefetch, reindex, search
+from tests.search_helpers import add_item, add_many
+
+
+def _vocab(db) -> list[tuple]:
+    """Every (term, item, column, offset) FTS5 holds: equal lists mean equal indexes."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING fts5vocab(main, 'search_fts', 'instance')")
+    rows = db.execute("SELECT term, doc, col, offset FROM temp.v ORDER BY term, doc, col, offset").fetchall()
+    db.execute("DROP TABLE temp.v")
+    return rows
+
+
+def _texts(n):
+    return [f"第{i}份创建文明城市工作台账，志愿服务 TZ{i:05d} 号，背街小巷\n整治" for i in range(n)]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Calls of the in-process analysis (the worker's run in another process, not counted)."""
+    calls = []
+    real = index._text_tokens
+
+    def counting(row):
+        calls.append(row)
+        return real(row)
+    monkeypatch.setattr(index, "_text_tokens", counting)
+    return calls
+
+
+def test_an_unchanged_item_is_analysed_once_for_its_delete_and_insert(instance, counted):
+    db = instance.db
+    item = add_item(db, "创建文明城市工作台账")
+    before = _vocab(db)
+    counted.clear()
+    with transaction(db):
+        index_item(db, item)
+    assert len(counted) == 1
+    assert _vocab(db) == before
+    # a changed item: its old fields for the delete, its new ones for the insert
+    with transaction(db):
+        db.execute("UPDATE items SET text = '背街小巷整治' WHERE id = ?", [item])
+        counted.clear()
+        index_item(db, item)
+    assert len(counted) == 2
+    assert search(instance, "小巷")["total"] == 1 and search(instance, "台账")["total"] == 0
+
+
+def test_known_tokens_are_used_only_for_the_row_whose_hash_they_carry(instance, counted):
+    db = instance.db
+    item = add_item(db, "创建文明城市工作台账")
+    row = db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item]).fetchone()
+    digest, toks = index.analyse(row)
+    counted.clear()
+    with transaction(db):
+        index_item(db, item, {digest: toks})
+    assert counted == []       # delete and insert both from the known tokens
+    with transaction(db):
+        db.execute("UPDATE items SET text = '背街小巷整治' WHERE id = ?", [item])
+        index_item(db, item, {digest: toks})   # the old text's tokens: the delete only
+    assert len(counted) == 1
+    assert search(instance, "小巷")["total"] == 1 and search(instance, "台账")["total"] == 0
+    assert check_index(db) == []
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_reindex_through_the_worker_writes_the_same_index(instance, monkeypatch, counted, full):
+    db = instance.db
+    monkeypatch.setattr(prefetch, "MIN_ITEMS", 10)
+    monkeypatch.setattr(engine, "REINDEX_BATCH", 7)
+    ids = add_many(db, _texts(60))
+    add_item(db, "被删除的资料", deleted=True)
+    before = _vocab(db)
+    counted.clear()
+    report = reindex(instance, full=full)
+    assert report["indexed"] == 60 and report["mode"] == ("full" if full else "in place")
+    assert counted == []      # every row analysed by the worker
+    assert _vocab(db) == before and check_index(db) == []
+    assert search(instance, "第17份")["total"] == 1 and search(instance, "小巷整治")["total"] == len(ids)
+
+
+def test_full_rebuild_rewrites_only_rows_that_drifted(instance, monkeypatch):
+    db = instance.db
+    ids = add_many(db, _texts(12))
+    with transaction(db):   # drift no trigger records: the index's own record of the text is off
+        db.execute("UPDATE search_docs SET src_hash = x'00' WHERE item_id = ?", [ids[3]])
+        db.execute("UPDATE search_docs SET f = 'x' WHERE item_id = ?", [ids[5]])
+    assert {p["item_id"] for p in check_index(db)} == {ids[3], ids[5]}
+    rewritten = []
+    real = index_item
+    monkeypatch.setattr(engine, "index_item", lambda db, i, known=None: (rewritten.append(i), real(db, i, known)))
+    reindex(instance, full=True)
+    assert sorted(rewritten) == [ids[3], ids[5]]
+    assert check_index(db) == []
+    assert search(instance, "第5份")["total"] == 1
+
+
+def test_a_worker_that_cannot_read_the_database_falls_back(instance, monkeypatch, counted):
+    db = instance.db
+    monkeypatch.setattr(prefetch, "MIN_ITEMS", 10)
+    monkeypatch.setattr(prefetch, "_database_file", lambda db: str(instance.root / "无此文件.db"))
+    add_many(db, _texts(30))
+    before = _vocab(db)
+    counted.clear()
+    reindex(instance)
+    assert len(counted) == 30      # analysed here instead, once per item
+    assert _vocab(db) == before and check_index(db) == []
+
+
+def test_the_worker_analyses_current_and_indexed_fields(instance):
+    db = instance.db
+    item = add_item(db, "创建文明城市工作台账")
+    old = db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item]).fetchone()
+    with transaction(db):
+        db.execute("UPDATE items SET text = '背街小巷整治' WHERE id = ?", [item])   # search_old keeps the old
+    new = db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item]).fetchone()
+    known = prefetch.analyse_batch(prefetch._database_file(db), [item])
+    assert known == dict([index.analyse(old), index.analyse(new)])
+    with transaction(db):
+        index_item(db, item)
+    assert check_index(db) == []
