@@ -125,3 +125,36 @@ def test_the_worker_analyses_current_and_indexed_fields(instance):
     with transaction(db):
         index_item(db, item)
     assert check_index(db) == []
+
+
+def test_a_script_without_a_main_guard_runs_once(instance, tmp_path):
+    """The worker must not run the caller's main script again (as multiprocessing's spawn would)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    add_many(instance.db, _texts(40))
+    before = _vocab(instance.db)
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "bulk.py"
+    script.write_text(f"""
+import sys
+sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+with open({str(marker)!r}, "a") as f:
+    f.write("run\\n")
+from archive.core.instance import Instance
+from archive.search import index, prefetch, reindex
+prefetch.MIN_ITEMS = 10
+calls = []
+real = index._text_tokens
+index._text_tokens = lambda row: (calls.append(1), real(row))[1]
+inst = Instance.open({str(instance.root)!r})
+reindex(inst)
+inst.close()
+print(len(calls))
+""", encoding="utf-8")
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert marker.read_text() == "run\n"
+    assert out.stdout.strip() == "0"      # the worker analysed every item
+    assert _vocab(instance.db) == before

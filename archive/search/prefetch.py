@@ -8,19 +8,27 @@ process still reads every row itself inside its transaction and uses a worker's 
 when the row's hash equals theirs, so an item edited meanwhile is analysed again, never
 indexed from stale text. Any worker failure (no second core, an in-memory database, a
 crash) falls back to analysing in the indexing process: slower, same index.
+
+The worker is `python -c` running `serve()` over pipes, not multiprocessing: spawn would run
+the caller's main script again in the child (a script without a `__main__` guard would
+repeat its work there), and fork would copy open SQLite connections.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
-from collections import deque
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+import struct
+import subprocess
+import sys
+from pathlib import Path
 
 from .index import OLD, analyse
 
 MIN_ITEMS = 2000   # fewer: starting a process (~0.2 s) costs more than it saves
 AHEAD = 2          # batches handed to the worker before the one being indexed
+_ROOT = str(Path(__file__).resolve().parents[2])   # the directory holding this `archive` package
+_LEN = struct.Struct("<Q")
 
 
 def _database_file(db) -> str | None:
@@ -40,6 +48,40 @@ def analyse_batch(path: str, ids: list[int]) -> dict[bytes, list[str]]:
     return dict(analyse(row) for row in rows)
 
 
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_LEN.pack(len(data)) + data)
+    stream.flush()
+
+
+def _receive(stream):
+    head = stream.read(_LEN.size)
+    if len(head) < _LEN.size:
+        raise EOFError("worker closed its pipe")
+    n = _LEN.unpack(head)[0]
+    data = stream.read(n)
+    if len(data) < n:
+        raise EOFError("worker closed its pipe")
+    return pickle.loads(data)   # our own child's output, never a user's
+
+
+def serve() -> None:
+    """The worker's loop: (path, ids) in, {hash: tokens} out, until stdin closes."""
+    src, out = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        try:
+            path, ids = _receive(src)
+        except EOFError:
+            return
+        _send(out, analyse_batch(path, ids))
+
+
+def _start_worker() -> subprocess.Popen:
+    code = f"import sys; sys.path.insert(0, {_ROOT!r}); from archive.search.prefetch import serve; serve()"
+    return subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+
+
 def analysed(db, batches: list[list[int]]):
     """Yield (batch, known) for each batch in order; `known` is {source hash: tokens} from the
     worker, or None (analyse in this process)."""
@@ -48,25 +90,40 @@ def analysed(db, batches: list[list[int]]):
         for batch in batches:
             yield batch, None
         return
-    # spawn, not fork: this process holds SQLite connections and may run threads
-    pool = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
-    pending: deque = deque()
-    broken = False
     try:
-        nxt = 0
-        for batch in batches:
-            while not broken and nxt < len(batches) and len(pending) <= AHEAD:
-                pending.append(pool.submit(analyse_batch, path, batches[nxt]))
-                nxt += 1
+        worker = _start_worker()
+    except OSError:
+        worker = None
+    asked = 0
+    try:
+        for i, batch in enumerate(batches):
             known = None
-            if pending:
+            if worker is not None:
                 try:
-                    known = pending.popleft().result()
-                except Exception:   # noqa: BLE001 — any worker failure: analyse here instead
-                    broken = True
-                    pending.clear()
+                    while asked < len(batches) and asked <= i + AHEAD:
+                        _send(worker.stdin, (path, batches[asked]))
+                        asked += 1
+                    known = _receive(worker.stdout)
+                except Exception:   # noqa: BLE001 — any worker failure: analyse here from now on
+                    worker = _stop(worker)
             yield batch, known
     finally:
-        for f in pending:
-            f.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
+        _stop(worker)
+
+
+def _stop(worker):
+    """End the worker: closing its output first, so one blocked writing an answer nobody will
+    read stops too (broken pipe) instead of holding up the wait."""
+    if worker is None:
+        return None
+    for stream in (worker.stdout, worker.stdin):
+        try:
+            stream.close()
+        except OSError:
+            pass
+    try:
+        worker.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
+    return None
