@@ -136,6 +136,26 @@ def test_search_chinese_phrase_highlighted(page, tmp_path, tag):
     assert page.all("#q")
 
 
+@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
+def test_search_marks_a_phrase_deep_in_a_long_document_for_every_role(page, tmp_path, tag, role):
+    """Terms first met far into a long PDF (the snippet is made from a slice around them): every
+    role sees the hit with both terms marked in a snippet that starts with …"""
+    filler = "创建工作领导小组召开会议，研究部署年度重点任务，各成员单位按照分工抓好落实。"
+    mark = "".join(chr(0x5F00 + int(c, 16) * 16 + k) for k, c in enumerate(tag))  # this test's own ideographs
+    lines = [f"{filler}{k}" for k in range(30)] + [f"街道{mark}完善新时代文明实践站志愿服务台账制度。"]
+    pdf = filefactory.make_pdf(tmp_path / f"长文{role}.pdf", lines)
+    ingest(page.instance, [IngestRequest(pdf, ["Ⅲ—2"], "工作台账", date="2026-05-01", unit="草场街街道",
+                                         title=f"长文台账 {tag}")])
+    page.login(role)
+    page.go(f"/search?q=新时代文明实践站 {mark}")   # ideographs only: the snippet comes from a slice
+    page.visible("#result-count")
+    assert re.search(r"共找到\s*1\s*条", page.css("#result-count").text)
+    snippet = page.css(".hit .snippet")
+    assert {"新时代文明实践站", mark} <= {m.text for m in snippet.find_elements("css selector", "mark")}
+    assert snippet.text.startswith("…") and "创建工作领导小组召开会议，研究部署年度重点任务" not in snippet.text[:10]
+    page.shot(f"04_search_long_{role}")
+
+
 def test_review_queue_by_keyboard_and_dashboard_moves(page, tmp_path, tag):
     """Items for Ⅲ—6 dated 2031, seen from evaluation date 2032-01-15, so no other test's
     material (dated 2026) falls in this window."""
