@@ -189,21 +189,21 @@ def _ideograph(ch: str) -> bool:
     return "\u4e00" <= ch <= "\u9fff"
 
 
+def _safe_at(text: str, i: int) -> bool:
+    """Cutting text before i changes nothing tidying or normalisation does on either side: an
+    ideograph, then an ideograph or a printable ASCII character."""
+    nxt = text[i]
+    return _ideograph(text[i - 1]) and (_ideograph(nxt) or "!" <= nxt <= "~")
+
+
 def _safe_cut(text: str, at: int) -> int | None:
-    for i in range(at, min(len(text), at + 400)):
-        nxt = text[i]
-        if _ideograph(text[i - 1]) and (_ideograph(nxt) or "!" <= nxt <= "~"):
-            return i
-    return None
+    """The first safe cut at or after `at` (within 400 characters)."""
+    return next((i for i in range(at, min(len(text), at + 400)) if _safe_at(text, i)), None)
 
 
 def _safe_cut_back(text: str, at: int) -> int | None:
-    """The last safe cut at or before `at` (within 400 characters), as _safe_cut finds forwards."""
-    for i in range(min(at, len(text) - 1), max(0, at - 400), -1):
-        nxt = text[i]
-        if _ideograph(text[i - 1]) and (_ideograph(nxt) or "!" <= nxt <= "~"):
-            return i
-    return None
+    """The last safe cut at or before `at` (within 400 characters)."""
+    return next((i for i in range(min(at, len(text) - 1), max(0, at - 400), -1) if _safe_at(text, i)), None)
 
 
 def _snippet(d: str, terms: list[str], whole: bool, lead: bool = False) -> dict | None:
