@@ -158,3 +158,17 @@ print(len(calls))
     assert marker.read_text() == "run\n"
     assert out.stdout.strip() == "0"      # the worker analysed every item
     assert _vocab(instance.db) == before
+
+
+def test_reindex_after_an_analyzer_change_with_items_waiting(instance):
+    """Rows of another analyzer cannot be deleted in place: the full rebuild must come before
+    the waiting items are indexed, not fail on them."""
+    db = instance.db
+    add_many(db, _texts(5))
+    with transaction(db):
+        db.execute("UPDATE search_state SET value = 0 WHERE key = 'analyzer'")
+        db.execute("UPDATE items SET title = '改过的标题' WHERE id = 2")   # waiting (search_pending)
+    report = reindex(instance)
+    assert report["mode"] == "full" and report["indexed"] == 5
+    assert check_index(db) == []
+    assert search(instance, "改过")["total"] == 1

@@ -520,13 +520,14 @@ def _catch_up(db, progress, of_total: int | None = None):
 def reindex(instance, progress: Progress | None = None, full: bool = False) -> dict:
     """Rebuild the index from the items rows; search stays up throughout.
 
-    First `catch_up` (an old archive's rows move to the current layout, new and changed items
-    are indexed). In place (default): every other item's row is rewritten in short
+    In place (default): first `catch_up` (an old archive's rows move to the current layout,
+    new and changed items are indexed), then every other item's row is rewritten in short
     transactions of REINDEX_BATCH items, so each item switches atomically and concurrent
     writers wait one batch at most. Full (`full=True`, or automatically when the index comes
     from another analyzer version or FTS5's integrity-check fails): a new table is built beside
     the live one while search keeps using the old; writers keep both up to date, and the swap
-    is one short transaction; then only rows that differ from their items are rewritten.
+    is one short transaction; then `catch_up` (rows of another analyzer cannot be deleted in
+    place, so not before) and the rows that still differ from their items are rewritten.
     Text is analysed a batch ahead in a second process (prefetch.py). Returns {"indexed",
     "removed", "mode"}."""
     db = instance.db
@@ -535,8 +536,7 @@ def reindex(instance, progress: Progress | None = None, full: bool = False) -> d
     if not full:
         row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
         full = (row is not None and row[0] != ANALYZER_VERSION) or not _fts_intact(db)
-    if full:
-        _catch_up(db, None)
+    if full:   # catch up after the swap: rows of another analyzer cannot be deleted in place
         report = _rebuild(db, progress)
     else:
         n = db.execute("SELECT count(*) FROM items WHERE deleted_at IS NULL").fetchone()[0]
@@ -600,7 +600,8 @@ def _rebuild(db, progress) -> dict:
         db.execute(f"DROP TABLE {FTS}")
         db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")
         db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('analyzer', ?)", [ANALYZER_VERSION])
-    # then the rows that differ from the current items (drift, deleted or unindexed items)
+    # then waiting items, and the rows that still differ from their items (drift, deleted items)
+    _catch_up(db, None)
     fix = sorted({p["item_id"] for p in _drift_rows(db)})
     for batch in _batches(fix):
         with transaction(db):
