@@ -465,7 +465,8 @@ def main(argv=None):
         return
 
     root = Path(args.dir) if args.dir else Path(tempfile.mkdtemp(prefix="searchbench")) / "instance"
-    print(f"# search benchmark: {args.items} items, {os.cpu_count()} cores, instance {root}, "
+    size = "the items built before" if args.reuse else f"{args.items} items"
+    print(f"# search benchmark: {size}, {os.cpu_count()} cores, instance {root}, "
           f"load average at start {os.getloadavg()[0]:.1f}")
     if args.reuse and (root / "archive.db").exists():
         inst = Instance.open(root)
