@@ -191,3 +191,25 @@ def test_codes_triggers_survive_item_codes_rebuilt_after_0060(tmp_path, monkeypa
     assert _ids(search(inst, "文明 code:Ⅲ—4")) == [a]
     assert search(inst, "文明 code:Ⅲ—1")["total"] == 0
     inst.close()
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_a_code_with_few_items_makes_the_query_one_ranked_walk(instance, monkeypatch, many):
+    """A code filter matching at most RECENT_MIN_HITS items bounds the hits, so the query is
+    narrow (its one walk carries bm25) whatever its terms; with more it counts first. The
+    result is the same as counting first either way."""
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 10)
+    db = instance.db
+    for i in range(14 if many else 8):
+        add_item(db, f"第{i}份文明城市资料" + "城市" * (i % 3), codes=["Ⅲ—1"], date=f"2025-0{1 + i % 9}-01")
+    for i in range(20):
+        add_item(db, f"第{i}份文明城市", codes=["Ⅲ—2"])
+    seen = []
+    real = engine._text_only
+    monkeypatch.setattr(engine, "_text_only", lambda *a: (seen.append(a[-1]), real(*a))[1])
+    got = search(instance, "文明 城市", code="Ⅲ—1")
+    assert seen == [not many]
+    assert got["total"] == (14 if many else 8) and got["order"] == ("recent" if many else "relevance")
+    monkeypatch.setattr(engine, "_at_most", lambda *a: False)
+    assert search(instance, "文明 城市", code="Ⅲ—1") == got
+    assert seen == [not many, False]

@@ -126,7 +126,12 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
             rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
-            total, rows, order = found or _text_only(db, ix, compiled.match, limit, offset, compiled.narrow)
+            if found is None:
+                # a code filter matching few items makes the query narrow whatever its terms
+                narrow = compiled.narrow or bool(compiled.selective and _at_most(db, ix, compiled.selective,
+                                                                                 RECENT_MIN_HITS))
+                found = _text_only(db, ix, compiled.match, limit, offset, narrow)
+            total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
     except sqlite3.OperationalError as e:
@@ -191,6 +196,15 @@ def _general(db, ix, compiled, limit, offset):
                              [*compiled.params, limit, offset]).fetchall(), RELEVANCE
 
 
+def _at_most(db, ix, match, n: int) -> bool:
+    """`match` has at most n rows: its first n + 1 rowids walked, nothing scored (a code's
+    tokens: ~0.05 ms). A query ANDed with it then has at most n hits, so its one walk may
+    carry bm25 (_text_only's `narrow`) instead of counting first and walking again."""
+    t = ix.table
+    return db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {n + 1})",
+                      [match]).fetchone()[0] <= n
+
+
 def _fts_count(db, ix, match) -> int:
     """Rows matching `match` in FTS5 alone: walks rowids only (~0.04 µs a hit), no scoring."""
     return db.execute(f"SELECT count(*) FROM {ix.table} WHERE {ix.table} MATCH ?", [match]).fetchone()[0]
@@ -220,8 +234,8 @@ def _text_only(db, ix, match, limit, offset, narrow):
     counted from where it stopped (each hit read once) and the page is the doclist walked
     backwards, stopped after the page: nothing is scored. Otherwise the page and the rows tied
     with its last one are ordered by bm25, date, id. `narrow` (four or more tokens: a phrase of
-    5+ characters, several terms; rarely more than RECENT_MIN_HITS hits): that one walk
-    carries bm25. Otherwise (a 2-character term: often tens of thousands of hits) it carries
+    5+ characters, several terms; rarely more than RECENT_MIN_HITS hits; or a code filter
+    with at most RECENT_MIN_HITS items: never more hits): that one walk carries bm25. Otherwise (a 2-character term: often tens of thousands of hits) it carries
     no scores, and a result of ≤ RECENT_MIN_HITS rows is read again with bm25."""
     n = offset + limit
     t = ix.table

@@ -42,6 +42,7 @@ class FilterN:
     sql: str
     params: list = field(default_factory=list)
     fts: object = None
+    selective: bool = False    # usually matches few items (a code): worth counting first (engine)
 
 
 @dataclass
@@ -321,7 +322,7 @@ def code_filter(code: str, resolve_code) -> FilterN:
     if not any(isinstance(c, tuple) for c in codes):
         marks = ", ".join("?" for _ in codes)
         return FilterN(f"items.id IN (SELECT item_id FROM item_codes WHERE code IN ({marks}))", codes,
-                       any_of([code_token(c) for c in codes]))
+                       any_of([code_token(c) for c in codes]), selective=True)
     # codes of several maps on file: the filter names its map, in SQL (filter tokens hold codes only)
     by_map: dict = {}
     for c in codes:
@@ -355,6 +356,9 @@ class Compiled:
     # can come from its rarest bigrams, engine._rare_phrase) and the filters' FTS5 expression.
     phrase: str | None = None
     phrase_filters: str = ""
+    # The FTS5 expression of the selective filters ANDed at the top (code filters), or "": when
+    # it matches at most RECENT_MIN_HITS items, so does the query, which is then narrow too.
+    selective: str = ""
 
 
 _VERIFY = "ea_contains(?, items.text, items.title, items.original_name, items.unit)"
@@ -517,5 +521,7 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
     terms: list[str] = []
     _positive_terms(tree, terms)
     phrase = _phrase_query(_flatten_and(tree), comp) if tokens else None
+    selective = [comp.fts(c) for c in _flatten_and(tree) if isinstance(c, FilterN) and c.selective]
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
-                    n_tokens >= NARROW_TOKENS, *(phrase or (None, "")))
+                    n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
+                    " AND ".join(e for e in selective if e is not None))
