@@ -172,3 +172,27 @@ def test_reindex_after_an_analyzer_change_with_items_waiting(instance):
     assert report["mode"] == "full" and report["indexed"] == 5
     assert check_index(db) == []
     assert search(instance, "改过")["total"] == 1
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_an_item_edited_after_the_worker_read_it_is_indexed_from_its_new_text(instance, monkeypatch, full):
+    """The worker reads a batch or two ahead; an edit in between changes the row's source hash,
+    so its tokens are not used and the item is indexed from what it says now."""
+    db = instance.db
+    monkeypatch.setattr(prefetch, "MIN_ITEMS", 10)
+    monkeypatch.setattr(engine, "REINDEX_BATCH", 7)
+    ids = add_many(db, _texts(40))
+    target = ids[15]          # in the third batch: asked of the worker before the first is indexed
+    edited = []
+
+    def progress(done, total, message):
+        if not edited:
+            with transaction(db):
+                db.execute("UPDATE items SET text = '重建期间改过的背街小巷整治台账' WHERE id = ?", [target])
+                index_item(db, target)
+            edited.append(done)
+
+    engine.reindex(instance, progress=progress, full=full)
+    assert edited and check_index(db) == []
+    assert search(instance, "改过")["total"] == 1
+    assert search(instance, "第15份")["total"] == 0
