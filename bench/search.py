@@ -150,6 +150,10 @@ def build(inst: Instance, n: int, seed: int = 1, index_by: str = "item") -> dict
         engine.catch_up(inst, progress=lambda done, total, _: done % 20000 == 0 and print(
             f"  indexed {done}/{total}  ({done / (time.perf_counter() - t2):.0f} items/s)", file=sys.stderr, flush=True))
         t_index, cpu_index = time.perf_counter() - t2, _cpu_with_children() - c2
+        t3 = time.perf_counter()
+        merged = engine.compact(inst)     # as `evidence reindex` ends: one segment
+        print(f"  segments merged in {time.perf_counter() - t3:.1f} s ({merged['steps']} steps, "
+              f"{merged['pages']} pages)", file=sys.stderr, flush=True)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.execute("ANALYZE")
     return {"words": words, "weights": weights, "t_insert": t_insert, "t_index": t_index,

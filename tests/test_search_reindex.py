@@ -196,3 +196,50 @@ def test_an_item_edited_after_the_worker_read_it_is_indexed_from_its_new_text(in
     assert edited and check_index(db) == []
     assert search(instance, "改过")["total"] == 1
     assert search(instance, "第15份")["total"] == 0
+
+
+def _segmented(instance, n=120, per_commit=3):
+    """An index written in many small transactions: many FTS5 segments."""
+    for start in range(0, n, per_commit):
+        add_many(instance.db, _texts(n)[start:start + per_commit])
+
+
+def test_compact_merges_the_segments_without_changing_the_index(instance, monkeypatch):
+    from archive.search import compact
+
+    monkeypatch.setattr(engine, "MERGE_PAGES", 1)   # many small steps
+    _segmented(instance)
+    before = _vocab(instance.db)
+    hits = search(instance, "小巷整治")
+    seen = []
+    first = compact(instance, progress=lambda done, total, message: seen.append((done, total)))
+    assert first["steps"] >= 2 and seen[-1][0] == seen[-1][1]
+    assert compact(instance)["steps"] == 0          # one segment left: nothing more to merge
+    assert _vocab(instance.db) == before and check_index(instance.db) == []
+    assert search(instance, "小巷整治") == hits
+
+
+def test_compact_ends_while_writers_keep_writing(instance, monkeypatch):
+    from archive.search import compact
+
+    monkeypatch.setattr(engine, "MERGE_PAGES", 2)
+    _segmented(instance, n=60)
+    added = []
+
+    def writer(done, total, message):   # a new item (a new segment) after every step
+        added.append(add_item(instance.db, f"合并期间上传的第{len(added)}份资料"))
+
+    report = compact(instance, progress=writer)
+    assert report["steps"] <= 4 * (report["pages"] // 2 + 1) + 4
+    assert check_index(instance.db) == []
+    assert search(instance, "合并期间上传")["total"] == len(added)
+
+
+def test_cli_reindex_leaves_one_segment(instance, instance_dir, runner):
+    from archive.search import compact
+    from cli import cli
+
+    _segmented(instance, n=30)
+    r = runner.invoke(cli, ["--instance", str(instance_dir), "reindex"])
+    assert r.exit_code == 0, r.output
+    assert compact(instance)["steps"] == 0
