@@ -235,8 +235,9 @@ def _text_only(db, ix, match, limit, offset, narrow):
     backwards, stopped after the page: nothing is scored. Otherwise the page and the rows tied
     with its last one are ordered by bm25, date, id. `narrow` (four or more tokens: a phrase of
     5+ characters, several terms; rarely more than RECENT_MIN_HITS hits; or a code filter
-    with at most RECENT_MIN_HITS items: never more hits): that one walk carries bm25. Otherwise (a 2-character term: often tens of thousands of hits) it carries
-    no scores, and a result of ≤ RECENT_MIN_HITS rows is read again with bm25."""
+    with at most RECENT_MIN_HITS items: never more hits): that one walk carries bm25.
+    Otherwise (a 2-character term: often tens of thousands of hits) it carries no scores, and
+    a result of ≤ RECENT_MIN_HITS rows is read again with bm25."""
     n = offset + limit
     t = ix.table
     version = _version(db, t)
@@ -633,7 +634,7 @@ MERGE_PAGES = 2000
 def compact(instance, progress: Progress | None = None) -> dict:
     """Merge the FTS index's segments into one, in short transactions, while search and
     writers go on. Every query looks a term up in every segment: a bulk build (automerge 16)
-    leaves dozens, and at 100k items an 8-character term then costs 1.7 ms instead of 0.7
+    leaves dozens, and at 100k items an 8-character term then costs 1.7 ms instead of 0.7–0.8
     (bench/RESULTS.md). FTS5's `merge` with a negative page count does the work of `optimize`
     a step at a time; a step that changes fewer than 2 rows did nothing (FTS5's documented
     test). Bounded by four times the index's pages, so writers adding segments meanwhile cannot
