@@ -329,6 +329,30 @@ def test_characters_nfkc_turns_into_ideographs_are_all_listed():
     assert makers > 1000 and not makes_ideograph("㎏①㈱文明", 0, 2) and makes_ideograph("㎏⽂", 1)
 
 
+def test_nfkc_scans_runs_as_normalising_the_whole_text_would():
+    """nfkc() normalises only the runs that can change, and takes the slower scan (a run with
+    the ASCII character before it) when a run starts with a combining mark: the result is
+    always unicodedata's, and nfkc_mapped's flag says whether every character maps to one."""
+    import random
+    import unicodedata
+
+    from archive.search.analysis import _NFKC_BARE, nfkc, nfkc_mapped
+
+    pool = ("文明城市创建，。、（）ＴＺ２００５ａｂe=o\u0301\u0338\u0308\u20dd\u3099か㎏①⽂"
+            "\uf900\u1100\u1161\u11a8한 \n\t\u3000\u00a0ﬁⅣ")
+    rng = random.Random(15)
+    glued = 0
+    for _ in range(3000):
+        s = "".join(rng.choice(pool) for _ in range(rng.randint(0, 24)))
+        n, mapped = nfkc_mapped(s)
+        assert n == nfkc(s) == unicodedata.normalize("NFKC", s), repr(s)
+        if mapped:
+            assert len(n) == len(s) and all(unicodedata.normalize("NFKC", c) == x for c, x in zip(s, n)), repr(s)
+        glued += any(m.start() and s[m.start() - 1] < "\x80" and unicodedata.category(s[m.start()])[0] == "M"
+                     for m in _NFKC_BARE.finditer(s))
+    assert glued > 100     # the reference scan was taken, not only the fast one
+
+
 def test_snippet_marks_stay_on_the_term_when_nfkc_changes_lengths():
     from archive.search.snippets import make_snippet
 

@@ -213,3 +213,28 @@ def test_a_code_with_few_items_makes_the_query_one_ranked_walk(instance, monkeyp
     monkeypatch.setattr(engine, "_at_most", lambda *a: False)
     assert search(instance, "文明 城市", code="Ⅲ—1") == got
     assert seen == [not many, False]
+
+
+@pytest.mark.parametrize("where", ["new", "old", "few"])
+def test_few_hits_among_the_newest_items_make_the_query_one_ranked_walk(instance, monkeypatch, where):
+    """The newest 1/SAMPLE_SHARE of the archive holding fewer than SAMPLE_FEW hits makes the
+    query narrow (one walk carrying bm25). A wrong guess (many hits, all in older items) gives
+    the same result as counting first; so does a right one."""
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 10)
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 1)
+    monkeypatch.setattr(engine, "SAMPLE_SHARE", 4)
+    monkeypatch.setattr(engine, "SAMPLE_FEW", 3)
+    db = instance.db
+    hits = {"new": range(24, 40), "old": range(0, 16), "few": (3, 17, 38)}[where]
+    for i in range(40):
+        add_item(db, f"第{i}份" + ("文明城市资料" if i in hits else "其他材料") + "城市" * (i % 3),
+                 date=f"2025-0{1 + i % 9}-01")
+    seen = []
+    real = engine._text_only
+    monkeypatch.setattr(engine, "_text_only", lambda *a: (seen.append(a[-1]), real(*a))[1])
+    got = search(instance, "文明 城市")
+    assert seen == [where != "new"]
+    assert got["total"] == len(hits) and got["order"] == ("relevance" if where == "few" else "recent")
+    monkeypatch.setattr(engine, "_few_lately", lambda *a: False)
+    assert search(instance, "文明 城市") == got
+    assert seen == [where != "new", False]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import add as _add
 
 # Bump when tokens change: reindex rewrites every row whose analyzer is older.
@@ -48,19 +49,57 @@ def _stable(lo: int, hi: int) -> str:
 
 # Runs of characters that NFKC may change (with the character before, which a combining mark
 # may compose with); CJK ideographs, ASCII and most CJK punctuation are stable and skipped.
+# The reference form; nfkc() scans for bare runs (_NFKC_BARE: one test a character, ~35 %
+# faster) and takes this one only when a run starts with a combining mark after ASCII.
 _NFKC_RUN = re.compile(f"[\\x00-\\x7f]?[^\\x00-\\x7f{_stable(0x3000, 0x303f)}\\u4e00-\\u9fff]+")
+_NFKC_BARE = re.compile(_NFKC_RUN.pattern[len("[\\x00-\\x7f]?"):])
 
 
-def _nfkc_run(m: re.Match) -> str:
-    return unicodedata.normalize("NFKC", m.group())
+@lru_cache(maxsize=8192)   # the same few runs (，（） full-width digits) recur in every text
+def _run_form(run: str) -> tuple[str, bool]:
+    """The run's NFKC form, and whether NFKC maps it character by character, one to one (equal
+    total lengths alone do not say so: ㎏ → kg and e + ◌́ → é cancel out)."""
+    per = [unicodedata.normalize("NFKC", c) for c in run]
+    form = unicodedata.normalize("NFKC", run)
+    return form, all(len(x) == 1 for x in per) and "".join(per) == form
+
+
+class _Glued(Exception):
+    pass
+
+
+def nfkc_mapped(s: str) -> tuple[str, bool]:
+    """(unicodedata.normalize("NFKC", s), whether every character maps to exactly one), several
+    times faster on Chinese text: only the runs that can change are normalised."""
+    if s.isascii():
+        return s, True
+    odd = []
+
+    def bare(m):
+        i = m.start()
+        if i and s[i - 1] < "\x80" and unicodedata.category(s[i])[0] == "M":
+            raise _Glued      # it may compose with the ASCII character before: the reference scan
+        form, one = _run_form(m.group())
+        if not one:
+            odd.append(i)
+        return form
+
+    def glued(m):
+        form, one = _run_form(m.group())
+        if not one:
+            odd.append(m.start())
+        return form
+    try:
+        out = _NFKC_BARE.sub(bare, s)
+    except _Glued:
+        odd.clear()
+        out = _NFKC_RUN.sub(glued, s)
+    return out, not odd
 
 
 def nfkc(s: str) -> str:
-    """unicodedata.normalize("NFKC", s), several times faster on Chinese text: only the runs
-    that can change are normalised."""
-    if s.isascii():
-        return s
-    return _NFKC_RUN.sub(_nfkc_run, s)
+    """unicodedata.normalize("NFKC", s), several times faster on Chinese text (nfkc_mapped)."""
+    return s if s.isascii() else nfkc_mapped(s)[0]
 
 
 def drop_cjk_ws(s: str) -> str:

@@ -127,9 +127,10 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
             if found is None:
-                # a code filter matching few items makes the query narrow whatever its terms
-                narrow = compiled.narrow or bool(compiled.selective and _at_most(db, ix, compiled.selective,
-                                                                                 RECENT_MIN_HITS))
+                # few hits among the newest items, or a code filter matching few items, makes
+                # the query narrow whatever its terms
+                narrow = (compiled.narrow or _few_lately(db, ix, compiled.match)
+                          or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
                 found = _text_only(db, ix, compiled.match, limit, offset, narrow)
             total, rows, order = found
         else:
@@ -203,6 +204,29 @@ def _at_most(db, ix, match, n: int) -> bool:
     t = ix.table
     return db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {n + 1})",
                       [match]).fetchone()[0] <= n
+
+
+# A query is guessed narrow when the newest 1/SAMPLE_SHARE of the archive (by item id) holds
+# fewer than SAMPLE_FEW of its hits: at that rate the whole archive holds ~500, a quarter of
+# RECENT_MIN_HITS. Only in archives of SAMPLE_MIN_ITEMS or more (smaller ones walk fast anyway).
+SAMPLE_SHARE = 16
+SAMPLE_FEW = RECENT_MIN_HITS // 4 // SAMPLE_SHARE   # 31
+SAMPLE_MIN_ITEMS = 10_000
+
+
+def _few_lately(db, ix, match) -> bool:
+    """The newest 1/SAMPLE_SHARE of item ids holds fewer than SAMPLE_FEW hits of `match`: the
+    query probably has far fewer than RECENT_MIN_HITS, so its one walk may carry bm25 instead
+    of counting first and walking again (one walk of the hits saved). FTS5 seeks to the rowid
+    and stops after SAMPLE_FEW rows, so this costs ~0.05 ms at most. A wrong guess (hits bunched
+    in older items) costs what a narrow query with more hits costs: bm25 on RECENT_MIN_HITS + 1
+    rows, then the rest counted unscored; the result is the same."""
+    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    if top < SAMPLE_MIN_ITEMS:
+        return False
+    t = ix.table
+    return db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
+                      f"LIMIT {SAMPLE_FEW})", [match, top - top // SAMPLE_SHARE]).fetchone()[0] < SAMPLE_FEW
 
 
 def _fts_count(db, ix, match) -> int:

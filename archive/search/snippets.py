@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 
 from archive.extract.ocr import split_recognised
-from .analysis import _NFKC_RUN, drop_cjk_ws, is_word_char, nfkc
+from .analysis import drop_cjk_ws, is_word_char, nfkc, nfkc_mapped
 
 CONTEXT = 24        # characters shown either side of a match
 MAX_FRAGMENTS = 3
@@ -26,8 +26,8 @@ def _tidy(text: str) -> str:
 
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
     """Normalised form of d and, per normalised character, its index in d."""
-    n = nfkc(d)
-    if len(n) == len(d) and all(_one_to_one(r) for r in set(_NFKC_RUN.findall(d))):
+    n, mapped = nfkc_mapped(d)
+    if mapped and len(n) == len(d):
         low = n.lower()
         if len(low) == len(n):     # lower() never shortens: no character grew
             return low, range(len(d))   # the usual case: every character maps 1:1
@@ -37,14 +37,6 @@ def _norm_with_map(d: str) -> tuple[str, list[int]]:
         chars.append(piece)
         where.extend([i] * len(piece))
     return "".join(chars), where
-
-
-@lru_cache(maxsize=4096)   # the same few runs (，。（） full-width digits) recur in every text
-def _one_to_one(run: str) -> bool:
-    """NFKC maps this run character by character, one to one (equal total lengths alone do not
-    say so: ㎏ → kg and e + ◌́ → é cancel out)."""
-    per = [unicodedata.normalize("NFKC", c) for c in run]
-    return all(len(x) == 1 for x in per) and "".join(per) == unicodedata.normalize("NFKC", run)
 
 
 def _occurrences(n: str, term: str, limit: int = 50):
