@@ -1,8 +1,12 @@
 """Long ideograph terms (5+ characters) are answered from the AND of their rarest bigrams, each
-candidate checked on its text and scored in Python (engine._rare_phrase). The result must be the
-one FTS5's phrase walk and bm25 give: same hits, order and scores, and exactly the brute-force
-hit set — including candidates that hold every bigram but not the term."""
+candidate checked on its text and scored in Python (engine._rare_phrase); any one-term result of
+few hits is scored in Python too (engine._one_term_scores). The result must be the one FTS5's
+phrase walk and bm25 give: same hits, order and scores (a one-term score is bm25 without the
+term's IDF, which is the same for every hit), and exactly the brute-force hit set — including
+candidates that hold every bigram but not the term."""
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import pytest
 
@@ -60,8 +64,20 @@ def _both(instance, monkeypatch, q, **kw):
     monkeypatch.setattr(engine, "RARE_MAX", 64)
     new = search(instance, q, limit=100, **kw)
     monkeypatch.setattr(engine, "RARE_MAX", 0)     # 0: always the phrase walk with FTS5's bm25
-    old = search(instance, q, limit=100, **kw)
+    with _bm25_only():
+        old = search(instance, q, limit=100, **kw)
     return new, old, used
+
+
+@contextmanager
+def _bm25_only():
+    """One-term results scored by FTS5's bm25 (divided by the IDF), never in Python."""
+    saved = engine.ONE_TERM_MAX
+    engine.ONE_TERM_MAX = 0
+    try:
+        yield
+    finally:
+        engine.ONE_TERM_MAX = saved
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -88,14 +104,16 @@ def test_exact_when_the_scores_depend_on_the_unfiltered_count(instance, items, m
         monkeypatch.setattr(engine, "RARE_MAX", cap)
         new = search(instance, TERM, type="实景图片", limit=100)
         monkeypatch.setattr(engine, "RARE_MAX", 0)
-        assert _key(new) == _key(search(instance, TERM, type="实景图片", limit=100))
+        with _bm25_only():
+            assert _key(new) == _key(search(instance, TERM, type="实景图片", limit=100))
 
 
 def test_too_many_candidates_falls_back(instance, items, monkeypatch):
     monkeypatch.setattr(engine, "RARE_MAX", 2)
     r = search(instance, TERM, limit=100)
     monkeypatch.setattr(engine, "RARE_MAX", 0)
-    assert _key(r) == _key(search(instance, TERM, limit=100))
+    with _bm25_only():
+        assert _key(r) == _key(search(instance, TERM, limit=100))
 
 
 def test_pages_and_deleted_items(instance, items, monkeypatch):
@@ -110,3 +128,35 @@ def test_pages_and_deleted_items(instance, items, monkeypatch):
         index_item(instance.db, gone)
     new, old, _ = _both(instance, monkeypatch, TERM)
     assert _key(new) == _key(old) and gone not in [h["id"] for h in new["hits"]]
+
+
+@pytest.mark.parametrize("cap", [100, 1])
+@pytest.mark.parametrize("kw", [{}, {"type": "实景图片"}, {"code": "Ⅲ—1"}])
+@pytest.mark.parametrize("q", ["志愿服务", "站点", "服务站点", TERM])
+def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, items, monkeypatch, q, kw, cap):
+    """A one-term score is FTS5's bm25 divided by the term's IDF (from its unfiltered count), in
+    FTS5's order: computed in Python for a filtered result of few hits (cap 100), else FTS5's
+    bm25 divided by the IDF, which is read off one hit when the result is filtered (cap 1)."""
+    import math
+
+    monkeypatch.setattr(engine, "RARE_MAX", 0)
+    monkeypatch.setattr(engine, "ONE_TERM_MAX", cap)
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)          # sampled even in a small archive:
+    monkeypatch.setattr(engine, "SAMPLE_SHARE", 10 ** 9)        # no hits lately
+    used = []
+    real = engine._one_term_scores
+    monkeypatch.setattr(engine, "_one_term_scores", lambda *a: (used.append(len(a[3])), real(*a))[1])
+    r = search(instance, q, limit=100, **kw)
+    assert r["order"] == "relevance" and r["total"] > 1
+    assert used == ([r["total"]] if kw and cap == 100 else [1] if kw else [])
+    db, t = instance.db, "search_fts"
+    match = engine._term_phrase(q)
+    n_row = db.execute(f"SELECT count(*) FROM {t}_docsize").fetchone()[0]
+    n_hit = db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ?", [match]).fetchone()[0]
+    idf = max(math.log((n_row - n_hit + 0.5) / (n_hit + 0.5)), 1e-6)
+    ids = [h["id"] for h in r["hits"]]
+    fts = dict(db.execute(f"SELECT rowid, -bm25({t}, 1, 2, 1, 1, 0) FROM {t} WHERE rowid IN "
+                          f"({', '.join('?' for _ in ids)}) AND {t} MATCH ?", [*ids, match]).fetchall())
+    for h in r["hits"]:
+        assert h["score"] == pytest.approx(fts[h["id"]] / idf, rel=1e-5, abs=1e-6), h
+    assert [fts[i] for i in ids] == sorted((fts[i] for i in ids), reverse=True)

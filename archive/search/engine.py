@@ -127,11 +127,20 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
             if found is None:
-                # few hits among the newest items, or a code filter matching few items, makes
-                # the query narrow whatever its terms
-                narrow = (compiled.narrow or _few_lately(db, ix, compiled.match)
-                          or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
-                found = _text_only(db, ix, compiled.match, limit, offset, narrow)
+                # few hits among the newest items, or a code filter matching few items: probably
+                # few hits, whatever the terms
+                lately = _few_lately(db, ix, compiled.match)
+                few = (lately is not None and lately < SAMPLE_FEW
+                       or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
+                if compiled.single and ix is _NEW_IX:
+                    # one term: when its hits look few and are filtered (bm25's document count
+                    # would walk every item with the term), its rowids first, and few hits
+                    # scored in Python; else as any other query
+                    ids_first = few and compiled.match != _term_phrase(compiled.single)
+                    found = _text_only(db, ix, compiled.match, limit, offset, few and not ids_first,
+                                       compiled.single, ids_first)
+                else:   # narrow: the one walk carries bm25
+                    found = _text_only(db, ix, compiled.match, limit, offset, compiled.narrow or few)
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
@@ -180,6 +189,8 @@ def _general(db, ix, compiled, limit, offset):
         rows = db.execute(f"SELECT items.id, {rank}, items.date {join} ORDER BY {ix.table}.rowid "
                           f"LIMIT {RECENT_MIN_HITS + 1}", params).fetchall()
         if len(rows) <= RECENT_MIN_HITS:
+            if compiled.single and compiled.ranked:   # (rows may be stale here: the term is counted)
+                rows = _without_idf(db, ix, compiled.single, rows, current=False)
             # bm25, then date (newest first, none last), then id
             top = heapq.nsmallest(offset + limit, rows, key=_order_key)
             return len(rows), [(r[0], r[1]) for r in top[offset:]], RELEVANCE
@@ -214,19 +225,20 @@ SAMPLE_FEW = RECENT_MIN_HITS // 4 // SAMPLE_SHARE   # 31
 SAMPLE_MIN_ITEMS = 10_000
 
 
-def _few_lately(db, ix, match) -> bool:
-    """The newest 1/SAMPLE_SHARE of item ids holds fewer than SAMPLE_FEW hits of `match`: the
-    query probably has far fewer than RECENT_MIN_HITS, so its one walk may carry bm25 instead
-    of counting first and walking again (one walk of the hits saved). FTS5 seeks to the rowid
-    and stops after SAMPLE_FEW rows, so this costs ~0.05 ms at most. A wrong guess (hits bunched
-    in older items) costs what a narrow query with more hits costs: bm25 on RECENT_MIN_HITS + 1
-    rows, then the rest counted unscored; the result is the same."""
+def _few_lately(db, ix, match) -> int | None:
+    """Hits of `match` among the newest 1/SAMPLE_SHARE of item ids, counted up to SAMPLE_FEW
+    (None in an archive of fewer than SAMPLE_MIN_ITEMS). Fewer than SAMPLE_FEW: the query
+    probably has far fewer than RECENT_MIN_HITS, so its one walk may carry bm25 instead of
+    counting first and walking again (one walk of the hits saved). FTS5 seeks to the rowid and
+    stops after SAMPLE_FEW rows: ~0.1–0.2 ms. A wrong guess (hits bunched in older items) costs
+    what a narrow query with more hits costs: bm25 on RECENT_MIN_HITS + 1 rows, then the rest
+    counted unscored; the result is the same."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
-        return False
+        return None
     t = ix.table
     return db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
-                      f"LIMIT {SAMPLE_FEW})", [match, top - top // SAMPLE_SHARE]).fetchone()[0] < SAMPLE_FEW
+                      f"LIMIT {SAMPLE_FEW})", [match, top - top // SAMPLE_SHARE]).fetchone()[0]
 
 
 def _fts_count(db, ix, match) -> int:
@@ -248,7 +260,7 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, ix, match, limit, offset, narrow):
+def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False):
     """The query is one FTS5 MATCH (terms and filter tokens), answered from FTS5 alone: the count
     needs no join (index_item keeps rows of deleted items out of the index; a writer that did
     not call it leaves the item pending, and then this path is not taken).
@@ -261,7 +273,10 @@ def _text_only(db, ix, match, limit, offset, narrow):
     5+ characters, several terms; rarely more than RECENT_MIN_HITS hits; or a code filter
     with at most RECENT_MIN_HITS items: never more hits): that one walk carries bm25.
     Otherwise (a 2-character term: often tens of thousands of hits) it carries no scores, and
-    a result of ≤ RECENT_MIN_HITS rows is read again with bm25."""
+    a result of ≤ RECENT_MIN_HITS rows is read again with bm25. `term`: the query is that one
+    ideograph term and token filters, its scores leave out the IDF (_without_idf); with
+    `ids_first` (few filtered hits expected) the walk hands its rowids over, and a result of at
+    most ONE_TERM_MAX hits is scored in Python (_one_term_scores) instead of walked again."""
     n = offset + limit
     t = ix.table
     version = _version(db, t)
@@ -274,6 +289,12 @@ def _text_only(db, ix, match, limit, offset, narrow):
         rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                           f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
         seen, last = len(rows), rows[-1][0] if rows else None
+        if term and seen <= RECENT_MIN_HITS:
+            rows = _without_idf(db, ix, term, rows, seen if match == _term_phrase(term) else None)
+    elif ids_first:
+        ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+                                        f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
+        seen, last = len(ids), ids[-1] if ids else None
     else:   # rowids only, not even handed to Python
         seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
                                 f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
@@ -285,9 +306,71 @@ def _text_only(db, ix, match, limit, offset, narrow):
     total = seen
     if n == 0 or not total:
         return total, [], RELEVANCE
-    if not narrow:
+    if ids_first and total <= ONE_TERM_MAX:
+        rows = _one_term_scores(db, t, term, ids)
+    elif not narrow:
         rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
+        if term:
+            rows = _without_idf(db, ix, term, rows, total if match == _term_phrase(term) else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _term_phrase(term: str) -> str:
+    """The FTS5 phrase of an ideograph term: its bigrams (a 2-character term: one)."""
+    return " + ".join(_q(term[i:i + 2]) for i in range(len(term) - 1))
+
+
+def _without_idf(db, ix, term, rows, n_hit=None, current=True):
+    """FTS5's bm25 ranks of a one-term query divided by the term's IDF, so every one-term score
+    has one meaning (_one_term_scores). Dividing by one positive number keeps the order. The
+    IDF as bm25 computes it from the term's document count n_hit; without it (the query is
+    filtered: counting would walk every item with the term), read off one hit's rank: bm25 is
+    IDF × a part _term_ranks computes from the hit's fields — which needs the hit's FTS row to
+    be built from its current fields (`current`; else the term is counted)."""
+    if not rows:
+        return rows
+    if n_hit is None and current:
+        part = _one_term_scores(db, ix.table, term, [rows[0][0]])[0][1]
+        idf = rows[0][1] / part
+    else:
+        if n_hit is None:
+            n_hit = _fts_count(db, ix, _term_phrase(term))
+        n_row = _fts_totals(db, ix.table)[0]
+        idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
+        if idf <= 0.0:
+            idf = 1e-6
+    return [(r[0], r[1] / idf, *r[2:]) for r in rows]
+
+
+# A filtered one-term result of at most this many hits is scored in Python: reading and counting
+# a hit's fields costs ~25–50 µs; FTS5's bm25 ~9 µs a hit, after walking every item with the term
+# (not only the filtered hits) for its document count: a 4-character term ~1 ms at 100,000
+# items, ten times that at 1,000,000. Measured: bench/RESULTS.md "Search", issue 15 (fourth session).
+ONE_TERM_MAX = 64
+
+
+def _one_term_scores(db, t, term, ids) -> list[tuple[int, float]]:
+    """(rowid, rank) of the hits of one ideograph term, ranked as FTS5's bm25 ranks them.
+    With one term, bm25 is the term's IDF times a part that depends on the hit alone; the IDF is
+    the same for every hit, so it does not change the order and is left out of the score (it
+    needs the term's document count: one more walk of all its items). Every hit is kept; its
+    count per field is taken from the field's normalised form, as in _rare_phrase."""
+    freq = {item_id: sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
+            for item_id, fields in _fields(db, ids)}
+    return _term_ranks(db, t, freq)
+
+
+def _term_ranks(db, t, freq: dict) -> list[tuple[int, float]]:
+    """(rowid, rank) from each hit's weighted count of the term: bm25's part for the hit (k1,
+    b, the row's tokens from %_docsize, the average from FTS5's averages record), negated as
+    FTS5 ranks, without the term's IDF (the same for every hit of one term)."""
+    n_row, n_tok = _fts_totals(db, t)
+    avgdl = n_tok / n_row
+    marks = ", ".join("?" for _ in freq)
+    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
+                                                          list(freq))}
+    return [(item_id, -((f * (_K1 + 1.0)) / (f + _K1 * (1 - _B + _B * size[item_id] / avgdl))))
+            for item_id, f in freq.items()]
 
 
 def _relevance_page(db, rows, limit, offset):
@@ -322,9 +405,9 @@ def _q(tok: str) -> str:
 def _rare_phrase(db, ix, compiled, limit, offset):
     """compiled.phrase (and its filters) from the AND of the phrase's rarest bigrams (and the
     filter tokens), each candidate checked on its text: (total, rows, order), or None when there
-    are more than RARE_MAX candidates. The hits are scored in Python exactly as FTS5's bm25
-    scores them; bm25's document count of the phrase (the hits when nothing is filtered) would
-    otherwise cost FTS5 one more walk of the phrase."""
+    are more than RARE_MAX candidates. The hits are ranked in Python as FTS5's bm25 ranks them,
+    without the term's IDF (_term_ranks: the same for every hit of one term, and it would cost
+    FTS5 one more walk of the phrase for its document count)."""
     t, term = ix.table, compiled.phrase
     # two subqueries: min() and max() in one SELECT scan the table
     lo, hi = db.execute(f"SELECT (SELECT min(id) FROM {t}_docsize), (SELECT max(id) FROM {t}_docsize)").fetchone()
@@ -354,20 +437,7 @@ def _rare_phrase(db, ix, compiled, limit, offset):
         return len(freq), [(i, None) for i in sorted(freq, reverse=True)[offset:offset + limit]], RECENT
     if not freq or offset + limit == 0:
         return len(freq), [], RELEVANCE
-    n_hit = _phrase_docs(db, t, term, rare) if filters else len(freq)
-    n_row, n_tok = _fts_totals(db, t)
-    avgdl = n_tok / n_row
-    idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
-    if idf <= 0.0:
-        idf = 1e-6
-    marks = ", ".join("?" for _ in freq)
-    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
-                                                          list(freq))}
-    rows = []
-    for item_id, f in freq.items():
-        score = 0.0 + idf * ((f * (_K1 + 1.0)) / (f + _K1 * (1 - _B + _B * size[item_id] / avgdl)))
-        rows.append((item_id, -1.0 * score))
-    return len(rows), _relevance_page(db, rows, limit, offset), RELEVANCE
+    return len(freq), _relevance_page(db, _term_ranks(db, t, freq), limit, offset), RELEVANCE
 
 
 def _rowids(db, t, expr):
@@ -384,17 +454,6 @@ def _fields(db, ids):
     marks = ", ".join("?" for _ in ids)
     return [(r[0], r[1:]) for r in db.execute(
         f"SELECT id, text, title, original_name, unit FROM items WHERE id IN ({marks})", ids)]
-
-
-def _phrase_docs(db, t, term, rare) -> int:
-    """Items whose fields contain the ideograph term, whatever their filters (bm25's document
-    count): its candidates checked, or, when there are more than RARE_MAX, FTS5's phrase count."""
-    cand = _rowids(db, t, rare)
-    if cand is None:
-        return _fts_count(db, _NEW_IX, " + ".join(_q(term[i:i + 2]) for i in range(len(term) - 1)))
-    # an ideograph term found in the field as written is in its normalised form too
-    return sum(1 for _, fields in _fields(db, cand)
-               if any(v and (term in v or (_maybe(v, term) and term in normalise(v))) for v in fields))
 
 
 def _norm_for(v: str) -> str:

@@ -356,6 +356,9 @@ class Compiled:
     # can come from its rarest bigrams, engine._rare_phrase) and the filters' FTS5 expression.
     phrase: str | None = None
     phrase_filters: str = ""
+    # One term of 2+ ideographs ANDed with filters only: its score leaves out the term's IDF
+    # (the same for every hit), and few hits are scored in Python (engine._one_term_scores).
+    single: str | None = None
     # The FTS5 expression of the selective filters ANDed at the top (code filters), or "": when
     # it matches at most RECENT_MIN_HITS items, so does the query, which is then narrow too.
     selective: str = ""
@@ -468,22 +471,33 @@ def _has_term(n) -> bool:
 NARROW_TOKENS = 4
 RARE_MIN_CHARS = 5   # 4 characters: median ~60 hits, which FTS5's bm25 scores faster than Python
 # ideographs only: each bigram is one FTS5 token and a hit is a plain substring
-_IDEOGRAPHS = re.compile(f"[\u3400-\u4dbf\u4e00-\u9fff]{{{RARE_MIN_CHARS},}}")
+_IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 
 
-def _phrase_query(flat: list, comp: "_Compiler"):
-    """(term, FTS5 expression of the filters or "") when the query is one long ideograph term
-    ANDed with filters that all have a token form (so FTS5 alone answers it), else None."""
+def _one_term(flat: list) -> str | None:
+    """The term, when the query is one ideograph term of two or more characters ANDed with
+    filters only (its bm25 is the term's IDF times a part that depends on the hit alone)."""
     terms = [c for c in flat if isinstance(c, TermN)]
     if len(terms) != 1 or not _IDEOGRAPHS.fullmatch(terms[0].plan.text):
         return None
     filters = [c for c in flat if isinstance(c, FilterN)]
     if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
         return None
+    return terms[0].plan.text
+
+
+def _phrase_query(flat: list, comp: "_Compiler"):
+    """(term, FTS5 expression of the filters or "") when the query is one ideograph term
+    (_one_term) ANDed with filters that all have a token form (so FTS5 alone answers it),
+    else None."""
+    term = _one_term(flat)
+    if term is None:
+        return None
+    filters = [c for c in flat if isinstance(c, FilterN)]
     exprs = [comp.fts(c) for c in filters]
     if any(e is None for e in exprs):
         return None
-    return terms[0].plan.text, " AND ".join(exprs)
+    return term, " AND ".join(exprs)
 
 
 def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
@@ -520,8 +534,10 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
             where.append(comp.sql(c, params))
     terms: list[str] = []
     _positive_terms(tree, terms)
-    phrase = _phrase_query(_flatten_and(tree), comp) if tokens else None
+    flat = _flatten_and(tree)
+    single = _one_term(flat)
+    phrase = _phrase_query(flat, comp) if tokens and single and len(single) >= RARE_MIN_CHARS else None
     selective = [comp.fts(c) for c in _flatten_and(tree) if isinstance(c, FilterN) and c.selective]
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
                     n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
-                    " AND ".join(e for e in selective if e is not None))
+                    selective=" AND ".join(e for e in selective if e is not None), single=single)
