@@ -156,6 +156,29 @@ def test_search_marks_a_phrase_deep_in_a_long_document_for_every_role(page, tmp_
     page.shot(f"04_search_long_{role}")
 
 
+@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
+def test_one_term_with_a_code_filter_lists_the_most_relevant_first_for_every_role(page, tmp_path, tag, role):
+    """One Chinese term and a code filter (scored without bm25's document count): every role
+    sees the three hits of that code, the one saying the term most often first, and not the
+    fourth item filed under another code."""
+    mark = "".join(chr(0x6100 + int(c, 16) * 16 + k) for k, c in enumerate(tag))   # this test's own ideographs
+    filler = "创建工作领导小组召开会议研究部署年度重点任务"
+    reqs = []
+    for times, code in ((1, "Ⅲ—2"), (4, "Ⅲ—2"), (2, "Ⅲ—2"), (6, "Ⅲ—4")):
+        lines = [filler + (mark if k < times else "各单位抓好落实") for k in range(8)]
+        pdf = filefactory.make_pdf(tmp_path / f"一词{times}{role}.pdf", lines)
+        reqs.append(IngestRequest(pdf, [code], "工作台账", date="2026-05-01", unit="草场街街道",
+                                  title=f"一词{times}次 {tag}"))
+    ingest(page.instance, reqs)
+    page.login(role)
+    page.go(f"/search?q={mark} code:Ⅲ—2")
+    page.visible("#result-count")
+    assert re.search(r"共找到\s*3\s*条", page.css("#result-count").text)
+    titles = [e.text for e in page.d.find_elements("css selector", ".hit .hit-title")]
+    assert [n for n in (4, 2, 1) for x in titles if f"一词{n}次 {tag}" in x] == [4, 2, 1], titles
+    page.shot(f"04_search_one_term_code_{role}")
+
+
 def test_review_queue_by_keyboard_and_dashboard_moves(page, tmp_path, tag):
     """Items for Ⅲ—6 dated 2031, seen from evaluation date 2032-01-15, so no other test's
     material (dated 2026) falls in this window."""
