@@ -127,20 +127,17 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
             if found is None:
-                # few hits among the newest items, or a code filter matching few items: probably
-                # few hits, whatever the terms
-                lately = _few_lately(db, ix, compiled.match)
-                few = (lately is not None and lately < SAMPLE_FEW
-                       or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
                 if compiled.single and ix is _NEW_IX:
                     # one term: when its hits look few and are filtered (bm25's document count
                     # would walk every item with the term), its rowids first, and few hits
                     # scored in Python; else as any other query
+                    few = _likely_few(db, ix, compiled)
                     ids_first = few and compiled.match != _term_phrase(compiled.single)
                     found = _text_only(db, ix, compiled.match, limit, offset, few and not ids_first,
                                        compiled.single, ids_first)
                 else:   # narrow: the one walk carries bm25
-                    found = _text_only(db, ix, compiled.match, limit, offset, compiled.narrow or few)
+                    found = _text_only(db, ix, compiled.match, limit, offset,
+                                       compiled.narrow or _likely_few(db, ix, compiled))
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
@@ -223,6 +220,14 @@ def _at_most(db, ix, match, n: int) -> bool:
 SAMPLE_SHARE = 16
 SAMPLE_FEW = RECENT_MIN_HITS // 4 // SAMPLE_SHARE   # 31
 SAMPLE_MIN_ITEMS = 10_000
+
+
+def _likely_few(db, ix, compiled) -> bool:
+    """The query probably has at most RECENT_MIN_HITS hits, whatever its terms: few among the
+    newest items (_few_lately), or a code filter matching at most that many items (_at_most)."""
+    lately = _few_lately(db, ix, compiled.match)
+    return (lately is not None and lately < SAMPLE_FEW
+            or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
 
 
 def _few_lately(db, ix, match) -> int | None:
@@ -329,10 +334,10 @@ def _without_idf(db, ix, term, rows, n_hit=None, current=True):
     be built from its current fields (`current`; else the term is counted)."""
     if not rows:
         return rows
-    if n_hit is None and current:
-        part = _one_term_scores(db, ix.table, term, [rows[0][0]])[0][1]
+    part = _one_term_scores(db, ix.table, term, [rows[0][0]])[0][1] if n_hit is None and current else 0.0
+    if part:
         idf = rows[0][1] / part
-    else:
+    else:   # (a part of 0 would mean the hit's fields do not hold the term: count instead)
         if n_hit is None:
             n_hit = _fts_count(db, ix, _term_phrase(term))
         n_row = _fts_totals(db, ix.table)[0]

@@ -537,7 +537,7 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
     flat = _flatten_and(tree)
     single = _one_term(flat)
     phrase = _phrase_query(flat, comp) if tokens and single and len(single) >= RARE_MIN_CHARS else None
-    selective = [comp.fts(c) for c in _flatten_and(tree) if isinstance(c, FilterN) and c.selective]
+    selective = [comp.fts(c) for c in flat if isinstance(c, FilterN) and c.selective]
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
                     n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
                     selective=" AND ".join(e for e in selective if e is not None), single=single)
