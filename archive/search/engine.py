@@ -10,6 +10,7 @@ from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from .analysis import ANALYZER_VERSION, contains, drop_cjk_ws, normalise
+from .count import count_rest
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
@@ -304,8 +305,7 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
                                 f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
     if seen > RECENT_MIN_HITS:
-        total = seen + db.execute(f"SELECT count(*) FROM {t} WHERE {t} MATCH ? AND rowid > ?",
-                                  [match, last]).fetchone()[0]
+        total = seen + count_rest(db, t, match, seen, last)
         _remember(db, t, match, version, total)
         return total, _recent_page(db, ix, match, limit, offset, total), RECENT
     total = seen
