@@ -72,12 +72,12 @@ def _both(instance, monkeypatch, q, **kw):
 @contextmanager
 def _bm25_only():
     """One-term results scored by FTS5's bm25 (divided by the IDF), never in Python."""
-    saved = engine.ONE_TERM_MAX
-    engine.ONE_TERM_MAX = 0
+    saved = engine.ONE_TERM_MAX, engine.PY_HIT_S
+    engine.ONE_TERM_MAX, engine.PY_HIT_S = 0, 1e9
     try:
         yield
     finally:
-        engine.ONE_TERM_MAX = saved
+        engine.ONE_TERM_MAX, engine.PY_HIT_S = saved
 
 
 @pytest.mark.parametrize("q", QUERIES)
@@ -130,17 +130,21 @@ def test_pages_and_deleted_items(instance, items, monkeypatch):
     assert _key(new) == _key(old) and gone not in [h["id"] for h in new["hits"]]
 
 
+@pytest.mark.parametrize("per_hit", [1e9, 0.0])
 @pytest.mark.parametrize("cap", [100, 1])
 @pytest.mark.parametrize("kw", [{}, {"type": "实景图片"}, {"code": "Ⅲ—1"}])
 @pytest.mark.parametrize("q", ["志愿服务", "站点", "服务站点", TERM])
-def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, items, monkeypatch, q, kw, cap):
+def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, items, monkeypatch, q, kw, cap,
+                                                                       per_hit):
     """A one-term score is FTS5's bm25 divided by the term's IDF (from its unfiltered count), in
-    FTS5's order: computed in Python for a filtered result of few hits (cap 100), else FTS5's
-    bm25 divided by the IDF, which is read off one hit when the result is filtered (cap 1)."""
+    FTS5's order: computed in Python for a filtered result of few hits (cap 100) or when the
+    first walk took longer than scoring the hits in Python would (per_hit 0), else FTS5's bm25
+    divided by the IDF, which is read off one hit when the result is filtered (cap 1)."""
     import math
 
     monkeypatch.setattr(engine, "RARE_MAX", 0)
     monkeypatch.setattr(engine, "ONE_TERM_MAX", cap)
+    monkeypatch.setattr(engine, "PY_HIT_S", per_hit)
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)          # sampled even in a small archive:
     monkeypatch.setattr(engine, "SAMPLE_SHARE", 10 ** 9)        # no hits lately
     used = []
@@ -148,7 +152,7 @@ def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, 
     monkeypatch.setattr(engine, "_one_term_scores", lambda *a: (used.append(len(a[3])), real(*a))[1])
     r = search(instance, q, limit=100, **kw)
     assert r["order"] == "relevance" and r["total"] > 1
-    assert used == ([r["total"]] if kw and cap == 100 else [1] if kw else [])
+    assert used == ([r["total"]] if per_hit == 0 or kw and cap == 100 else [1] if kw else [])
     db, t = instance.db, "search_fts"
     match = engine._term_phrase(q)
     n_row = db.execute(f"SELECT count(*) FROM {t}_docsize").fetchone()[0]

@@ -5,6 +5,7 @@ import heapq
 import math
 import re
 import sqlite3
+import time
 
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
@@ -129,11 +130,12 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
             if found is None:
                 if compiled.single and ix is _NEW_IX:
-                    # one term: when its hits look few and are filtered (bm25's document count
-                    # would walk every item with the term), its rowids first, and few hits
-                    # scored in Python; else as any other query
-                    few = _likely_few(db, ix, compiled)
-                    ids_first = few and compiled.match != _term_phrase(compiled.single)
+                    # one term: when its hits look few, its rowids first, and few hits scored
+                    # in Python (no walk of every item with the term for bm25's document count)
+                    few, cheap = _likely_few(db, ix, compiled, with_cost=True)
+                    # filtered: bm25's count walks more items than the hits; unfiltered, the
+                    # same ones, so only when scoring them in Python looks cheaper than that
+                    ids_first = few and (compiled.match != _term_phrase(compiled.single) or cheap)
                     found = _text_only(db, ix, compiled.match, limit, offset, few and not ids_first,
                                        compiled.single, ids_first)
                 else:   # narrow: the one walk carries bm25
@@ -223,12 +225,19 @@ SAMPLE_FEW = RECENT_MIN_HITS // 4 // SAMPLE_SHARE   # 31
 SAMPLE_MIN_ITEMS = 10_000
 
 
-def _likely_few(db, ix, compiled) -> bool:
+def _likely_few(db, ix, compiled, with_cost=False):
     """The query probably has at most RECENT_MIN_HITS hits, whatever its terms: few among the
-    newest items (_few_lately), or a code filter matching at most that many items (_at_most)."""
+    newest items (_few_lately), or a code filter matching at most that many items (_at_most).
+    with_cost: (that, whether scoring its hits in Python looks cheaper than walking them: the
+    sample's hits at PY_HIT_S each against the time the sample's walk took)."""
+    walk = time.perf_counter()
     lately = _few_lately(db, ix, compiled.match)
-    return (lately is not None and lately < SAMPLE_FEW
-            or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
+    walk = time.perf_counter() - walk
+    few = (lately is not None and lately < SAMPLE_FEW
+           or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
+    if not with_cost:
+        return few
+    return few, lately is not None and lately * PY_HIT_S < walk
 
 
 def _few_lately(db, ix, match) -> int | None:
@@ -298,9 +307,10 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         if term and seen <= RECENT_MIN_HITS:
             rows = _without_idf(db, ix, term, rows, seen if match == _term_phrase(term) else None)
     elif ids_first:
+        walk = time.perf_counter()
         ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                         f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
-        seen, last = len(ids), ids[-1] if ids else None
+        seen, last, walk = len(ids), ids[-1] if ids else None, time.perf_counter() - walk
     else:   # rowids only, not even handed to Python
         seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
                                 f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
@@ -311,7 +321,8 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     total = seen
     if n == 0 or not total:
         return total, [], RELEVANCE
-    if ids_first and total <= ONE_TERM_MAX:
+    # bm25 would walk every item with the term again (filtered: more than the hits)
+    if ids_first and (total <= ONE_TERM_MAX and match != _term_phrase(term) or total * PY_HIT_S < walk):
         rows = _one_term_scores(db, t, term, ids)
     elif not narrow:
         rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
@@ -352,6 +363,10 @@ def _without_idf(db, ix, term, rows, n_hit=None, current=True):
 # (not only the filtered hits) for its document count: a 4-character term ~1 ms at 100,000
 # items, ten times that at 1,000,000. Measured: bench/RESULTS.md "Search", issue 15 (fourth session).
 ONE_TERM_MAX = 64
+# Unfiltered, the document count walks what the first walk did: hits are scored in Python when
+# that costs less than the walk (PY_HIT_S a hit: reading and counting its fields) — guessed
+# from the sample's walk and hits (_likely_few), then checked against the first walk's time.
+PY_HIT_S = 40e-6
 
 
 def _one_term_scores(db, t, term, ids) -> list[tuple[int, float]]:
