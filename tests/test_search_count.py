@@ -28,10 +28,10 @@ def _spy(monkeypatch):
 
 @pytest.mark.parametrize("q", ["文明", "文明城市", "志愿服务", "资料 台账"])
 def test_split_count_gives_the_total_of_one_count(many, monkeypatch, q):
-    monkeypatch.setattr(count, "SPLIT_MIN", 10 ** 9)
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 10.0 ** 9)
     one = search(many, q)
     used = _spy(monkeypatch)
-    monkeypatch.setattr(count, "SPLIT_MIN", 1)
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
     engine.COUNT_CACHE.clear()
     split = search(many, q)
     assert split == one and one["order"] == "recent" and one["total"] > 10
@@ -40,7 +40,7 @@ def test_split_count_gives_the_total_of_one_count(many, monkeypatch, q):
 
 def test_a_failing_second_connection_is_counted_here(many, monkeypatch):
     expected = search(many, "文明")["total"]
-    monkeypatch.setattr(count, "SPLIT_MIN", 1)
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
 
     def refuse(*a, **k):
         raise OSError("no second connection")
@@ -51,7 +51,7 @@ def test_a_failing_second_connection_is_counted_here(many, monkeypatch):
 
 def test_not_split_inside_a_transaction(many, monkeypatch):
     used = _spy(monkeypatch)
-    monkeypatch.setattr(count, "SPLIT_MIN", 1)
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
     db = many.db
     with transaction(db):   # items in the lower half no longer hold the term, not yet committed
         for item_id in range(30, 35):

@@ -13,18 +13,19 @@ import threading
 
 from archive.core.db import BUSY_TIMEOUT_S, MMAP_BYTES
 
-# Hits left to count (estimated from how densely the first ones lie) above which the count is
-# split: a second connection and its first statement cost ~1 ms; a count of this many 6 ms (one
-# bigram, ~0.04 µs a hit) to 75 ms (a phrase, ~0.5 µs). At 100,000 items no count is split.
-SPLIT_MIN = 150_000
+# Estimated time to count the rest (the first walk's time, scaled by the rowids left) above which
+# the count is split: a second connection and its first statement cost ~1 ms. Hits alone say
+# little: a phrase's items that hold its bigrams but not it cost as much as its hits.
+SPLIT_MIN_S = 0.010
 
 
-def count_rest(db, table: str, match: str, seen: int, last: int) -> int:
-    """Rows of `match` with rowid > last, given that the first `seen` of them end at rowid `last`."""
+def count_rest(db, table: str, match: str, last: int, walked: float) -> int:
+    """Rows of `match` with rowid > last; the first walk, which ended at rowid `last`, took
+    `walked` seconds (so the rest should take about walked × rowids left / last)."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or last
     path = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
     # inside a transaction a second connection would not see its uncommitted rows
-    if not path or getattr(db, "conn", db).in_transaction or seen * (top - last) < SPLIT_MIN * max(last, 1):
+    if not path or getattr(db, "conn", db).in_transaction or walked * (top - last) < SPLIT_MIN_S * max(last, 1):
         return _count(db, table, match, last, None)
     mid = last + (top - last) // 2
     lower: list = []
