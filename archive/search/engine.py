@@ -313,8 +313,9 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
                                 f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
     walk = time.perf_counter() - walk
+    bare = term is not None and match == _term_phrase(term)   # one term, nothing filtered
     if narrow and term and seen <= RECENT_MIN_HITS:
-        rows = _without_idf(db, ix, term, rows, seen if match == _term_phrase(term) else None)
+        rows = _without_idf(db, ix, term, rows, seen if bare else None)
     if seen > RECENT_MIN_HITS:
         total = seen + count_rest(db, t, match, last, walk)
         _remember(db, t, match, version, total)
@@ -323,12 +324,12 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     if n == 0 or not total:
         return total, [], RELEVANCE
     # bm25 would walk every item with the term again (filtered: more than the hits)
-    if ids_first and (total <= ONE_TERM_MAX and match != _term_phrase(term) or total * PY_HIT_S < walk):
+    if ids_first and (total <= ONE_TERM_MAX and not bare or total * PY_HIT_S < walk):
         rows = _one_term_scores(db, t, term, ids)
     elif not narrow:
         rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
         if term:
-            rows = _without_idf(db, ix, term, rows, total if match == _term_phrase(term) else None)
+            rows = _without_idf(db, ix, term, rows, total if bare else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
 
 
