@@ -104,7 +104,7 @@ def test_full_rebuild_rewrites_only_rows_that_drifted(instance, monkeypatch):
 def test_a_worker_that_cannot_read_the_database_falls_back(instance, monkeypatch, counted):
     db = instance.db
     monkeypatch.setattr(prefetch, "MIN_ITEMS", 10)
-    monkeypatch.setattr(prefetch, "_database_file", lambda db: str(instance.root / "无此文件.db"))
+    monkeypatch.setattr(prefetch, "database_file", lambda db: str(instance.root / "无此文件.db"))
     add_many(db, _texts(30))
     before = _vocab(db)
     counted.clear()
@@ -120,7 +120,7 @@ def test_the_worker_analyses_current_and_indexed_fields(instance):
     with transaction(db):
         db.execute("UPDATE items SET text = '背街小巷整治' WHERE id = ?", [item])   # search_old keeps the old
     new = db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item]).fetchone()
-    known = prefetch.analyse_batch(prefetch._database_file(db), [item])
+    known = prefetch.analyse_batch(prefetch.database_file(db), [item])
     assert known == dict([index.analyse(old), index.analyse(new)])
     with transaction(db):
         index_item(db, item)

@@ -57,6 +57,13 @@ def connect(path: Path | str) -> sqlite_utils.Database:
     return sqlite_utils.Database(conn)
 
 
+def database_file(db) -> str | None:
+    """The main database's file, or None for an in-memory or temporary one (a second connection
+    could not open it)."""
+    row = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
+    return row[0] if row and row[0] else None
+
+
 @contextmanager
 def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
     """One short write transaction; BEGIN IMMEDIATE so concurrent writers queue, never deadlock."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from archive.core.db import BUSY_TIMEOUT_S, MMAP_BYTES
+from archive.core.db import BUSY_TIMEOUT_S, MMAP_BYTES, database_file
 
 # Estimated time to count the rest (the first walk's time, scaled by the rowids left) above which
 # the count is split: a second connection and its first statement cost ~1 ms. Hits alone say
@@ -23,7 +23,7 @@ def count_rest(db, table: str, match: str, last: int, walked: float) -> int:
     """Rows of `match` with rowid > last; the first walk, which ended at rowid `last`, took
     `walked` seconds (so the rest should take about walked × rowids left / last)."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or last
-    path = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+    path = database_file(db)
     # inside a transaction a second connection would not see its uncommitted rows
     if not path or getattr(db, "conn", db).in_transaction or walked * (top - last) < SPLIT_MIN_S * max(last, 1):
         return _count(db, table, match, last, None)

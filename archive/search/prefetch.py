@@ -23,17 +23,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from archive.core.db import database_file
+
 from .index import OLD, analyse
 
 MIN_ITEMS = 2000   # fewer: starting a process (~0.2 s) costs more than it saves
 AHEAD = 2          # batches handed to the worker before the one being indexed
 _ROOT = str(Path(__file__).resolve().parents[2])   # the directory holding this `archive` package
 _LEN = struct.Struct("<Q")
-
-
-def _database_file(db) -> str | None:
-    row = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()
-    return row[0] if row and row[0] else None
 
 
 def analyse_batch(path: str, ids: list[int]) -> dict[bytes, list[str]]:
@@ -85,7 +82,7 @@ def _start_worker() -> subprocess.Popen:
 def analysed(db, batches: list[list[int]]):
     """Yield (batch, known) for each batch in order; `known` is {source hash: tokens} from the
     worker, or None (analyse in this process)."""
-    path = _database_file(db)
+    path = database_file(db)
     if path is None or sum(len(b) for b in batches) < MIN_ITEMS or (os.cpu_count() or 1) < 2:
         for batch in batches:
             yield batch, None
