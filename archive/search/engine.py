@@ -377,9 +377,13 @@ def _one_term_scores(db, t, term, ids) -> list[tuple[int, float]]:
     the same for every hit, so it does not change the order and is left out of the score (it
     needs the term's document count: one more walk of all its items). Every hit is kept; its
     count per field is taken from the field's normalised form, as in _rare_phrase."""
-    freq = {item_id: sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
-            for item_id, fields in _fields(db, ids)}
-    return _term_ranks(db, t, freq)
+    return _term_ranks(db, t, {item_id: _term_freq(fields, term) for item_id, fields in _fields(db, ids)})
+
+
+def _term_freq(fields, term: str) -> int:
+    """The term's instances in the item's fields (text, title, original name, unit), overlapping,
+    as FTS5 counts a phrase's, each field's weighted as in BM25_WEIGHTS."""
+    return sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
 
 
 def _term_ranks(db, t, freq: dict) -> list[tuple[int, float]]:
@@ -451,8 +455,7 @@ def _rare_phrase(db, ix, compiled, limit, offset):
         return None
     freq = {}
     for item_id, fields in _fields(db, cand):
-        # phrase instances per column (overlapping, as FTS5 counts them), weighted as in BM25_WEIGHTS
-        f = sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
+        f = _term_freq(fields, term)
         if f:
             freq[item_id] = f
     if len(freq) > RECENT_MIN_HITS:   # (never with the usual constants: RARE_MAX is smaller)
