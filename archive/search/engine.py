@@ -6,11 +6,13 @@ import math
 import re
 import sqlite3
 import time
+from functools import lru_cache
 
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from .analysis import ANALYZER_VERSION, contains, drop_cjk_ws, normalise
+from . import doccounts
 from .count import count_rest
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
@@ -18,7 +20,7 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
 from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .snippets import _absent, make_item_snippet, makes_ideograph
+from .snippets import _absent, make_item_snippet, makers_of, makes_ideograph
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
@@ -138,9 +140,13 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
                     ids_first = few and (compiled.match != _term_phrase(compiled.single) or cheap)
                     found = _text_only(db, ix, compiled.match, limit, offset, few and not ids_first,
                                        compiled.single, ids_first)
-                else:   # narrow: the one walk carries bm25
-                    found = _text_only(db, ix, compiled.match, limit, offset,
-                                       compiled.narrow or _likely_few(db, ix, compiled))
+                else:
+                    lately = None
+                    if compiled.multi and ix is _NEW_IX:
+                        found, lately = _multi_terms(db, ix, compiled, limit, offset)
+                    if found is None:   # narrow: the one walk carries bm25
+                        found = _text_only(db, ix, compiled.match, limit, offset,
+                                           compiled.narrow or _likely_few(db, ix, compiled, lately=lately))
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
@@ -225,13 +231,15 @@ SAMPLE_FEW = RECENT_MIN_HITS // 4 // SAMPLE_SHARE   # 31
 SAMPLE_MIN_ITEMS = 10_000
 
 
-def _likely_few(db, ix, compiled, with_cost=False):
+def _likely_few(db, ix, compiled, with_cost=False, lately=None):
     """The query probably has at most RECENT_MIN_HITS hits, whatever its terms: few among the
     newest items (_few_lately), or a code filter matching at most that many items (_at_most).
     with_cost: (that, whether scoring its hits in Python looks cheaper than walking them: the
-    sample's hits at PY_HIT_S each against the time the sample's walk took)."""
+    sample's hits at PY_HIT_S each against the time the sample's walk took). `lately`: the
+    sample's hits when already counted (up to more than SAMPLE_FEW)."""
     walk = time.perf_counter()
-    lately = _few_lately(db, ix, compiled.match)
+    if lately is None:
+        lately = _few_lately(db, ix, compiled.match)
     walk = time.perf_counter() - walk
     few = (lately is not None and lately < SAMPLE_FEW
            or bool(compiled.selective and _at_most(db, ix, compiled.selective, RECENT_MIN_HITS)))
@@ -317,9 +325,7 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     if narrow and term and seen <= RECENT_MIN_HITS:
         rows = _without_idf(db, ix, term, rows, seen if bare else None)
     if seen > RECENT_MIN_HITS:
-        total = seen + count_rest(db, t, match, last, walk)
-        _remember(db, t, match, version, total)
-        return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+        return _huge(db, ix, match, version, seen, last, walk, limit, offset)
     total = seen
     if n == 0 or not total:
         return total, [], RELEVANCE
@@ -331,6 +337,120 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         if term:
             rows = _without_idf(db, ix, term, rows, total if bare else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _huge(db, ix, match, version, seen, last, walk, limit, offset):
+    """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
+    `walk` seconds): the rest counted from there, the total kept, the newest page."""
+    total = seen + count_rest(db, ix.table, match, last, walk)
+    _remember(db, ix.table, match, version, total)
+    return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+
+
+# Several ideograph terms (compiled.multi): FTS5's bm25 first walks every item holding each term
+# for its document count — the doclists of all its bigrams, and a phrase's positions where they
+# meet: ~0.03–0.09 µs an item of the bigrams' summed document counts at 100,000 items (p50,
+# p90), more at 1,000,000 — and then scores each hit. When the hits look few against that walk,
+# they are scored in Python instead (~40 µs a hit: reading its fields, counting the terms),
+# each term weighted as Tantivy weighs a phrase: the sum of its bigrams' IDFs, from kept
+# document counts (doccounts). Measured: bench/RESULTS.md "Issue 15, fifth session".
+WALK_S = 0.04e-6
+MULTI_HIT_S = 40e-6
+MULTI_SAMPLE = 128         # hits counted among the newest 1/SAMPLE_SHARE of item ids, at most
+
+
+def _bigrams(term: str) -> list[str]:
+    return [term[i:i + 2] for i in range(len(term) - 1)]
+
+
+def _idf(n_row: int, n_hit: int) -> float:
+    """bm25's IDF as FTS5 computes it (a term in half the items or more: 1e-6)."""
+    idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
+    return idf if idf > 0.0 else 1e-6
+
+
+def _multi_terms(db, ix, compiled, limit, offset):
+    """compiled.multi ranked from kept document counts: ((total, rows, order), None), or
+    (None, the sample's hits or None) when no counts are kept, the archive is small, or FTS5's
+    bm25 looks cheaper (its walk of each term's items against MULTI_HIT_S a hit, the hits
+    guessed from the newest items').
+
+    A term's IDF is the sum of its bigrams' (a 2-character term: its own, as FTS5's), each
+    from the bigram's document count; the rest of bm25 as FTS5 computes it (_multi_scores).
+    So a query of 2-character terms scores exactly as FTS5's bm25; a longer term weighs as
+    Tantivy weighs a phrase. Which way a query goes depends on the archive alone, so every
+    page of one result is scored alike."""
+    covered = doccounts.upto(db)
+    t = ix.table
+    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    if covered is None or top < SAMPLE_MIN_ITEMS:
+        return None, None
+    terms = compiled.multi
+    docs = {b: doccounts.doc_count(db, b, covered) for term in terms for b in _bigrams(term)}
+    walk_cost = WALK_S * sum(docs[b] for term in terms for b in _bigrams(term))
+    if walk_cost < MULTI_HIT_S:
+        return None, None     # not even one hit's worth
+    lately = db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
+                        f"LIMIT {MULTI_SAMPLE})", [compiled.match, top - top // SAMPLE_SHARE]).fetchone()[0]
+    if lately >= MULTI_SAMPLE or max(lately, 1) * SAMPLE_SHARE * MULTI_HIT_S >= walk_cost:
+        return None, lately
+    match, version = compiled.match, _version(db, t)
+    walk = time.perf_counter()
+    ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+                                    f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
+    walk = time.perf_counter() - walk
+    if len(ids) > RECENT_MIN_HITS:
+        return _huge(db, ix, match, version, len(ids), ids[-1], walk, limit, offset), None
+    if len(ids) * MULTI_HIT_S >= walk_cost:
+        return None, lately   # more hits than the sample said: FTS5's bm25 after all
+    if not ids or offset + limit == 0:
+        return (len(ids), [], RELEVANCE), None
+    n_row = _fts_totals(db, t)[0]
+    idfs = [sum(_idf(n_row, docs[b]) for b in _bigrams(term)) for term in terms]
+    return (len(ids), _relevance_page(db, _multi_scores(db, t, terms, idfs, ids), limit, offset),
+            RELEVANCE), None
+
+
+def _multi_scores(db, t, terms, idfs, ids) -> list[tuple[int, float]]:
+    """(rowid, rank) of each hit: −Σ IDF × the term's part, the part as FTS5's bm25 computes it
+    (its weighted count in the hit, the hit's length against the average), in query order."""
+    n_row, n_tok = _fts_totals(db, t)
+    avgdl = n_tok / n_row
+    marks = ", ".join("?" for _ in ids)
+    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
+                                                          ids)}
+    makers = makers_of("".join(terms))
+    out = []
+    for item_id, fields in _fields(db, ids):
+        norm = _K1 * (1 - _B + _B * size[item_id] / avgdl)
+        score = 0.0
+        for idf, f in zip(idfs, _terms_freq(fields, terms, makers)):
+            score += idf * ((f * (_K1 + 1.0)) / (f + norm))
+        out.append((item_id, -1.0 * score))
+    return out
+
+
+def _terms_freq(fields, terms, makers: str) -> list[float]:
+    """Each ideograph term's instances in the item's fields (text, title, original name, unit),
+    overlapping, as FTS5 counts a phrase's, each field's weighted as in BM25_WEIGHTS. A field
+    is searched with its whitespace removed (an ideograph term's occurrences there are those in
+    the normalised field) unless it holds one of `makers` (makers_of the terms): then normalised."""
+    out = [0.0] * len(terms)
+    for w, v in zip(BM25_WEIGHTS, fields):
+        if not v:
+            continue
+        hay = normalise(v) if makers and any(m in v for m in makers) else "".join(v.split())
+        for i, term in enumerate(terms):
+            n = hay.count(term)    # (non-overlapping: the same unless the term overlaps itself)
+            if n:
+                out[i] += w * (_count(hay, term) if _self_overlapping(term) else n)
+    return out
+
+
+@lru_cache(maxsize=1024)
+def _self_overlapping(term: str) -> bool:
+    """Two instances of the term can overlap (街街, 宣传宣传): str.count would miss some."""
+    return any(term[:k] == term[-k:] for k in range(1, len(term)))
 
 
 def _term_phrase(term: str) -> str:
@@ -722,6 +842,7 @@ def _rebuild(db, progress) -> dict:
     with transaction(db):
         db.execute(f"DROP TABLE {FTS}")
         db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")
+        doccounts.forget(db)   # counted in the old table (perhaps another analyzer's tokens)
         db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('analyzer', ?)", [ANALYZER_VERSION])
     # then waiting items, and the rows that still differ from their items (drift, deleted items)
     _catch_up(db, None)
@@ -764,6 +885,12 @@ def compact(instance, progress: Progress | None = None) -> dict:
     if progress:
         progress(estimate, estimate, "")
     return {"steps": steps, "pages": pages}
+
+
+def keep_doc_counts(instance) -> dict:
+    """Take the document counts several-term ranking reads (doccounts.take): after `compact`,
+    as `evidence reindex` ends. Returns {"terms", "upto"}."""
+    return doccounts.take(instance.db)
 
 
 def _fts_intact(db) -> bool:

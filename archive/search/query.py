@@ -359,6 +359,9 @@ class Compiled:
     # One term of 2+ ideographs ANDed with filters only: its score leaves out the term's IDF
     # (the same for every hit), and few hits are scored in Python (engine._one_term_scores).
     single: str | None = None
+    # Two or more ideograph terms ANDed with filters only: ranked from kept document counts when
+    # that is cheaper than FTS5's walk of each term (engine._multi_terms).
+    multi: tuple[str, ...] | None = None
     # The FTS5 expression of the selective filters ANDed at the top (code filters), or "": when
     # it matches at most RECENT_MIN_HITS items, so does the query, which is then narrow too.
     selective: str = ""
@@ -486,6 +489,18 @@ def _one_term(flat: list) -> str | None:
     return terms[0].plan.text
 
 
+def _several_terms(flat: list) -> tuple[str, ...] | None:
+    """The terms, in query order, when the query is two or more ideograph terms of two or more
+    characters ANDed with filters only."""
+    terms = [c for c in flat if isinstance(c, TermN)]
+    if len(terms) < 2 or not all(_IDEOGRAPHS.fullmatch(c.plan.text) for c in terms):
+        return None
+    filters = [c for c in flat if isinstance(c, FilterN)]
+    if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
+        return None
+    return tuple(c.plan.text for c in terms)
+
+
 def _phrase_query(flat: list, comp: "_Compiler"):
     """(term, FTS5 expression of the filters or "") when the query is one ideograph term
     (_one_term) ANDed with filters that all have a token form (so FTS5 alone answers it),
@@ -540,4 +555,5 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
     selective = [comp.fts(c) for c in flat if isinstance(c, FilterN) and c.selective]
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
                     n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
-                    selective=" AND ".join(e for e in selective if e is not None), single=single)
+                    selective=" AND ".join(e for e in selective if e is not None), single=single,
+                    multi=_several_terms(flat))

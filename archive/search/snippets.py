@@ -167,6 +167,34 @@ def makes_ideograph(text: str, start: int = 0, end: int | None = None) -> bool:
     return any(_makes(m.group()) for m in MAKES_IDEOGRAPH.finditer(text, start, len(text) if end is None else end))
 
 
+_BLOCKS = ((0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
+           (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))   # MAKES_IDEOGRAPH's ranges
+
+
+@lru_cache(maxsize=1)
+def _makers() -> dict[str, str]:
+    """ideograph → the characters (other than itself) whose NFKC form holds it."""
+    out: dict[str, str] = {}
+    for lo, hi in _BLOCKS:
+        for cp in range(lo, hi + 1):
+            ch = chr(cp)
+            if _makes(ch):
+                for ideo in set(_IDEOGRAPHS.findall(unicodedata.normalize("NFKC", ch))):
+                    for x in ideo:
+                        out[x] = out.get(x, "") + ch
+    return out
+
+
+@lru_cache(maxsize=4096)
+def makers_of(chars: str) -> str:
+    """The characters whose NFKC form holds one of `chars` (ideographs): only they can make an
+    occurrence of a term of those ideographs in a text's normalised form that its whitespace-free
+    form lacks (NFKC never removes a character, and other changes touch no ideograph). Most
+    ideographs have none; 文 has ⽂ ㉆ ㍾."""
+    table = _makers()
+    return "".join(sorted(set("".join(table.get(c, "") for c in set(chars)))))
+
+
 def _absent(text: str, terms: list[str]) -> bool:
     """No term can occur in the text's normalised form: every term is ideographs only and occurs
     neither in the text with all whitespace removed nor through a character NFKC turns into an

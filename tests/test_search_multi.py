@@ -1,0 +1,239 @@
+"""Several Chinese terms ranked from kept document counts (engine._multi_terms, doccounts): the
+hits and totals are FTS5's; a term's IDF is the sum of its bigrams' IDFs, so a query of
+2-character terms scores exactly as FTS5's bm25, and a longer term weighs as Tantivy weighs a
+phrase; the rest of each score is the part FTS5's bm25 computes for the hit."""
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from archive.search import doccounts, engine, keep_doc_counts, reindex, search
+from archive.search.analysis import normalise
+from archive.search.snippets import makers_of
+
+from .search_helpers import add_item
+
+T = "search_fts"
+WORDS = ["志愿", "服务", "宣传", "街道", "文明", "城市", "创建", "台账", "社区", "活动", "街街", "门前"]
+CODES = ["Ⅲ—1", "Ⅲ—2", "Ⅲ—4", "Ⅲ—5"]
+TYPES = ["情况说明", "实景图片"]
+
+
+def _text(rng: random.Random) -> str:
+    parts = [rng.choice(WORDS) for _ in range(rng.randint(3, 40))]
+    seps = ["", "", "", "，", " ", "\n", "\u3000"]
+    return "".join(p + rng.choice(seps) for p in parts)
+
+
+@pytest.fixture
+def corpus(instance, monkeypatch):
+    """60 items of a small vocabulary (so bigrams and phrases repeat), with codes and types, a
+    title hit, a compatibility ideograph and a radical (NFKC makes them 文), overlapping 街街街."""
+    monkeypatch.setattr(doccounts, "KEEP_MIN", 3)
+    rng = random.Random(15)
+    db = instance.db
+    for i in range(60):
+        add_item(db, _text(rng), title="宣传台账" if i % 7 == 0 else "材料", material_type=TYPES[i % 2],
+                 codes=[CODES[i % 4]])
+    add_item(db, "⽂明城市志愿服务", codes=["Ⅲ—1"])          # ⽂ (U+2F42) → 文
+    add_item(db, "街街街街道宣传志愿服务", codes=["Ⅲ—1"])
+    add_item(db, "文\u00a0明城市 志愿\n服务", codes=["Ⅲ—2"])   # NBSP, space, line break inside
+    return instance
+
+
+def _force(monkeypatch, python: bool):
+    """Every eligible query ranked in Python (or never), whatever its size."""
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
+    monkeypatch.setattr(engine, "MULTI_HIT_S", 0.0 if python else 1e9)
+
+
+def _spy(monkeypatch) -> list:
+    used = []
+    real = engine._multi_terms
+
+    def spy(*a):
+        got = real(*a)
+        used.append(got[0] is not None)
+        return got
+    monkeypatch.setattr(engine, "_multi_terms", spy)
+    return used
+
+
+def _fts_ranks(db, match: str) -> dict:
+    return dict(db.execute(f"SELECT rowid, -bm25({T}, 1, 2, 1, 1, 0) FROM {T} WHERE {T} MATCH ?", [match]))
+
+
+def _compiled_match(instance, q, **kw):
+    from archive.search.query import and_all, code_filter, compile_tree, parse, type_filter
+    resolve = engine._resolver(instance)
+    filters = ([code_filter(kw["code"], resolve)] if "code" in kw else []) + (
+        [type_filter(kw["type"])] if "type" in kw else [])
+    return compile_tree(and_all(parse(q, resolve), *filters), T, tokens=True).match
+
+
+def test_kept_counts_are_fts5s_document_counts(corpus, monkeypatch):
+    db = corpus.db
+    assert doccounts.upto(db) is None
+    got = keep_doc_counts(corpus)
+    db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING fts5vocab(main, {T}, row)")
+    vocab = {t: n for t, n in db.execute("SELECT term, doc FROM temp.v")}
+    kept = dict(db.execute("SELECT term, docs FROM search_df"))
+    assert kept and got["terms"] == len(kept) and got["upto"] == db.execute("SELECT max(id) FROM items").fetchone()[0]
+    assert kept == {t: n for t, n in vocab.items() if n >= 3 and len(t) == 2
+                    and all("\u4e00" <= c <= "\u9fff" for c in t)}
+    # items added since: counted above the covered rowid; bigrams not kept: walked
+    add_item(db, "志愿服务创建文明城市", codes=["Ⅲ—4"])
+    add_item(db, "罕见词语志愿", codes=["Ⅲ—4"])
+    vocab = {t: n for t, n in db.execute("SELECT term, doc FROM temp.v")}
+    for b in ["志愿", "服务", "城市", "罕见", "见词", "词语", "语志", "愿服", "没有"]:
+        assert doccounts.doc_count(db, b, got["upto"]) == vocab.get(b, 0), b
+
+
+@pytest.mark.parametrize("kw", [{}, {"code": "Ⅲ—1"}, {"type": "实景图片"}, {"code": "Ⅲ—2", "type": "实景图片"}])
+@pytest.mark.parametrize("q", ["志愿 服务", "宣传 台账 街道", "文明 城市", "街街 宣传"])
+def test_two_character_terms_score_exactly_as_fts5_bm25(corpus, monkeypatch, q, kw):
+    keep_doc_counts(corpus)
+    _force(monkeypatch, python=True)
+    used = _spy(monkeypatch)
+    r = search(corpus, q, limit=100, **kw)
+    assert used == [True] and r["order"] == "relevance" and r["total"] > 0
+    fts = _fts_ranks(corpus.db, _compiled_match(corpus, q, **kw))
+    assert r["total"] == len(fts)
+    assert [(h["id"], h["score"]) for h in r["hits"]] == [(h["id"], round(fts[h["id"]], 6)) for h in r["hits"]]
+    assert [fts[h["id"]] for h in r["hits"]] == sorted(fts.values(), reverse=True)
+
+
+def _idf(n_row, n):
+    v = math.log((n_row - n + 0.5) / (n + 0.5))
+    return v if v > 0 else 1e-6
+
+
+@pytest.mark.parametrize("kw", [{}, {"code": "Ⅲ—1"}])
+@pytest.mark.parametrize("q", ["志愿服务 宣传", "文明城市 志愿服务", "街街街 宣传", "服务宣传 城市 台账"])
+def test_a_phrase_weighs_the_sum_of_its_bigrams_idfs(corpus, monkeypatch, q, kw):
+    """The reference takes each term's part from FTS5 itself: its bm25 for the term alone
+    divided by its IDF from its own (phrase) count."""
+    keep_doc_counts(corpus)
+    _force(monkeypatch, python=True)
+    used = _spy(monkeypatch)
+    r = search(corpus, q, limit=100, **kw)
+    assert used == [True] and r["total"] == len(r["hits"]) > 0
+    db = corpus.db
+    n_row = db.execute(f"SELECT count(*) FROM {T}_docsize").fetchone()[0]
+    expected = {h["id"]: 0.0 for h in r["hits"]}
+    for term in q.split():
+        phrase = engine._term_phrase(term)
+        own = _idf(n_row, db.execute(f"SELECT count(*) FROM {T} WHERE {T} MATCH ?", [phrase]).fetchone()[0])
+        weight = sum(_idf(n_row, db.execute(f"SELECT count(*) FROM {T} WHERE {T} MATCH ?", [f'"{b}"']).fetchone()[0])
+                     for b in engine._bigrams(term))
+        part = _fts_ranks(db, phrase)
+        for i in expected:
+            expected[i] += weight * part.get(i, 0.0) / own
+    for h in r["hits"]:
+        assert h["score"] == pytest.approx(expected[h["id"]], abs=2e-6), h
+    scores = [expected[h["id"]] for h in r["hits"]]
+    assert all(a >= b - 1e-9 for a, b in zip(scores, scores[1:]))
+
+
+@pytest.mark.parametrize("python", [True, False])
+def test_same_hits_and_totals_either_way(corpus, monkeypatch, python):
+    keep_doc_counts(corpus)
+    rng = random.Random(3)
+    queries = [" ".join(rng.sample(WORDS, rng.randint(2, 3))) for _ in range(12)] + [
+        "志愿服务 文明城市", "宣传台账 街道", "没有 这个词"]
+    _force(monkeypatch, python=python)
+    for q in queries:
+        for kw in ({}, {"code": "Ⅲ—4"}):
+            a = search(corpus, q, limit=200, **kw)
+            with monkeypatch.context() as m:
+                m.setattr(doccounts, "upto", lambda db: None)    # no counts: FTS5's bm25
+                b = search(corpus, q, limit=200, **kw)
+            assert a["total"] == b["total"] and a["order"] == b["order"], q
+            assert sorted(h["id"] for h in a["hits"]) == sorted(h["id"] for h in b["hits"]), q
+
+
+def test_pages_of_one_result_are_ranked_alike(corpus, monkeypatch):
+    keep_doc_counts(corpus)
+    _force(monkeypatch, python=True)
+    whole = search(corpus, "志愿 宣传", limit=30)
+    pages = search(corpus, "志愿 宣传", limit=10)["hits"] + search(corpus, "志愿 宣传", limit=10, offset=10)["hits"] + \
+        search(corpus, "志愿 宣传", limit=10, offset=20)["hits"]
+    assert whole["total"] > 30
+    assert [h["id"] for h in pages] == [h["id"] for h in whole["hits"]]
+
+
+def test_more_hits_than_ranked_are_listed_newest_first(corpus, monkeypatch):
+    keep_doc_counts(corpus)
+    _force(monkeypatch, python=True)
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 5)
+    r = search(corpus, "志愿 服务", limit=4, offset=1)
+    exact = len(_fts_ranks(corpus.db, _compiled_match(corpus, "志愿 服务")))
+    assert r["order"] == "recent" and r["total"] == exact > 5
+    newest = sorted(_fts_ranks(corpus.db, _compiled_match(corpus, "志愿 服务")), reverse=True)
+    assert [h["id"] for h in r["hits"]] == newest[1:5] and all(h["score"] is None for h in r["hits"])
+
+
+def test_deleted_items_are_no_hits_and_their_counts_wait_for_the_next_take(corpus, monkeypatch):
+    from archive.core.db import transaction
+    from archive.search import index_item
+
+    db = corpus.db
+    covered = keep_doc_counts(corpus)["upto"]
+    _force(monkeypatch, python=True)
+    before = doccounts.doc_count(db, "街街", covered)
+    gone = search(corpus, "街街 宣传", limit=100)["hits"][0]["id"]
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
+        index_item(db, gone)
+    r = search(corpus, "街街 宣传", limit=100)
+    assert gone not in [h["id"] for h in r["hits"]]
+    assert r["total"] == len(_fts_ranks(db, _compiled_match(corpus, "街街 宣传")))
+    assert doccounts.doc_count(db, "街街", covered) == before          # ranking only: until the next take
+    keep_doc_counts(corpus)
+    assert doccounts.doc_count(db, "街街", doccounts.upto(db)) == before - 1
+
+
+def test_without_kept_counts_fts5_ranks_and_a_full_rebuild_forgets_them(corpus, monkeypatch):
+    _force(monkeypatch, python=True)
+    used = _spy(monkeypatch)
+    search(corpus, "志愿服务 宣传")
+    assert used == [False]                       # nothing kept yet: FTS5's bm25 as before
+    keep_doc_counts(corpus)
+    search(corpus, "志愿服务 宣传")
+    assert used[-1] is True
+    reindex(corpus, full=True)                   # a new table (perhaps another analyzer's tokens)
+    assert doccounts.upto(corpus.db) is None
+    r = search(corpus, "志愿服务 宣传", limit=100)
+    assert used[-1] is False
+    fts = _fts_ranks(corpus.db, _compiled_match(corpus, "志愿服务 宣传"))
+    assert r["total"] == len(fts) and {h["id"]: h["score"] for h in r["hits"]} == {i: round(s, 6) for i, s in fts.items()}
+
+
+def test_the_cheaper_way_is_taken(corpus, monkeypatch):
+    """Python when its hits (guessed from the newest items, then counted) cost less than FTS5's
+    walk of the terms' items; FTS5's bm25 otherwise."""
+    keep_doc_counts(corpus)
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
+    used = _spy(monkeypatch)
+    monkeypatch.setattr(engine, "WALK_S", 1.0)          # walking is dear
+    search(corpus, "志愿 服务")
+    monkeypatch.setattr(engine, "WALK_S", 1e-12)        # walking is cheap
+    search(corpus, "志愿 服务")
+    assert used == [True, False]
+
+
+def _reference_freq(fields, term):
+    return sum(w * engine._count(normalise(v), term) for w, v in zip(engine.BM25_WEIGHTS, fields) if v)
+
+
+def test_term_counts_are_those_in_the_normalised_fields():
+    rng = random.Random(7)
+    pieces = ["文明", "明", "文", "⽂", "㉆", "㍾", "城市", "街", "街街", " ", "\n", "\u3000", "\u00a0", "\u200b", "¨",
+              "\u0301", "，", "a", "Ａ", "宣传", "\uf900", "豈"]
+    terms = ["文明", "街街", "明城", "街街街", "宣传", "明治", "豈文"]
+    for _ in range(3000):
+        fields = tuple("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) or None for _ in range(4))
+        got = engine._terms_freq(fields, terms, makers_of("".join(terms)))
+        assert got == [_reference_freq(fields, t) for t in terms], fields
