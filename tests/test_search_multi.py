@@ -173,6 +173,11 @@ def test_more_hits_than_ranked_are_listed_newest_first(corpus, monkeypatch):
     assert r["order"] == "recent" and r["total"] == exact > 5
     newest = sorted(_fts_ranks(corpus.db, _compiled_match(corpus, "志愿 服务")), reverse=True)
     assert [h["id"] for h in r["hits"]] == newest[1:5] and all(h["score"] is None for h in r["hits"])
+    walks = []
+    corpus.db.conn.set_trace_callback(lambda sql: walks.append(sql) if "LIMIT 6" in sql else None)
+    nxt = search(corpus, "志愿 服务", limit=4, offset=5)     # the next page: the total is kept, not counted again
+    corpus.db.conn.set_trace_callback(None)
+    assert nxt["total"] == exact and [h["id"] for h in nxt["hits"]] == newest[5:9] and walks == []
 
 
 def test_deleted_items_are_no_hits_and_their_counts_wait_for_the_next_take(corpus, monkeypatch):

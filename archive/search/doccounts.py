@@ -13,7 +13,7 @@ rowid the counts cover; items added since are counted by a walk of the rowids ab
 bigram below KEEP_MIN is counted by walking its few rows. An item deleted or changed since the
 last `take` still counts as it was until the next: document counts steer ranking only (as in
 Lucene and Tantivy until segments merge); hits and totals never depend on them.
-Schema: migration 0073_search_doc_counts.
+Schema: migration 0062_search_doc_counts.
 """
 from __future__ import annotations
 

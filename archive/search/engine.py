@@ -395,6 +395,9 @@ def _multi_terms(db, ix, compiled, limit, offset):
     if lately >= MULTI_SAMPLE or max(lately, 1) * SAMPLE_SHARE * MULTI_HIT_S >= walk_cost:
         return None, lately
     match, version = compiled.match, _version(db, t)
+    total = COUNT_CACHE.get((t, match, version))
+    if total is not None and total > RECENT_MIN_HITS:   # the same huge result asked again (its next page)
+        return (total, _recent_page(db, ix, match, limit, offset, total), RECENT), None
     walk = time.perf_counter()
     ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                     f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
