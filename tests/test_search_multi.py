@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from archive.search import doccounts, engine, keep_doc_counts, reindex, search
+from archive.search import doccounts, engine, keep_doc_counts, ranking, reindex, search
 from archive.search.analysis import normalise
 from archive.search.snippets import makers_of
 
@@ -127,7 +127,7 @@ def test_a_phrase_weighs_the_sum_of_its_bigrams_idfs(corpus, monkeypatch, q, kw)
         phrase = engine._term_phrase(term)
         own = _idf(n_row, db.execute(f"SELECT count(*) FROM {T} WHERE {T} MATCH ?", [phrase]).fetchone()[0])
         weight = sum(_idf(n_row, db.execute(f"SELECT count(*) FROM {T} WHERE {T} MATCH ?", [f'"{b}"']).fetchone()[0])
-                     for b in engine._bigrams(term))
+                     for b in ranking.bigrams(term))
         part = _fts_ranks(db, phrase)
         for i in expected:
             expected[i] += weight * part.get(i, 0.0) / own
@@ -230,7 +230,7 @@ def test_the_cheaper_way_is_taken(corpus, monkeypatch):
 
 
 def _reference_freq(fields, term):
-    return sum(w * engine._count(normalise(v), term) for w, v in zip(engine.BM25_WEIGHTS, fields) if v)
+    return sum(w * ranking.count_overlapping(normalise(v), term) for w, v in zip(ranking.BM25_WEIGHTS, fields) if v)
 
 
 def test_term_counts_are_those_in_the_normalised_fields():
@@ -240,5 +240,5 @@ def test_term_counts_are_those_in_the_normalised_fields():
     terms = ["文明", "街街", "明城", "街街街", "宣传", "明治", "豈文"]
     for _ in range(3000):
         fields = tuple("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) or None for _ in range(4))
-        got = engine._terms_freq(fields, terms, makers_of("".join(terms)))
+        got = ranking.terms_freq(fields, terms, makers_of("".join(terms)))
         assert got == [_reference_freq(fields, t) for t in terms], fields

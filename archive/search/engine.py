@@ -2,17 +2,15 @@
 from __future__ import annotations
 
 import heapq
-import math
 import re
 import sqlite3
 import time
-from functools import lru_cache
 
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from .analysis import ANALYZER_VERSION, contains, drop_cjk_ws, normalise
 from . import doccounts
+from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
@@ -20,12 +18,12 @@ from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, ST
 from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .snippets import _absent, make_item_snippet, makers_of, makes_ideograph
+from .ranking import BM25_WEIGHTS, bigrams, bm25_idf, fields_of, fts_totals, multi_ranks, term_freq, term_ranks
+from .snippets import make_item_snippet
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
 MAX_LIMIT = 1000
 MAX_OFFSET = 10_000_000   # past any archive's size; bigger is a typo (and overflows SQLite's integer)
-BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher; f: 0
 
 
 def _ea_contains(term, *fields):
@@ -359,16 +357,6 @@ MULTI_HIT_S = 40e-6
 MULTI_SAMPLE = 128         # hits counted among the newest 1/SAMPLE_SHARE of item ids, at most
 
 
-def _bigrams(term: str) -> list[str]:
-    return [term[i:i + 2] for i in range(len(term) - 1)]
-
-
-def _idf(n_row: int, n_hit: int) -> float:
-    """bm25's IDF as FTS5 computes it (a term in half the items or more: 1e-6)."""
-    idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
-    return idf if idf > 0.0 else 1e-6
-
-
 def _multi_terms(db, ix, compiled, limit, offset):
     """compiled.multi ranked from kept document counts: ((total, rows, order), None), or
     (None, the sample's hits or None) when no counts are kept, the archive is small, or FTS5's
@@ -376,7 +364,7 @@ def _multi_terms(db, ix, compiled, limit, offset):
     guessed from the newest items').
 
     A term's IDF is the sum of its bigrams' (a 2-character term: its own, as FTS5's), each
-    from the bigram's document count; the rest of bm25 as FTS5 computes it (_multi_scores).
+    from the bigram's document count; the rest of bm25 as FTS5 computes it (multi_ranks).
     So a query of 2-character terms scores exactly as FTS5's bm25; a longer term weighs as
     Tantivy weighs a phrase. Which way a query goes depends on the archive alone, so every
     page of one result is scored alike."""
@@ -386,8 +374,8 @@ def _multi_terms(db, ix, compiled, limit, offset):
     if covered is None or top < SAMPLE_MIN_ITEMS:
         return None, None
     terms = compiled.multi
-    docs = {b: doccounts.doc_count(db, b, covered) for term in terms for b in _bigrams(term)}
-    walk_cost = WALK_S * sum(docs[b] for term in terms for b in _bigrams(term))
+    docs = {b: doccounts.doc_count(db, b, covered) for term in terms for b in bigrams(term)}
+    walk_cost = WALK_S * sum(docs[b] for term in terms for b in bigrams(term))
     if walk_cost < MULTI_HIT_S:
         return None, None     # not even one hit's worth
     lately = db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
@@ -408,52 +396,10 @@ def _multi_terms(db, ix, compiled, limit, offset):
         return None, lately   # more hits than the sample said: FTS5's bm25 after all
     if not ids or offset + limit == 0:
         return (len(ids), [], RELEVANCE), None
-    n_row = _fts_totals(db, t)[0]
-    idfs = [sum(_idf(n_row, docs[b]) for b in _bigrams(term)) for term in terms]
-    return (len(ids), _relevance_page(db, _multi_scores(db, t, terms, idfs, ids), limit, offset),
+    n_row = fts_totals(db, t)[0]
+    idfs = [sum(bm25_idf(n_row, docs[b]) for b in bigrams(term)) for term in terms]
+    return (len(ids), _relevance_page(db, multi_ranks(db, t, terms, idfs, ids), limit, offset),
             RELEVANCE), None
-
-
-def _multi_scores(db, t, terms, idfs, ids) -> list[tuple[int, float]]:
-    """(rowid, rank) of each hit: −Σ IDF × the term's part, the part as FTS5's bm25 computes it
-    (its weighted count in the hit, the hit's length against the average), in query order."""
-    n_row, n_tok = _fts_totals(db, t)
-    avgdl = n_tok / n_row
-    marks = ", ".join("?" for _ in ids)
-    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
-                                                          ids)}
-    makers = makers_of("".join(terms))
-    out = []
-    for item_id, fields in _fields(db, ids):
-        norm = _K1 * (1 - _B + _B * size[item_id] / avgdl)
-        score = 0.0
-        for idf, f in zip(idfs, _terms_freq(fields, terms, makers)):
-            score += idf * ((f * (_K1 + 1.0)) / (f + norm))
-        out.append((item_id, -1.0 * score))
-    return out
-
-
-def _terms_freq(fields, terms, makers: str) -> list[float]:
-    """Each ideograph term's instances in the item's fields (text, title, original name, unit),
-    overlapping, as FTS5 counts a phrase's, each field's weighted as in BM25_WEIGHTS. A field
-    is searched with its whitespace removed (an ideograph term's occurrences there are those in
-    the normalised field) unless it holds one of `makers` (makers_of the terms): then normalised."""
-    out = [0.0] * len(terms)
-    for w, v in zip(BM25_WEIGHTS, fields):
-        if not v:
-            continue
-        hay = normalise(v) if makers and any(m in v for m in makers) else "".join(v.split())
-        for i, term in enumerate(terms):
-            n = hay.count(term)    # (non-overlapping: the same unless the term overlaps itself)
-            if n:
-                out[i] += w * (_count(hay, term) if _self_overlapping(term) else n)
-    return out
-
-
-@lru_cache(maxsize=1024)
-def _self_overlapping(term: str) -> bool:
-    """Two instances of the term can overlap (街街, 宣传宣传): str.count would miss some."""
-    return any(term[:k] == term[-k:] for k in range(1, len(term)))
 
 
 def _term_phrase(term: str) -> str:
@@ -466,7 +412,7 @@ def _without_idf(db, ix, term, rows, n_hit=None, current=True):
     has one meaning (_one_term_scores). Dividing by one positive number keeps the order. The
     IDF as bm25 computes it from the term's document count n_hit; without it (the query is
     filtered: counting would walk every item with the term), read off one hit's rank: bm25 is
-    IDF × a part _term_ranks computes from the hit's fields — which needs the hit's FTS row to
+    IDF × a part term_ranks computes from the hit's fields — which needs the hit's FTS row to
     be built from its current fields (`current`; else the term is counted)."""
     if not rows:
         return rows
@@ -476,10 +422,7 @@ def _without_idf(db, ix, term, rows, n_hit=None, current=True):
     else:   # (a part of 0 would mean the hit's fields do not hold the term: count instead)
         if n_hit is None:
             n_hit = _fts_count(db, ix, _term_phrase(term))
-        n_row = _fts_totals(db, ix.table)[0]
-        idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
-        if idf <= 0.0:
-            idf = 1e-6
+        idf = bm25_idf(fts_totals(db, ix.table)[0], n_hit)
     return [(r[0], r[1] / idf, *r[2:]) for r in rows]
 
 
@@ -500,26 +443,7 @@ def _one_term_scores(db, t, term, ids) -> list[tuple[int, float]]:
     the same for every hit, so it does not change the order and is left out of the score (it
     needs the term's document count: one more walk of all its items). Every hit is kept; its
     count per field is taken from the field's normalised form, as in _rare_phrase."""
-    return _term_ranks(db, t, {item_id: _term_freq(fields, term) for item_id, fields in _fields(db, ids)})
-
-
-def _term_freq(fields, term: str) -> int:
-    """The term's instances in the item's fields (text, title, original name, unit), overlapping,
-    as FTS5 counts a phrase's, each field's weighted as in BM25_WEIGHTS."""
-    return sum(w * _count(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
-
-
-def _term_ranks(db, t, freq: dict) -> list[tuple[int, float]]:
-    """(rowid, rank) from each hit's weighted count of the term: bm25's part for the hit (k1,
-    b, the row's tokens from %_docsize, the average from FTS5's averages record), negated as
-    FTS5 ranks, without the term's IDF (the same for every hit of one term)."""
-    n_row, n_tok = _fts_totals(db, t)
-    avgdl = n_tok / n_row
-    marks = ", ".join("?" for _ in freq)
-    size = {i: sum(_varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
-                                                          list(freq))}
-    return [(item_id, -((f * (_K1 + 1.0)) / (f + _K1 * (1 - _B + _B * size[item_id] / avgdl))))
-            for item_id, f in freq.items()]
+    return term_ranks(db, t, {item_id: term_freq(fields, term) for item_id, fields in fields_of(db, ids)})
 
 
 def _relevance_page(db, rows, limit, offset):
@@ -544,7 +468,6 @@ def _relevance_page(db, rows, limit, offset):
 RARE_PROBE = 32    # rows read per bigram to estimate how common it is
 RARE_PICK = 3      # bigrams ANDed for the candidates
 RARE_MAX = 64      # more candidates than this: the phrase is walked as before (0 = never)
-_K1, _B = 1.2, 0.75   # FTS5's bm25 constants
 
 
 def _q(tok: str) -> str:
@@ -555,7 +478,7 @@ def _rare_phrase(db, ix, compiled, limit, offset):
     """compiled.phrase (and its filters) from the AND of the phrase's rarest bigrams (and the
     filter tokens), each candidate checked on its text: (total, rows, order), or None when there
     are more than RARE_MAX candidates. The hits are ranked in Python as FTS5's bm25 ranks them,
-    without the term's IDF (_term_ranks: the same for every hit of one term, and it would cost
+    without the term's IDF (term_ranks: the same for every hit of one term, and it would cost
     FTS5 one more walk of the phrase for its document count)."""
     t, term = ix.table, compiled.phrase
     # two subqueries: min() and max() in one SELECT scan the table
@@ -577,76 +500,21 @@ def _rare_phrase(db, ix, compiled, limit, offset):
     if cand is None:
         return None
     freq = {}
-    for item_id, fields in _fields(db, cand):
-        f = _term_freq(fields, term)
+    for item_id, fields in fields_of(db, cand):
+        f = term_freq(fields, term)
         if f:
             freq[item_id] = f
     if len(freq) > RECENT_MIN_HITS:   # (never with the usual constants: RARE_MAX is smaller)
         return len(freq), [(i, None) for i in sorted(freq, reverse=True)[offset:offset + limit]], RECENT
     if not freq or offset + limit == 0:
         return len(freq), [], RELEVANCE
-    return len(freq), _relevance_page(db, _term_ranks(db, t, freq), limit, offset), RELEVANCE
+    return len(freq), _relevance_page(db, term_ranks(db, t, freq), limit, offset), RELEVANCE
 
 
 def _rowids(db, t, expr):
     """The rowids matching expr, or None when there are more than RARE_MAX."""
     got = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_MAX + 1}", [expr])]
     return None if len(got) > RARE_MAX else got
-
-
-def _fields(db, ids):
-    """(id, (text, title, original_name, unit)) of the items: the fields their FTS rows were
-    built from (the text-only path runs only while no row is stale)."""
-    if not ids:
-        return []
-    marks = ", ".join("?" for _ in ids)
-    return [(r[0], r[1:]) for r in db.execute(
-        f"SELECT id, text, title, original_name, unit FROM items WHERE id IN ({marks})", ids)]
-
-
-def _norm_for(v: str) -> str:
-    """v, normalised as far as an ideograph term's occurrences go: without a character NFKC
-    turns into an ideograph, they are those in v with whitespace between CJK characters removed
-    (no other character NFKC changes can join or part two ideographs)."""
-    return normalise(v) if makes_ideograph(v) else drop_cjk_ws(v)
-
-
-def _maybe(v, term) -> bool:
-    """The ideograph term may occur in v's normalised form (False is certain and costs a
-    fraction of normalising: most candidates of a few rare bigrams are not hits)."""
-    return bool(v) and (term in v or not _absent(v, [term]))
-
-
-def _count(hay: str, term: str) -> int:
-    n, i = 0, hay.find(term)
-    while i >= 0:
-        n += 1
-        i = hay.find(term, i + 1)
-    return n
-
-
-def _varints(blob: bytes) -> list[int]:
-    """SQLite varints (FTS5's docsize and averages records)."""
-    out, i = [], 0
-    while i < len(blob):
-        v = 0
-        for k in range(9):
-            c = blob[i]
-            i += 1
-            if k == 8:
-                v = (v << 8) | c
-                break
-            v = (v << 7) | (c & 0x7F)
-            if not c & 0x80:
-                break
-        out.append(v)
-    return out
-
-
-def _fts_totals(db, t: str) -> tuple[int, int]:
-    """FTS5's row count and total tokens (all columns): its averages record, rowid 1."""
-    vals = _varints(db.execute(f"SELECT block FROM {t}_data WHERE id = 1").fetchone()[0])
-    return vals[0], sum(vals[1:])
 
 
 # Totals of results with more than RECENT_MIN_HITS hits, by (table, MATCH expression, _version).
