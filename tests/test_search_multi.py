@@ -92,7 +92,7 @@ def test_kept_counts_are_fts5s_document_counts(corpus, monkeypatch):
 
 
 @pytest.mark.parametrize("kw", [{}, {"code": "Ⅲ—1"}, {"type": "实景图片"}, {"code": "Ⅲ—2", "type": "实景图片"}])
-@pytest.mark.parametrize("q", ["志愿 服务", "宣传 台账 街道", "文明 城市", "街街 宣传"])
+@pytest.mark.parametrize("q", ["志愿 服务", "宣传 台账 街道", "文明 城市", "街街 宣传", "志愿 志愿 服务"])
 def test_two_character_terms_score_exactly_as_fts5_bm25(corpus, monkeypatch, q, kw):
     keep_doc_counts(corpus)
     _force(monkeypatch, python=True)
