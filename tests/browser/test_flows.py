@@ -156,26 +156,34 @@ def test_search_marks_a_phrase_deep_in_a_long_document_for_every_role(page, tmp_
     page.shot(f"04_search_long_{role}")
 
 
-@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
-def test_one_term_with_a_code_filter_lists_the_most_relevant_first_for_every_role(page, tmp_path, tag, role):
-    """One Chinese term and a code filter (scored without bm25's document count): every role
-    sees the three hits of that code, the one saying the term most often first, and not the
-    fourth item filed under another code."""
-    mark = "".join(chr(0x6100 + int(c, 16) * 16 + k) for k, c in enumerate(tag))   # this test's own ideographs
+def _ingest_counted(page, tmp_path, tag, role, said: str, label: str):
+    """Four items saying `said` 1, 5, 3 and 7 times in eight lines, the last under Ⅲ—4."""
     filler = "创建工作领导小组召开会议研究部署年度重点任务"
     reqs = []
-    for times, code in ((1, "Ⅲ—2"), (4, "Ⅲ—2"), (2, "Ⅲ—2"), (6, "Ⅲ—4")):
-        lines = [filler + (mark if k < times else "各单位抓好落实") for k in range(8)]
-        pdf = filefactory.make_pdf(tmp_path / f"一词{times}{role}.pdf", lines)
+    for times, code in ((1, "Ⅲ—2"), (5, "Ⅲ—2"), (3, "Ⅲ—2"), (7, "Ⅲ—4")):
+        lines = [filler + (said if k < times else "各单位抓好落实") for k in range(8)]
+        pdf = filefactory.make_pdf(tmp_path / f"{label}{times}{role}.pdf", lines)
         reqs.append(IngestRequest(pdf, [code], "工作台账", date="2026-05-01", unit="草场街街道",
-                                  title=f"一词{times}次 {tag}"))
+                                  title=f"{label}{times}次 {tag}"))
     ingest(page.instance, reqs)
+
+
+def _three_hits_most_first(page, tag, role, query: str, label: str):
+    """`query` with code:Ⅲ—2 as `role`: the three Ⅲ—2 items, the one saying it most first."""
     page.login(role)
-    page.go(f"/search?q={mark} code:Ⅲ—2")
+    page.go(f"/search?q={query} code:Ⅲ—2")
     page.visible("#result-count")
     assert re.search(r"共找到\s*3\s*条", page.css("#result-count").text)
     titles = [e.text for e in page.d.find_elements("css selector", ".hit .hit-title")]
-    assert [n for n in (4, 2, 1) for x in titles if f"一词{n}次 {tag}" in x] == [4, 2, 1], titles
+    assert [n for n in (5, 3, 1) for x in titles if f"{label}{n}次 {tag}" in x] == [5, 3, 1], titles
+
+
+@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
+def test_one_term_with_a_code_filter_lists_the_most_relevant_first_for_every_role(page, tmp_path, tag, role):
+    """One Chinese term and a code filter (scored without bm25's document count)."""
+    mark = "".join(chr(0x6100 + int(c, 16) * 16 + k) for k, c in enumerate(tag))   # this test's own ideographs
+    _ingest_counted(page, tmp_path, tag, role, mark, "一词")
+    _three_hits_most_first(page, tag, role, mark, "一词")
     page.shot(f"04_search_one_term_code_{role}")
 
 
@@ -183,32 +191,19 @@ def test_one_term_with_a_code_filter_lists_the_most_relevant_first_for_every_rol
 def test_two_terms_with_a_code_filter_ranked_from_kept_counts_for_every_role(page, tmp_path, tag, role,
                                                                             monkeypatch):
     """Two Chinese terms and a code filter, ranked in Python from kept document counts (the
-    path a large archive takes; forced here): every role sees the three hits of that code, the
-    one holding the terms most often first, and not the item filed under another code."""
+    path a large archive takes; forced here)."""
     from archive.search import engine, keep_doc_counts
 
     two = "".join(chr(0x6300 + int(c, 16) * 16 + k) for k, c in enumerate(tag[:2]))   # this test's own ideographs
     three = "".join(chr(0x6500 + int(c, 16) * 16 + k) for k, c in enumerate(tag[2:5]))
-    filler = "创建工作领导小组召开会议研究部署年度重点任务"
-    reqs = []
-    for times, code in ((1, "Ⅲ—2"), (5, "Ⅲ—2"), (3, "Ⅲ—2"), (7, "Ⅲ—4")):
-        lines = [filler + (two + "和" + three if k < times else "各单位抓好落实") for k in range(8)]
-        pdf = filefactory.make_pdf(tmp_path / f"两词{times}{role}.pdf", lines)
-        reqs.append(IngestRequest(pdf, [code], "工作台账", date="2026-05-01", unit="草场街街道",
-                                  title=f"两词{times}次 {tag}"))
-    ingest(page.instance, reqs)
+    _ingest_counted(page, tmp_path, tag, role, two + "和" + three, "两词")
     keep_doc_counts(page.instance)
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
     monkeypatch.setattr(engine, "MULTI_HIT_S", 0.0)
     used = []
     real = engine._multi_terms
     monkeypatch.setattr(engine, "_multi_terms", lambda *a: (lambda got: (used.append(got[0] is not None), got)[1])(real(*a)))
-    page.login(role)
-    page.go(f"/search?q={two} {three} code:Ⅲ—2")
-    page.visible("#result-count")
-    assert re.search(r"共找到\s*3\s*条", page.css("#result-count").text)
-    titles = [e.text for e in page.d.find_elements("css selector", ".hit .hit-title")]
-    assert [n for n in (5, 3, 1) for x in titles if f"两词{n}次 {tag}" in x] == [5, 3, 1], titles
+    _three_hits_most_first(page, tag, role, f"{two} {three}", "两词")
     assert used and all(used)
     page.shot(f"04_search_two_terms_code_{role}")
 
