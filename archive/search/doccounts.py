@@ -61,12 +61,15 @@ def upto(db) -> int | None:
     return None if row is None else int(row[0])
 
 
-def doc_count(db, bigram: str, covered: int, table: str = FTS) -> int:
-    """Items holding `bigram`: its kept count plus the items above `covered` (upto()) holding it;
-    a bigram not kept (fewer than KEEP_MIN items when counted) by walking all its rows."""
+def doc_count(db, bigram: str, covered: int, newer: bool = True, table: str = FTS) -> int:
+    """Items holding `bigram`: its kept count plus the items above `covered` (upto()) holding it
+    (`newer`: there may be some); a bigram not kept (fewer than KEEP_MIN items when counted) by
+    walking all its rows."""
     row = db.execute(f"SELECT docs FROM {TABLE} WHERE term = ?", [bigram]).fetchone()
     phrase = '"' + bigram + '"'
     if row is None:
         return db.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ?", [phrase]).fetchone()[0]
+    if not newer:
+        return row[0]
     return row[0] + db.execute(f"SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > ?",
                                [phrase, covered]).fetchone()[0]

@@ -374,7 +374,7 @@ def _multi_terms(db, ix, compiled, limit, offset):
     if covered is None or top < SAMPLE_MIN_ITEMS:
         return None, None
     terms = compiled.multi
-    docs = {b: doccounts.doc_count(db, b, covered) for term in terms for b in bigrams(term)}
+    docs = {b: doccounts.doc_count(db, b, covered, top > covered) for term in terms for b in bigrams(term)}
     walk_cost = WALK_S * sum(docs[b] for term in terms for b in bigrams(term))
     if walk_cost < MULTI_HIT_S:
         return None, None     # not even one hit's worth
