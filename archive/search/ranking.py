@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-from .analysis import drop_cjk_ws, normalise
-from .snippets import _absent, makers_of, makes_ideograph
+from .analysis import normalise
+from .snippets import makers_of
 
 BM25_WEIGHTS = (1.0, 2.0, 1.0, 1.0)  # text, title, name, unit: a title hit ranks higher; f: 0
 K1, B = 1.2, 0.75   # FTS5's bm25 constants
@@ -67,10 +67,9 @@ def _self_overlapping(term: str) -> bool:
     return any(term[:k] == term[-k:] for k in range(1, len(term)))
 
 
-def term_freq(fields, term: str) -> int:
-    """The term's instances in the item's fields (text, title, original name, unit), overlapping,
-    as FTS5 counts a phrase's, each field's weighted as in BM25_WEIGHTS."""
-    return sum(w * count_overlapping(_norm_for(v), term) for w, v in zip(BM25_WEIGHTS, fields) if _maybe(v, term))
+def term_freq(fields, term: str) -> float:
+    """The ideograph term's instances in the item's fields, weighted (terms_freq)."""
+    return terms_freq(fields, [term], makers_of(term))[0]
 
 
 def term_ranks(db, t, freq: dict) -> list[tuple[int, float]]:
@@ -94,19 +93,6 @@ def fields_of(db, ids):
     marks = ", ".join("?" for _ in ids)
     return [(r[0], r[1:]) for r in db.execute(
         f"SELECT id, text, title, original_name, unit FROM items WHERE id IN ({marks})", ids)]
-
-
-def _norm_for(v: str) -> str:
-    """v, normalised as far as an ideograph term's occurrences go: without a character NFKC
-    turns into an ideograph, they are those in v with whitespace between CJK characters removed
-    (no other character NFKC changes can join or part two ideographs)."""
-    return normalise(v) if makes_ideograph(v) else drop_cjk_ws(v)
-
-
-def _maybe(v, term) -> bool:
-    """The ideograph term may occur in v's normalised form (False is certain and costs a
-    fraction of normalising: most candidates of a few rare bigrams are not hits)."""
-    return bool(v) and (term in v or not _absent(v, [term]))
 
 
 def count_overlapping(hay: str, term: str) -> int:
