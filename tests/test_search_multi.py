@@ -242,3 +242,29 @@ def test_term_counts_are_those_in_the_normalised_fields():
         fields = tuple("".join(rng.choice(pieces) for _ in range(rng.randint(0, 12))) or None for _ in range(4))
         got = ranking.terms_freq(fields, terms, makers_of("".join(terms)))
         assert got == [_reference_freq(fields, t) for t in terms], fields
+
+
+def test_counts_of_a_table_rebuilt_while_counting_are_not_kept(corpus, monkeypatch):
+    """A full rebuild (another process) swaps the table between the count and its write: the
+    counts of the dropped table are not written over the rebuilt one's "none kept"."""
+    from contextlib import contextmanager
+
+    from archive.core.instance import Instance
+
+    real = doccounts.transaction
+
+    @contextmanager
+    def rebuilt_first(db):
+        other = Instance.open(corpus.root)
+        try:
+            reindex(other, full=True)
+        finally:
+            other.close()
+        with real(db):
+            yield db
+    keep_doc_counts(corpus)
+    monkeypatch.setattr(doccounts, "transaction", rebuilt_first)
+    assert keep_doc_counts(corpus) == {"terms": 0, "upto": None}
+    assert doccounts.upto(corpus.db) is None
+    monkeypatch.setattr(doccounts, "transaction", real)
+    assert keep_doc_counts(corpus)["terms"] > 0

@@ -30,11 +30,13 @@ def _ideographs(term: str) -> bool:
 
 def take(db, table: str = FTS) -> dict:
     """Count every ideograph bigram's items in FTS5's vocabulary (one read of the whole index:
-    ~5 s at 100,000 items) and keep those in KEEP_MIN or more; one short write replaces the
-    previous counts. Returns {"terms": kept, "upto": highest rowid covered}."""
+    ~5 s at 100,000 items, 50 s at 1,000,000) and keep those in KEEP_MIN or more; one short
+    write replaces the previous counts, unless the table was rebuilt in between. Returns
+    {"terms": kept, "upto": highest rowid covered, or None when nothing was kept}."""
     db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")
     db.execute("BEGIN")   # one read snapshot: the counts and the rowid they cover agree
     try:
+        counted = _table_id(db, table)
         upto = db.execute(f"SELECT max(id) FROM {table}_docsize").fetchone()[0] or 0
         rows = [(t, n) for t, n in db.execute(
             f"SELECT term, doc FROM temp.{table}_vocab WHERE doc >= ? AND length(term) = 2", [KEEP_MIN])
@@ -42,10 +44,17 @@ def take(db, table: str = FTS) -> dict:
     finally:
         db.execute("COMMIT")
     with transaction(db):
+        if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
+            return {"terms": 0, "upto": None}
         db.execute(f"DELETE FROM {TABLE}")
         db.conn.executemany(f"INSERT INTO {TABLE} (term, docs) VALUES (?, ?)", rows)
         db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('df_upto', ?)", [upto])
     return {"terms": len(rows), "upto": upto}
+
+
+def _table_id(db, table: str):
+    """The FTS table's data table's root page: another after a full rebuild swapped tables."""
+    return db.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", [f"{table}_data"]).fetchone()
 
 
 def forget(db) -> None:
