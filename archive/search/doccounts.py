@@ -7,8 +7,8 @@ each token's document count in its dictionary and gives a phrase the sum of its 
 so does engine._multi_terms, from counts kept here.
 
 `search_df` holds, for every ideograph bigram in at least KEEP_MIN items, the number of items
-holding it (in any column, as FTS5 counts), taken from FTS5's own vocabulary by `take` (at the
-end of `compact`, so `evidence reindex` refreshes them). `search_state.df_upto` is the highest
+holding it (in any column, as FTS5 counts), taken from FTS5's own vocabulary by `take`
+(engine.keep_doc_counts, after `compact`, as `evidence reindex` ends). `search_state.df_upto` is the highest
 rowid the counts cover; items added since are counted by a walk of the rowids above it, and a
 bigram below KEEP_MIN is counted by walking its few rows. An item deleted or changed since the
 last `take` still counts as it was until the next: document counts steer ranking only (as in
