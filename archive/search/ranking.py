@@ -28,15 +28,11 @@ def bm25_idf(n_row: int, n_hit: int) -> float:
 def multi_ranks(db, t, terms, idfs, ids) -> list[tuple[int, float]]:
     """(rowid, rank) of each hit: −Σ IDF × the term's part, the part as FTS5's bm25 computes it
     (its weighted count in the hit, the hit's length against the average), in query order."""
-    n_row, n_tok = fts_totals(db, t)
-    avgdl = n_tok / n_row
-    marks = ", ".join("?" for _ in ids)
-    size = {i: sum(varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
-                                                          ids)}
+    norms = _length_norms(db, t, ids)
     makers = makers_of("".join(terms))
     out = []
     for item_id, fields in fields_of(db, ids):
-        norm = K1 * (1 - B + B * size[item_id] / avgdl)
+        norm = norms[item_id]
         score = 0.0
         for idf, f in zip(idfs, terms_freq(fields, terms, makers)):
             score += idf * ((f * (K1 + 1.0)) / (f + norm))
@@ -76,13 +72,19 @@ def term_ranks(db, t, freq: dict) -> list[tuple[int, float]]:
     """(rowid, rank) from each hit's weighted count of the term: bm25's part for the hit (k1,
     b, the row's tokens from %_docsize, the average from FTS5's averages record), negated as
     FTS5 ranks, without the term's IDF (the same for every hit of one term)."""
+    norms = _length_norms(db, t, list(freq))
+    return [(item_id, -((f * (K1 + 1.0)) / (f + norms[item_id]))) for item_id, f in freq.items()]
+
+
+def _length_norms(db, t, ids) -> dict[int, float]:
+    """bm25's length term of each row, k1 × (1 − b + b × its tokens / the average), as FTS5
+    computes it: the row's tokens (all columns) from %_docsize, the average from the averages
+    record."""
     n_row, n_tok = fts_totals(db, t)
     avgdl = n_tok / n_row
-    marks = ", ".join("?" for _ in freq)
-    size = {i: sum(varints(sz)) for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})",
-                                                          list(freq))}
-    return [(item_id, -((f * (K1 + 1.0)) / (f + K1 * (1 - B + B * size[item_id] / avgdl))))
-            for item_id, f in freq.items()]
+    marks = ", ".join("?" for _ in ids)
+    return {i: K1 * (1 - B + B * sum(varints(sz)) / avgdl)
+            for i, sz in db.execute(f"SELECT id, sz FROM {t}_docsize WHERE id IN ({marks})", ids)}
 
 
 def fields_of(db, ids):
