@@ -477,28 +477,30 @@ RARE_MIN_CHARS = 5   # 4 characters: median ~60 hits, which FTS5's bm25 scores f
 _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 
 
+def _ideograph_terms(flat: list) -> tuple[str, ...]:
+    """The terms, in query order, when the query is ideograph terms of two or more characters
+    ANDed with filters only; else ()."""
+    terms = [c for c in flat if isinstance(c, TermN)]
+    if not all(_IDEOGRAPHS.fullmatch(c.plan.text) for c in terms):
+        return ()
+    filters = [c for c in flat if isinstance(c, FilterN)]
+    if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
+        return ()
+    return tuple(c.plan.text for c in terms)
+
+
 def _one_term(flat: list) -> str | None:
     """The term, when the query is one ideograph term of two or more characters ANDed with
     filters only (its bm25 is the term's IDF times a part that depends on the hit alone)."""
-    terms = [c for c in flat if isinstance(c, TermN)]
-    if len(terms) != 1 or not _IDEOGRAPHS.fullmatch(terms[0].plan.text):
-        return None
-    filters = [c for c in flat if isinstance(c, FilterN)]
-    if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
-        return None
-    return terms[0].plan.text
+    terms = _ideograph_terms(flat)
+    return terms[0] if len(terms) == 1 else None
 
 
 def _several_terms(flat: list) -> tuple[str, ...] | None:
     """The terms, in query order, when the query is two or more ideograph terms of two or more
     characters ANDed with filters only."""
-    terms = [c for c in flat if isinstance(c, TermN)]
-    if len(terms) < 2 or not all(_IDEOGRAPHS.fullmatch(c.plan.text) for c in terms):
-        return None
-    filters = [c for c in flat if isinstance(c, FilterN)]
-    if len(terms) + len(filters) != len([c for c in flat if not isinstance(c, AllN)]):
-        return None
-    return tuple(c.plan.text for c in terms)
+    terms = _ideograph_terms(flat)
+    return terms if len(terms) >= 2 else None
 
 
 def _phrase_query(flat: list, comp: "_Compiler"):
