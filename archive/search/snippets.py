@@ -151,8 +151,9 @@ _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 # every character other than these ideographs whose NFKC form holds one lies in these blocks
 # (radicals, enclosed and squared CJK, compatibility ideographs; tests/test_search.py checks
 # them against all of Unicode); makes_ideograph() tells the characters themselves (not ㎏ or ①)
-MAKES_IDEOGRAPH = re.compile("[\u2e80-\u2fdf\u3038-\u303a\u3190-\u319f\u3200-\u33ff\uf900-\ufaff"
-                             "\U0001f200-\U0001f2ff\U0002f800-\U0002fa1f]")
+_BLOCKS = ((0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
+           (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))
+MAKES_IDEOGRAPH = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _BLOCKS) + "]")
 
 
 @lru_cache(maxsize=8192)
@@ -165,10 +166,6 @@ def makes_ideograph(text: str, start: int = 0, end: int | None = None) -> bool:
     The blocks' pattern finds candidates at C speed (a class of the exact characters is
     matched ~10× slower); ㎏ or ① in a text do not count."""
     return any(_makes(m.group()) for m in MAKES_IDEOGRAPH.finditer(text, start, len(text) if end is None else end))
-
-
-_BLOCKS = ((0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
-           (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))   # MAKES_IDEOGRAPH's ranges
 
 
 @lru_cache(maxsize=1)
