@@ -246,20 +246,22 @@ def _likely_few(db, ix, compiled, with_cost=False, lately=None):
     return few, lately is not None and lately * PY_HIT_S < walk
 
 
-def _few_lately(db, ix, match) -> int | None:
+def _few_lately(db, ix, match, cap: int = SAMPLE_FEW, top: int | None = None) -> int | None:
     """Hits of `match` among the newest 1/SAMPLE_SHARE of item ids, counted up to SAMPLE_FEW
     (None in an archive of fewer than SAMPLE_MIN_ITEMS). Fewer than SAMPLE_FEW: the query
     probably has far fewer than RECENT_MIN_HITS, so its one walk may carry bm25 instead of
     counting first and walking again (one walk of the hits saved). FTS5 seeks to the rowid and
     stops after SAMPLE_FEW rows: ~0.1–0.2 ms. A wrong guess (hits bunched in older items) costs
     what a narrow query with more hits costs: bm25 on RECENT_MIN_HITS + 1 rows, then the rest
-    counted unscored; the result is the same."""
-    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    counted unscored; the result is the same. `cap`: count up to that many instead; `top`: the
+    highest item id, when already read."""
+    if top is None:
+        top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
         return None
     t = ix.table
     return db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
-                      f"LIMIT {SAMPLE_FEW})", [match, top - top // SAMPLE_SHARE]).fetchone()[0]
+                      f"LIMIT {cap})", [match, top - top // SAMPLE_SHARE]).fetchone()[0]
 
 
 def _fts_count(db, ix, match) -> int:
@@ -301,9 +303,9 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     n = offset + limit
     t = ix.table
     version = _version(db, t)
-    total = COUNT_CACHE.get((t, match, version))
-    if total is not None and total > RECENT_MIN_HITS:   # the same huge result asked again (its next page)
-        return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+    kept = _kept_huge(db, ix, match, version, limit, offset)
+    if kept is not None:
+        return kept
     # bm25 first computes each phrase's document count (one more walk of its doclists), and
     # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
     walk = time.perf_counter()
@@ -335,6 +337,14 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         if term:
             rows = _without_idf(db, ix, term, rows, total if bare else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _kept_huge(db, ix, match, version, limit, offset):
+    """The same huge result asked again (its next page): its kept total and the page, or None."""
+    total = COUNT_CACHE.get((ix.table, match, version))
+    if total is not None and total > RECENT_MIN_HITS:
+        return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+    return None
 
 
 def _huge(db, ix, match, version, seen, last, walk, limit, offset):
@@ -378,14 +388,13 @@ def _multi_terms(db, ix, compiled, limit, offset):
     walk_cost = WALK_S * sum(docs[b] for term in terms for b in bigrams(term))
     if walk_cost < MULTI_HIT_S:
         return None, None     # not even one hit's worth
-    lately = db.execute(f"SELECT count(*) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? AND rowid > ? "
-                        f"LIMIT {MULTI_SAMPLE})", [compiled.match, top - top // SAMPLE_SHARE]).fetchone()[0]
+    lately = _few_lately(db, ix, compiled.match, MULTI_SAMPLE, top)
     if lately >= MULTI_SAMPLE or max(lately, 1) * SAMPLE_SHARE * MULTI_HIT_S >= walk_cost:
         return None, lately
     match, version = compiled.match, _version(db, t)
-    total = COUNT_CACHE.get((t, match, version))
-    if total is not None and total > RECENT_MIN_HITS:   # the same huge result asked again (its next page)
-        return (total, _recent_page(db, ix, match, limit, offset, total), RECENT), None
+    kept = _kept_huge(db, ix, match, version, limit, offset)
+    if kept is not None:
+        return kept, None
     walk = time.perf_counter()
     ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                     f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
