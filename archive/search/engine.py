@@ -15,6 +15,8 @@ from .count import count_rest
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
+# COUNT_CACHE is read here by name: the benchmark and tests clear it
+from .kept import COUNT_CACHE, remember, state as index_state, total as kept_total  # noqa: F401
 from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
@@ -302,7 +304,7 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     most ONE_TERM_MAX hits is scored in Python (_one_term_scores) instead of walked again."""
     n = offset + limit
     t = ix.table
-    version = _version(db, t)
+    version = index_state(db, t)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
         return kept
@@ -340,8 +342,9 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
 
 
 def _kept_huge(db, ix, match, version, limit, offset):
-    """The same huge result asked again (its next page): its kept total and the page, or None."""
-    total = COUNT_CACHE.get((ix.table, match, version))
+    """The same huge result asked again (its next page): its kept total (grown by the hits
+    added since, kept.py) and the page, or None."""
+    total = kept_total(db, ix.table, match, version)
     if total is not None and total > RECENT_MIN_HITS:
         return total, _recent_page(db, ix, match, limit, offset, total), RECENT
     return None
@@ -351,7 +354,7 @@ def _huge(db, ix, match, version, seen, last, walk, limit, offset):
     """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
     `walk` seconds): the rest counted from there, the total kept, the newest page."""
     total = seen + count_rest(db, ix.table, match, last, walk)
-    _remember(db, ix.table, match, version, total)
+    remember(db, ix.table, match, version, total)
     return total, _recent_page(db, ix, match, limit, offset, total), RECENT
 
 
@@ -391,7 +394,7 @@ def _multi_terms(db, ix, compiled, limit, offset):
     lately = _few_lately(db, ix, compiled.match, MULTI_SAMPLE, top)
     if lately >= MULTI_SAMPLE or max(lately, 1) * SAMPLE_SHARE * MULTI_HIT_S >= walk_cost:
         return None, lately
-    match, version = compiled.match, _version(db, t)
+    match, version = compiled.match, index_state(db, t)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
         return kept, None
@@ -524,34 +527,6 @@ def _rowids(db, t, expr):
     """The rowids matching expr, or None when there are more than RARE_MAX."""
     got = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_MAX + 1}", [expr])]
     return None if len(got) > RARE_MAX else got
-
-
-# Totals of results with more than RECENT_MIN_HITS hits, by (table, MATCH expression, _version).
-# Counting such a result walks all its hits (a 4-character term in 99 % of 100,000 items:
-# ~40 ms), and its next page asks the same count again. FTS5 rewrites its structure record
-# (rowid 10 of %_data: a new segment, a write counter) whenever a transaction changes the
-# index, so a key never outlives the index state it was counted on.
-COUNT_CACHE: dict = {}
-COUNT_CACHE_SIZE = 256
-
-
-def _version(db, t: str) -> tuple | None:
-    """The index state a count holds for: the database file, FTS5's averages record (rows and
-    tokens per column) and its structure record. (Two archives' structure records alone can be
-    alike: segment numbers and write counters, not contents.)"""
-    row = db.execute(f"SELECT (SELECT file FROM pragma_database_list WHERE name = 'main'), "
-                     f"(SELECT block FROM {t}_data WHERE id = 1), (SELECT block FROM {t}_data WHERE id = 10)").fetchone()
-    return row if row[2] is not None else None
-
-
-def _remember(db, t, match, version, total) -> None:
-    """Keep the total if no transaction changed the index while it was counted (the structure
-    read before and after is the same, so the statements in between saw that state)."""
-    if version is None or _version(db, t) != version:
-        return
-    if len(COUNT_CACHE) >= COUNT_CACHE_SIZE:
-        COUNT_CACHE.pop(next(iter(COUNT_CACHE)))   # the oldest
-    COUNT_CACHE[(t, match, version)] = total
 
 
 def _order(total: int) -> str:

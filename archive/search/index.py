@@ -94,11 +94,19 @@ def _remove(db, item_id: int, rebuilding: bool, known: dict | None = None):
     toks = [*text_toks, padded(doc[0])]
     db.execute(f"INSERT INTO {FTS} ({FTS}, rowid, text, title, name, unit, f) "
                "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
+    note_rewrite(db)
     if rebuilding and db.execute(f"SELECT 1 FROM {NEW_FTS}_docsize WHERE id = ?", [item_id]).fetchone():
         db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rowid, text, title, name, unit, f) "
                    "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
     db.execute(f"DELETE FROM {DOCS} WHERE item_id = ?", [item_id])
     return digest, text_toks
+
+
+def note_rewrite(db) -> None:
+    """A row of the live index was removed: bump the `rewrites` generation, so totals kept for
+    later pages are counted again, not grown (kept.py). Inside the caller's transaction."""
+    db.execute(f"INSERT INTO {STATE} (key, value) VALUES ('rewrites', 1) "
+               "ON CONFLICT (key) DO UPDATE SET value = value + 1")
 
 
 def write_row(db, item_id: int, row, f: str, table: str = FTS, known: dict | None = None,

@@ -1,0 +1,168 @@
+"""Totals of huge results kept for later pages (archive/search/kept.py): grown by the hits of
+items added since, counted again when a row at or below the kept top changes, and never
+different from a fresh count, whatever the archive went through in between."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from archive.core.db import transaction
+from archive.core.instance import Instance
+from archive.search import engine, index_item, kept, reindex, search
+from archive.search.engine import catch_up, compact
+
+from .search_helpers import add_item, bf_item_has
+
+
+@pytest.fixture
+def huge(instance, monkeypatch):
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 10)
+    engine.COUNT_CACHE.clear()
+    ids = [add_item(instance.db, f"第{i}份文明城市资料" + ("志愿服务" if i % 3 else "台账")) for i in range(40)]
+    return instance, ids
+
+
+def _live_hits(db, term: str, mtype: str | None = None) -> int:
+    """Live indexed items holding every term (a bulk load's rows are found once indexed)."""
+    rows = db.execute("SELECT text, title, original_name, unit, material_type FROM items "
+                      "WHERE deleted_at IS NULL AND id IN (SELECT item_id FROM search_docs)").fetchall()
+    items = [dict(zip(("text", "title", "original_name", "unit", "type"), r)) for r in rows]
+    return sum(all(bf_item_has(it, t) for t in term.split()) and (mtype is None or it["type"] == mtype)
+               for it in items)
+
+
+def _grown_spy(monkeypatch):
+    """Counts how often a kept total was grown (not recounted)."""
+    grown = []
+    real = kept.keep
+    monkeypatch.setattr(kept, "keep", lambda n, st, match, t: (grown.append(match), real(n, st, match, t)))
+    return grown
+
+
+def test_an_upload_between_pages_adds_its_hits_without_counting_again(huge, monkeypatch):
+    inst, ids = huge
+    assert search(inst, "城市", limit=5)["total"] == 40
+    counted = []
+    real = engine.count_rest
+    monkeypatch.setattr(engine, "count_rest", lambda *a: (counted.append(a), real(*a))[1])
+    new = add_item(inst.db, "城市新材料")
+    add_item(inst.db, "不相干的材料")
+    page2 = search(inst, "城市", limit=5, offset=5)
+    assert page2["total"] == 41 and counted == []
+    assert [h["id"] for h in page2["hits"]] == sorted([*ids, new], reverse=True)[5:10]
+
+
+def test_an_upload_from_another_connection_is_counted_in(huge):
+    inst, ids = huge
+    assert search(inst, "文明城市")["total"] == 40
+    other = Instance.open(inst.root)
+    try:
+        add_item(other.db, "又一份文明城市材料")
+    finally:
+        other.close()
+    assert search(inst, "文明城市", offset=20)["total"] == 41
+
+
+def test_a_restored_item_below_the_top_is_counted_again(huge):
+    """Restoring a deleted item writes its row back below the top without removing one: the
+    write bumps the generation, so the kept total is not merely grown."""
+    inst, ids = huge
+    db = inst.db
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[5]])
+        index_item(db, ids[5])
+    assert search(inst, "城市")["total"] == 39
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [ids[5]])
+        index_item(db, ids[5])
+    assert search(inst, "城市", offset=20)["total"] == 40
+
+
+@pytest.mark.parametrize("change", ["delete", "edit", "type", "rebuild"])
+def test_a_change_below_the_top_counts_again(huge, change):
+    inst, ids = huge
+    db = inst.db
+    assert search(inst, "志愿服务")["total"] == 26
+    add_item(db, "志愿服务新材料")          # above the top: would only grow it
+    if change == "rebuild":
+        reindex(inst, full=True)
+    else:
+        with transaction(db):
+            if change == "delete":
+                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[1]])
+            elif change == "edit":
+                db.execute("UPDATE items SET text = '改写后的文本' WHERE id = ?", [ids[1]])
+            else:
+                db.execute("UPDATE items SET material_type = '实景图片' WHERE id = ?", [ids[1]])
+            index_item(db, ids[1])
+    expected = 27 if change in ("type", "rebuild") else 26
+    assert search(inst, "志愿服务", offset=20)["total"] == expected == _live_hits(db, "志愿服务")
+
+
+def test_random_uploads_edits_and_deletes_between_pages_never_give_a_wrong_total(huge, monkeypatch):
+    """Random writes between searches of the same huge results: every total equals a brute-force
+    count of the live items, and uploads alone let kept totals grow rather than recount."""
+    inst, ids = huge
+    db = inst.db
+    rng = random.Random(15)
+    grown = _grown_spy(monkeypatch)
+    queries = [("城市", None), ("文明城市", None), ("志愿服务", None), ("资料 台账", None), ("城市", "实景图片")]
+    texts = ["文明城市材料", "志愿服务台账", "城市资料台账", "无关内容", "文明 城市", "志愿服务文明城市资料"]
+    live = list(ids)
+    for step in range(160):
+        op = rng.random()
+        if op < 0.35:
+            live.append(add_item(db, rng.choice(texts), material_type=rng.choice(["情况说明", "实景图片"])))
+        elif op < 0.45 and live:
+            gone = live.pop(rng.randrange(len(live)))
+            with transaction(db):
+                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
+                index_item(db, gone)
+        elif op < 0.55 and live:
+            with transaction(db):
+                item_id = rng.choice(live)
+                db.execute("UPDATE items SET text = ? WHERE id = ?", [rng.choice(texts), item_id])
+                index_item(db, item_id)
+        elif op < 0.6:   # a bulk load: rows first (pending), indexed afterwards
+            with transaction(db):
+                db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')",
+                           [f"bulk{step}"])
+                cur = db.execute("INSERT INTO items (sha256, kind, material_type, title, original_name, size, "
+                                 "text, created_at, updated_at) VALUES (?, 'pdf', '情况说明', '材料', 'x.pdf', 1, "
+                                 "?, 't', 't')", [f"bulk{step}", rng.choice(texts)])
+                live.append(cur.lastrowid)
+            if rng.random() < 0.5:
+                catch_up(inst)
+        elif op < 0.63:
+            catch_up(inst)
+            compact(inst)
+        q, mtype = rng.choice(queries)
+        r = search(inst, q, type=mtype, limit=5, offset=rng.choice([0, 5, 20]))
+        assert r["total"] == _live_hits(db, q, mtype), (step, q, mtype)
+    assert len(grown) > 10     # uploads between searches grew kept totals
+
+
+def _raw_items(db, texts) -> None:
+    """Items rows and their index rows, in the caller's transaction."""
+    for text in texts:
+        sha = db.execute("INSERT INTO files (sha256, size, kind, stored_at) "
+                         "VALUES (lower(hex(randomblob(8))), 1, 'pdf', 't') RETURNING sha256").fetchone()[0]
+        cur = db.execute("INSERT INTO items (sha256, kind, material_type, title, original_name, size, text, "
+                         "created_at, updated_at) VALUES (?, 'pdf', '情况说明', '材料', 'x.pdf', 1, ?, 't', 't')",
+                         [sha, text])
+        index_item(db, cur.lastrowid)
+
+
+def test_nothing_counted_inside_a_rolled_back_transaction_is_kept(huge):
+    """Rows counted inside a transaction that is rolled back, and other rows given the same
+    rowids afterwards (as many tokens, one transaction), do not leave a kept total behind."""
+    inst, ids = huge
+    db = inst.db
+    db.execute("BEGIN")
+    _raw_items(db, ["城市城市"] * 3)
+    assert search(inst, "城市")["total"] == 43
+    db.execute("ROLLBACK")
+    with transaction(db):
+        _raw_items(db, ["别的材料"] * 3)
+    assert search(inst, "城市", offset=20)["total"] == 40 == _live_hits(db, "城市")
