@@ -105,6 +105,6 @@ def _writing(db) -> bool:
 def keep(n: int, st: State, match: str, t: str) -> None:
     key = _key(t, match, st)
     COUNT_CACHE.pop(key, None)      # re-inserted last: the oldest goes first
-    if len(COUNT_CACHE) >= COUNT_CACHE_SIZE:
-        COUNT_CACHE.pop(next(iter(COUNT_CACHE)))
+    if len(COUNT_CACHE) >= COUNT_CACHE_SIZE:   # (pop's default: another thread may have taken it)
+        COUNT_CACHE.pop(next(iter(COUNT_CACHE), None), None)
     COUNT_CACHE[key] = Kept(n, st)
