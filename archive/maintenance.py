@@ -147,6 +147,7 @@ def _fsck(instance, verify_hashes, progress, report) -> None:
     for p in search.check_index(db):
         problem(p.get("key", "index"), p.get("message", str(p)), **{k: v for k, v in p.items()
                                                                    if k not in ("key", "message")})
+    warnings += search.index_advice(db)
 
 
 def backup(instance, out: Path, progress: Progress | None = None) -> dict:

@@ -268,3 +268,26 @@ def test_counts_of_a_table_rebuilt_while_counting_are_not_kept(corpus, monkeypat
     assert doccounts.upto(corpus.db) is None
     monkeypatch.setattr(doccounts, "transaction", real)
     assert keep_doc_counts(corpus)["terms"] > 0
+
+
+def test_fsck_warns_when_the_counts_are_missing_or_old(corpus, monkeypatch):
+    """An archive large enough for kept counts (SAMPLE_MIN_ITEMS, lowered here) without them, or
+    with many items added since they were taken: a warning naming `evidence reindex`, never a
+    problem; after the counts are taken, nothing."""
+    from archive.maintenance import fsck
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 10)
+
+    def advice():
+        report = fsck(corpus, verify_hashes=False)
+        assert not [p for p in report["problems"] if p["key"].startswith("doc counts")]
+        return {w["key"]: w for w in report["warnings"] if w["key"].startswith("doc counts")}
+
+    assert "evidence reindex" in advice()["doc counts missing"]["message"]
+    keep_doc_counts(corpus)
+    assert advice() == {}
+    for i in range(20):
+        add_item(corpus.db, f"新增材料{i}")
+    old = advice()["doc counts old"]
+    assert old["added"] == 20 and "新增了 20 件资料" in old["message"]
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 10_000)
+    assert advice() == {}      # a small archive ranks fast without them

@@ -789,6 +789,29 @@ def _drift_rows(db):
             yield problem("filter drift", item_id)
 
 
+# Items added since the kept document counts beyond this share of those they cover: fsck says
+# so (several-term ranking counts the newer ones by walking them, slower as they grow).
+COUNTS_OLD_SHARE = 0.25
+
+
+def index_advice(db) -> list[dict]:
+    """Warnings, not problems (each {"key", "message", ...}): the document counts several-term
+    ranking reads are missing in a large archive, or many items came after them."""
+    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    if top < SAMPLE_MIN_ITEMS:
+        return []
+    covered = doccounts.upto(db)
+    if covered is None:
+        return [{"key": "doc counts missing",
+                 "message": "尚未统计词的文档数，多个检索词的排序较慢；运行 evidence reindex 即可统计"}]
+    newer = db.execute("SELECT count(*) FROM items WHERE id > ? AND deleted_at IS NULL", [covered]).fetchone()[0]
+    if newer > COUNTS_OLD_SHARE * covered:
+        return [{"key": "doc counts old", "added": newer,
+                 "message": f"词的文档数统计之后又新增了 {newer} 件资料，多个检索词的排序会逐渐变慢；"
+                            "运行 evidence reindex 可重新统计"}]
+    return []
+
+
 def check_index(db) -> list[dict]:
     """Problems between the FTS index and the items (each {"key", "message", ...}); [] = clean.
     Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others, rows
