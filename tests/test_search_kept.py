@@ -166,3 +166,97 @@ def test_nothing_counted_inside_a_rolled_back_transaction_is_kept(huge):
     with transaction(db):
         _raw_items(db, ["别的材料"] * 3)
     assert search(inst, "城市", offset=20)["total"] == 40 == _live_hits(db, "城市")
+
+
+# ---- a 2-character term's total from its kept document count (doccounts.exact_docs) ---------
+@pytest.fixture
+def counted(huge, monkeypatch):
+    from archive.search import doccounts, keep_doc_counts
+    monkeypatch.setattr(doccounts, "KEEP_MIN", 1)
+    inst, ids = huge
+    keep_doc_counts(inst)
+    walked = []
+    real = engine.count_rest
+    monkeypatch.setattr(engine, "count_rest", lambda *a: (walked.append(a[2]), real(*a))[1])
+    return inst, ids, walked
+
+
+def test_a_common_two_character_term_is_counted_from_its_kept_count(counted):
+    inst, ids, walked = counted
+    r = search(inst, "城市", limit=3)
+    assert (r["total"], r["order"], [h["id"] for h in r["hits"]]) == (40, "recent", sorted(ids)[::-1][:3])
+    assert walked == []
+    new = add_item(inst.db, "城市又一份")          # uploads since the count: added on top
+    add_item(inst.db, "别的")
+    engine.COUNT_CACHE.clear()
+    r = search(inst, "城市", limit=1)
+    assert (r["total"], [h["id"] for h in r["hits"]], walked) == (41, [new], [])
+    assert search(inst, "城市", type="情况说明")["total"] == 41 and walked   # filtered: walked
+
+
+@pytest.mark.parametrize("change", ["delete", "edit", "restore"])
+def test_a_change_below_the_covered_rowid_keeps_the_count_exact(counted, change):
+    """A deleted, edited or restored item adjusts the kept counts in its own transaction: the
+    total still comes from them (no walk) and equals a brute-force count."""
+    inst, ids, walked = counted
+    db = inst.db
+    if change == "restore":   # deleted before the counts, restored after: a row added below
+        with transaction(db):
+            db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[4]])
+            index_item(db, ids[4])
+        from archive.search import keep_doc_counts
+        keep_doc_counts(inst)
+    with transaction(db):
+        if change == "delete":
+            db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[4]])
+        elif change == "edit":
+            db.execute("UPDATE items SET text = '改写后没有那个词' WHERE id = ?", [ids[4]])
+        else:
+            db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [ids[4]])
+        index_item(db, ids[4])
+    engine.COUNT_CACHE.clear()
+    expected = 40 if change == "restore" else 39
+    assert search(inst, "城市")["total"] == expected == _live_hits(db, "城市") and walked == []
+
+
+def test_a_change_no_recount_saw_makes_the_term_walked(counted):
+    """Rows that do not add up (a row written behind index_item's back) are never trusted."""
+    inst, ids, walked = counted
+    db = inst.db
+    with transaction(db):
+        db.execute("UPDATE search_state SET value = value - 1 WHERE key = 'df_rows'")
+    assert search(inst, "城市")["total"] == 40 and walked
+
+
+def test_random_writes_and_takes_never_give_a_wrong_two_character_total(counted):
+    inst, ids, walked = counted
+    db = inst.db
+    from archive.search import keep_doc_counts
+    rng = random.Random(7)
+    texts = ["文明城市材料", "志愿服务台账", "城市资料", "无关内容", "文明 城市"]
+    live = list(ids)
+    for step in range(120):
+        op = rng.random()
+        if op < 0.4:
+            live.append(add_item(db, rng.choice(texts)))
+        elif op < 0.5 and live:
+            gone = live.pop(rng.randrange(len(live)))
+            with transaction(db):
+                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
+                index_item(db, gone)
+        elif op < 0.6 and live:
+            with transaction(db):
+                item_id = rng.choice(live)
+                db.execute("UPDATE items SET text = ? WHERE id = ?", [rng.choice(texts), item_id])
+                index_item(db, item_id)
+        elif op < 0.68:
+            keep_doc_counts(inst)
+        engine.COUNT_CACHE.clear()
+        q = rng.choice(["城市", "文明", "志愿", "资料"])
+        assert search(inst, q, limit=2)["total"] == _live_hits(db, q), (step, q)
+    assert len(walked) < 10      # kept exact through writes: totals from the counts
+    from archive.search import doccounts
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.v USING fts5vocab(main, search_fts, row)")
+    vocab = dict(db.execute("SELECT term, doc FROM temp.v").fetchall())
+    kept_terms = [t for (t,) in db.execute("SELECT term FROM search_df")]
+    assert kept_terms and all(doccounts.exact_docs(db, t) == vocab.get(t, 0) for t in kept_terms)

@@ -130,6 +130,8 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
                 and offset + limit <= TEXT_ONLY_MAX_ROWS):
             rare = compiled.phrase and ix is _NEW_IX and RARE_MAX
             found = _rare_phrase(db, ix, compiled, limit, offset) if rare else None
+            if found is None and compiled.single:
+                found = _counted_bigram(db, ix, compiled, limit, offset)
             if found is None:
                 if compiled.single and ix is _NEW_IX:
                     # one term: when its hits look few, its rowids first, and few hits scored
@@ -339,6 +341,19 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         if term:
             rows = _without_idf(db, ix, term, rows, total if bare else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
+
+
+def _counted_bigram(db, ix, compiled, limit, offset):
+    """A 2-character term alone, unfiltered, in more than RECENT_MIN_HITS items by its kept
+    document count, while that count is exact (doccounts.exact_docs: only uploads since it
+    was taken): its total without walking its hits, and the newest page. Else None."""
+    term = compiled.single
+    if ix is not _NEW_IX or len(term) != 2 or compiled.match != _term_phrase(term):
+        return None
+    total = doccounts.exact_docs(db, term)
+    if total is None or total <= RECENT_MIN_HITS:
+        return None
+    return total, _recent_page(db, ix, compiled.match, limit, offset, total), RECENT
 
 
 def _kept_huge(db, ix, match, version, limit, offset):
