@@ -1,4 +1,4 @@
-"""Kept document counts of common bigrams: several terms ranked, a common term counted, without walking.
+"""Kept document counts of common bigrams: several terms ranked, a common term counted, without walking them.
 
 bm25 weighs each term by its IDF, from the number of items holding it. FTS5 counts that by
 walking every item with the term before it scores a hit: for a common phrase in a large archive
@@ -8,22 +8,24 @@ so does engine._multi_terms, from counts kept here.
 
 `search_df` holds, for every ideograph bigram in at least KEEP_MIN items, the number of items
 holding it (in any column, as FTS5 counts), taken from FTS5's own vocabulary by `take`
-(engine.keep_doc_counts, after `compact`, as `evidence reindex` ends). `search_state.df_upto`
-is the highest rowid the counts cover and `df_rows` the rows they count. Items added above it
-are counted by a walk of the rowids above it; a row at or below it that is removed, added or
-rewritten adjusts the counts of the bigrams it lost or gained in its own transaction
-(index._recount), so the counts stay exact: a 2-character term's total comes from them
-(exact_docs), and several-term ranking weighs terms by them. A bigram below KEEP_MIN is
-counted by walking its few rows.
+(engine.keep_doc_counts, after `compact`, as `evidence reindex` ends). `search_state.df_upto` is the highest
+rowid the counts cover; items added since are counted by a walk of the rowids above it, and a
+bigram below KEEP_MIN is counted by walking its few rows. An item deleted or changed since the
+last `take` still counts as it was until the next: for ranking that is as in Lucene and
+Tantivy until segments merge. A total is taken from the counts (exact_docs: a 2-character term
+alone) only while they are exact: no index row removed since (`df_rewrites`, the generation
+index.note_rewrite bumps) and none added at or below the covered rowid (`df_rows`, the rows
+counted) — an archive reindexed and then only added to or read, as an evaluation cycle's
+archive is once it is closed.
 Schema: migration 0062_search_doc_counts.
 """
 from __future__ import annotations
 
 from archive.core.db import transaction
-from .index import DF, FTS, STATE
+from .index import FTS, STATE
 from .ranking import varints
 
-TABLE = DF
+TABLE = "search_df"
 KEEP_MIN = 256    # fewer items: counted by walking them (~0.05 µs an item, a seek)
 
 
@@ -31,47 +33,33 @@ def _ideographs(term: str) -> bool:
     return len(term) == 2 and all("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff" for c in term)
 
 
-def take(db, table: str = FTS, tries: int = 3) -> dict:
+def take(db, table: str = FTS) -> dict:
     """Count every ideograph bigram's items in FTS5's vocabulary (one read of the whole index:
     ~5 s at 100,000 items, 50 s at 1,000,000) and keep those in KEEP_MIN or more; one short
-    write replaces the previous counts, unless the table was rebuilt in between, or a row at or
-    below the covered rowid changed meanwhile (then counted again, `tries` times in all).
+    write replaces the previous counts, unless the table was rebuilt in between. With them, the
+    state they were read in: the covered rowid, the rows counted, the `rewrites` generation.
     Returns {"terms": kept, "upto": highest rowid covered, or None when nothing was kept}."""
     db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")
-    for _ in range(tries):
-        db.execute("BEGIN")   # one read snapshot: the counts and the rowid they cover agree
-        try:
-            counted = _table_id(db, table)
-            upto, rewrites, averages = db.execute(
-                f"SELECT (SELECT max(id) FROM {table}_docsize), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
-                f"(SELECT block FROM {table}_data WHERE id = 1)").fetchone()
-            rows = [(t, n) for t, n in db.execute(
-                f"SELECT term, doc FROM temp.{table}_vocab WHERE doc >= ? AND length(term) = 2", [KEEP_MIN])
-                if _ideographs(t)]
-        finally:
-            db.execute("COMMIT")
-        upto, n_rows = upto or 0, varints(averages)[0] if averages else 0
-        with transaction(db):
-            if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
-                return {"terms": 0, "upto": None}
-            if not _only_added_above(db, table, upto, rewrites, n_rows):
-                continue   # a row at or below `upto` changed after the read: these counts miss it
-            db.execute(f"DELETE FROM {TABLE}")
-            db.conn.executemany(f"INSERT INTO {TABLE} (term, docs) VALUES (?, ?)", rows)
-            db.conn.executemany(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES (?, ?)",
-                                [("df_upto", upto), ("df_rows", n_rows)])
-            return {"terms": len(rows), "upto": upto}
-    return {"terms": 0, "upto": None}
-
-
-def _only_added_above(db, table: str, upto: int, rewrites, n_rows: int) -> bool:
-    """Since the index held `n_rows` rows up to rowid `upto` at generation `rewrites`, rows were
-    only added above `upto`: no row removed (index.note_rewrite), and the row count grew by
-    exactly the rows above it."""
-    now_rewrites, averages, above = db.execute(
-        f"SELECT (SELECT value FROM {STATE} WHERE key = 'rewrites'), (SELECT block FROM {table}_data WHERE id = 1), "
-        f"(SELECT count(*) FROM {table}_docsize WHERE id > ?)", [upto]).fetchone()
-    return now_rewrites == rewrites and (varints(averages)[0] if averages else 0) == n_rows + above
+    db.execute("BEGIN")   # one read snapshot: the counts and the state they cover agree
+    try:
+        counted = _table_id(db, table)
+        upto, rewrites, averages = db.execute(
+            f"SELECT (SELECT max(id) FROM {table}_docsize), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
+            f"(SELECT block FROM {table}_data WHERE id = 1)").fetchone()
+        rows = [(t, n) for t, n in db.execute(
+            f"SELECT term, doc FROM temp.{table}_vocab WHERE doc >= ? AND length(term) = 2", [KEEP_MIN])
+            if _ideographs(t)]
+    finally:
+        db.execute("COMMIT")
+    with transaction(db):
+        if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
+            return {"terms": 0, "upto": None}
+        db.execute(f"DELETE FROM {TABLE}")
+        db.conn.executemany(f"INSERT INTO {TABLE} (term, docs) VALUES (?, ?)", rows)
+        db.conn.executemany(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES (?, ?)",
+                            [("df_upto", upto or 0), ("df_rewrites", rewrites),
+                             ("df_rows", varints(averages)[0] if averages else 0)])
+    return {"terms": len(rows), "upto": upto or 0}
 
 
 def _table_id(db, table: str):
@@ -83,7 +71,7 @@ def forget(db) -> None:
     """No kept counts (a rebuilt table's tokens may differ): ranking walks again until `take`.
     Inside the caller's transaction."""
     db.execute(f"DELETE FROM {TABLE}")
-    db.execute(f"DELETE FROM {STATE} WHERE key IN ('df_upto', 'df_rows')")
+    db.execute(f"DELETE FROM {STATE} WHERE key IN ('df_upto', 'df_rewrites', 'df_rows')")
 
 
 def upto(db) -> int | None:
@@ -107,19 +95,22 @@ def doc_count(db, bigram: str, covered: int, newer: bool = True, table: str = FT
 
 
 def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
-    """Items holding `bigram` now, exactly: its kept count (kept exact for the rows it covers by
-    index._recount) plus the items above the covered rowid holding it. None when the bigram is
-    not kept, or the rows covered do not add up (FTS5's row count is not the rows counted plus
-    the rows above: a change no recount saw). One statement: one snapshot."""
+    """Items holding `bigram` now, exactly, from its kept count: while no index row was removed
+    since the counts were taken (the `rewrites` generation is the one they were read in) and
+    none was added at or below the covered rowid (FTS5's row count is the rows counted plus the
+    rows above it), the kept count plus the items above the covered rowid holding it. None
+    otherwise, or when the bigram is not kept. One statement: one snapshot."""
     row = db.execute(
         f"WITH s AS (SELECT (SELECT value FROM {STATE} WHERE key = 'df_upto') AS upto) "
         f"SELECT (SELECT docs FROM {TABLE} WHERE term = ?), s.upto, "
+        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites') IS "
+        f"(SELECT value FROM {STATE} WHERE key = 'rewrites'), "
         f"(SELECT value FROM {STATE} WHERE key = 'df_rows'), (SELECT block FROM {table}_data WHERE id = 1), "
         f"(SELECT count(*) FROM {table}_docsize WHERE id > s.upto), "
         f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) FROM s",
         [bigram, '"' + bigram + '"']).fetchone()
-    docs, covered, rows, averages, rows_above, hits_above = row
-    if docs is None or covered is None or rows is None or averages is None:
+    docs, covered, unchanged, rows, averages, rows_above, hits_above = row
+    if docs is None or covered is None or not unchanged or rows is None or averages is None:
         return None
     if varints(averages)[0] != rows + rows_above:
         return None

@@ -25,7 +25,6 @@ FTS, DOCS, OLD, PENDING, UNMOVED, STATE = ("search_fts", "search_docs", "search_
                                            "search_unmoved", "search_state")
 LEGACY_FTS, LEGACY_SRC = "items_fts", "items_fts_src"
 NEW_FTS = "search_fts_new"    # exists only while reindex(full=True) builds a new table
-DF = "search_df"              # kept document counts of common bigrams (doccounts.py)
 
 
 class AnalyzerChanged(RuntimeError):
@@ -127,7 +126,7 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
     Call inside the caller's `transaction(db)` (raw SQL only, never commits)."""
     row = db.execute("SELECT text, title, original_name, unit, deleted_at, material_type, date "
                      "FROM items WHERE id = ?", [item_id]).fetchone()
-    rebuilding, counted = _rebuilding_and_counted(db, item_id)
+    rebuilding = db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone() is not None
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         _legacy_index(db, item_id, row)
         db.execute(f"DELETE FROM {UNMOVED} WHERE item_id = ?", [item_id])
@@ -135,17 +134,12 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
     db.execute(f"DELETE FROM {PENDING} WHERE item_id = ?", [item_id])
     if row is None or row[4] is not None:
-        if removed and counted:
-            _recount(db, removed[1], None)
         return
     fields, mtype, date = row[:4], row[5], row[6]
     f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
     digest = source_hash(*fields)
-    same = removed is not None and removed[0] == digest
-    text_toks = removed[1] if same else _tokens_of(fields, known, digest)
+    text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
     write_row(db, item_id, fields, f, text_toks=text_toks)
-    if counted and not same:
-        _recount(db, removed[1] if removed else None, text_toks)
     if rebuilding:
         write_row(db, item_id, fields, f, NEW_FTS, text_toks=text_toks)
     db.execute(f"INSERT INTO {DOCS} (item_id, f, src_hash) VALUES (?, ?, ?)", [item_id, f, digest])
@@ -158,40 +152,8 @@ def unindex_item(db, item_id: int) -> None:
     """Remove one item's FTS row (inside the caller's transaction)."""
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         _legacy_remove(db, item_id)
-    rebuilding, counted = _rebuilding_and_counted(db, item_id)
-    removed = _remove(db, item_id, rebuilding)
-    if removed and counted:
-        _recount(db, removed[1], None)
+    _remove(db, item_id, db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone() is not None)
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
-
-
-def _rebuilding_and_counted(db, item_id: int) -> tuple[bool, bool]:
-    """(a full rebuild's new table exists, the item's row is covered by kept document counts)."""
-    rebuilding, upto = db.execute(f"SELECT (SELECT 1 FROM sqlite_master WHERE name = ?) IS NOT NULL, "
-                                  f"(SELECT value FROM {STATE} WHERE key = 'df_upto')", [NEW_FTS]).fetchone()
-    return bool(rebuilding), upto is not None and item_id <= upto
-
-
-def _bigrams_of(text_toks) -> set[str]:
-    return {t for col in text_toks for t in col.split()
-            if len(t) == 2 and all("\u3400" <= c <= "\u4dbf" or "\u4e00" <= c <= "\u9fff" for c in t)}
-
-
-def _recount(db, old_toks, new_toks) -> None:
-    """Keep the document counts exact (doccounts.py) for a row at or below the rowid they cover
-    that was removed (old_toks), added (new_toks) or rewritten (both): each kept bigram it lost
-    or gained, and the rows counted. ~1,000 updates for a whole item (a few ms); appends above
-    the covered rowid cost nothing here (they are walked)."""
-    old = _bigrams_of(old_toks) if old_toks is not None else set()
-    new = _bigrams_of(new_toks) if new_toks is not None else set()
-    conn = db.conn
-    if old - new:
-        conn.executemany(f"UPDATE {DF} SET docs = docs - 1 WHERE term = ?", [(t,) for t in old - new])
-    if new - old:
-        conn.executemany(f"UPDATE {DF} SET docs = docs + 1 WHERE term = ?", [(t,) for t in new - old])
-    rows = (new_toks is not None) - (old_toks is not None)
-    if rows:
-        db.execute(f"UPDATE {STATE} SET value = value + ? WHERE key = 'df_rows'", [rows])
 
 
 # ---- the old index (items_fts + items_fts_src), kept up while old archives move over ---------
