@@ -32,6 +32,20 @@ def _live_hits(db, term: str, mtype: str | None = None) -> int:
                for it in items)
 
 
+def _delete_one(db, live: list, rng) -> None:
+    gone = live.pop(rng.randrange(len(live)))
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
+        index_item(db, gone)
+
+
+def _edit_one(db, live: list, rng, texts) -> None:
+    with transaction(db):
+        item_id = rng.choice(live)
+        db.execute("UPDATE items SET text = ? WHERE id = ?", [rng.choice(texts), item_id])
+        index_item(db, item_id)
+
+
 def _grown_spy(monkeypatch):
     """Counts how often a kept total was grown (not recounted)."""
     grown = []
@@ -115,15 +129,9 @@ def test_random_uploads_edits_and_deletes_between_pages_never_give_a_wrong_total
         if op < 0.35:
             live.append(add_item(db, rng.choice(texts), material_type=rng.choice(["情况说明", "实景图片"])))
         elif op < 0.45 and live:
-            gone = live.pop(rng.randrange(len(live)))
-            with transaction(db):
-                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
-                index_item(db, gone)
+            _delete_one(db, live, rng)
         elif op < 0.55 and live:
-            with transaction(db):
-                item_id = rng.choice(live)
-                db.execute("UPDATE items SET text = ? WHERE id = ?", [rng.choice(texts), item_id])
-                index_item(db, item_id)
+            _edit_one(db, live, rng, texts)
         elif op < 0.6:   # a bulk load: rows first (pending), indexed afterwards
             with transaction(db):
                 db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')",
@@ -244,15 +252,9 @@ def test_random_writes_and_takes_never_give_a_wrong_two_character_total(counted)
         if op < 0.4:
             live.append(add_item(db, rng.choice(texts)))
         elif op < 0.5 and live:
-            gone = live.pop(rng.randrange(len(live)))
-            with transaction(db):
-                db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone])
-                index_item(db, gone)
+            _delete_one(db, live, rng)
         elif op < 0.6 and live:
-            with transaction(db):
-                item_id = rng.choice(live)
-                db.execute("UPDATE items SET text = ? WHERE id = ?", [rng.choice(texts), item_id])
-                index_item(db, item_id)
+            _edit_one(db, live, rng, texts)
         elif op < 0.68:
             keep_doc_counts(inst)
         engine.COUNT_CACHE.clear()
