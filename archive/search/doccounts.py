@@ -22,7 +22,7 @@ Schema: migration 0062_search_doc_counts.
 from __future__ import annotations
 
 from archive.core.db import transaction
-from .index import FTS, STATE
+from .index import FTS, STATE, only_added_above
 from .ranking import varints
 
 TABLE = "search_df"
@@ -103,15 +103,14 @@ def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
     row = db.execute(
         f"WITH s AS (SELECT (SELECT value FROM {STATE} WHERE key = 'df_upto') AS upto) "
         f"SELECT (SELECT docs FROM {TABLE} WHERE term = ?), s.upto, "
-        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites') IS "
-        f"(SELECT value FROM {STATE} WHERE key = 'rewrites'), "
+        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites'), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
         f"(SELECT value FROM {STATE} WHERE key = 'df_rows'), (SELECT block FROM {table}_data WHERE id = 1), "
         f"(SELECT count(*) FROM {table}_docsize WHERE id > s.upto), "
         f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) FROM s",
         [bigram, '"' + bigram + '"']).fetchone()
-    docs, covered, unchanged, rows, averages, rows_above, hits_above = row
-    if docs is None or covered is None or not unchanged or rows is None or averages is None:
+    docs, covered, rewrites_then, rewrites_now, rows, averages, rows_above, hits_above = row
+    if docs is None or covered is None or rows is None:
         return None
-    if varints(averages)[0] != rows + rows_above:
+    if not only_added_above(rewrites_then, rewrites_now, rows, averages, rows_above):
         return None
     return docs + hits_above

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .index import FTS, STATE
+from .index import FTS, STATE, only_added_above
 from .ranking import varints
 
 COUNT_CACHE: dict = {}
@@ -80,8 +80,8 @@ def total(db, t: str, match: str, now: State | None) -> int | None:
                      f"(SELECT count(*) FROM {t}_docsize WHERE id > ?), {_state_sql(t)}",
                      [match, kept.state.top, kept.state.top]).fetchone()
     added, rows_added, grown = row[0], row[1], State(*row[2:])
-    if (grown.rewrites != kept.state.rewrites or grown.root != kept.state.root or grown.averages is None
-            or varints(grown.averages)[0] != varints(kept.state.averages)[0] + rows_added):
+    if grown.root != kept.state.root or not only_added_above(
+            kept.state.rewrites, grown.rewrites, varints(kept.state.averages)[0], grown.averages, rows_added):
         COUNT_CACHE.pop(key, None)   # rows changed below the top (or another file): count again
         return None
     if not _writing(db):
