@@ -208,6 +208,44 @@ def test_two_terms_with_a_code_filter_ranked_from_kept_counts_for_every_role(pag
     page.shot(f"04_search_two_terms_code_{role}")
 
 
+@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
+def test_next_page_of_a_huge_result_counts_an_upload_in_without_counting_again(page, tmp_path, tag, role,
+                                                                              monkeypatch):
+    """A result past RECENT_MIN_HITS (lowered here) is listed newest first; a clerk uploads one
+    more item holding the term; 下一页 shows the grown total, taken from the kept one plus the
+    new hit (the rest of the result is not counted again)."""
+    from archive.search import engine
+    from archive.web import search_views
+
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 3)
+    monkeypatch.setattr(search_views, "PAGE_SIZE", 2)
+    term = "".join(chr(0x6700 + int(c, 16) * 16 + k) for k, c in enumerate(tag[:3]))   # this test's own ideographs
+
+    def upload(n):
+        pdf = filefactory.make_pdf(tmp_path / f"多{n}{role}.pdf", [f"创建工作{term}第{n}份台账"])
+        return ingest(page.instance, [IngestRequest(pdf, ["Ⅲ—2"], "工作台账", date="2026-05-01",
+                                                     unit="草场街街道", title=f"多份{n} {tag}")])
+    for n in range(5):
+        upload(n)
+    page.login(role)
+    page.go(f"/search?q={term}")
+    page.visible("#result-count")
+    assert re.search(r"共找到\s*5\s*条", page.css("#result-count").text)
+    assert "按入库时间倒序" in page.css("#result-order").text
+    assert [e.text for e in page.d.find_elements("css selector", ".hit .hit-title")][0].startswith("多份4")
+    upload(5)
+    counted = []
+    real = engine.count_rest
+    monkeypatch.setattr(engine, "count_rest", lambda *a: (counted.append(a), real(*a))[1])
+    page.css("a[rel=next]").click()
+    page.wait(lambda d: "page=2" in d.current_url)
+    assert re.search(r"共找到\s*6\s*条", page.css("#result-count").text)
+    titles = [e.text for e in page.d.find_elements("css selector", ".hit .hit-title")]
+    assert [t.split()[0] for t in titles] == ["多份3", "多份2"], titles
+    assert counted == []
+    page.shot(f"04_search_next_page_after_upload_{role}")
+
+
 def test_review_queue_by_keyboard_and_dashboard_moves(page, tmp_path, tag):
     """Items for Ⅲ—6 dated 2031, seen from evaluation date 2032-01-15, so no other test's
     material (dated 2026) falls in this window."""
