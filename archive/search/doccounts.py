@@ -100,16 +100,22 @@ def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
     none was added at or below the covered rowid (FTS5's row count is the rows counted plus the
     rows above it), the kept count plus the items above the covered rowid holding it. None
     otherwise, or when the bigram is not kept. One statement: one snapshot."""
+    # the two walks above the covered rowid only when the count is kept and nothing was removed
+    # since: else the caller walks the whole term anyway
     row = db.execute(
-        f"WITH s AS (SELECT (SELECT value FROM {STATE} WHERE key = 'df_upto') AS upto) "
-        f"SELECT (SELECT docs FROM {TABLE} WHERE term = ?), s.upto, "
-        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites'), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
+        f"WITH s AS (SELECT (SELECT value FROM {STATE} WHERE key = 'df_upto') AS upto, "
+        f"(SELECT docs FROM {TABLE} WHERE term = ?) AS docs, "
+        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites') AS was, "
+        f"(SELECT value FROM {STATE} WHERE key = 'rewrites') AS now) "
+        f"SELECT s.docs, s.upto, s.was, s.now, "
         f"(SELECT value FROM {STATE} WHERE key = 'df_rows'), (SELECT block FROM {table}_data WHERE id = 1), "
-        f"(SELECT count(*) FROM {table}_docsize WHERE id > s.upto), "
-        f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) FROM s",
+        f"CASE WHEN s.docs IS NOT NULL AND s.was IS s.now THEN "
+        f"(SELECT count(*) FROM {table}_docsize WHERE id > s.upto) END, "
+        f"CASE WHEN s.docs IS NOT NULL AND s.was IS s.now THEN "
+        f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) END FROM s",
         [bigram, '"' + bigram + '"']).fetchone()
     docs, covered, rewrites_then, rewrites_now, rows, averages, rows_above, hits_above = row
-    if docs is None or covered is None or rows is None:
+    if docs is None or covered is None or rows is None or rows_above is None:
         return None
     if not only_added_above(rewrites_then, rewrites_now, rows, averages, rows_above):
         return None
