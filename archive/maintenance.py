@@ -5,9 +5,9 @@ import hashlib
 import os
 import re
 import shutil
-import sqlite3
 from pathlib import Path
 
+from archive.core.sqlite import sqlite3
 from archive.core.db import explain
 from archive.core.errors import RECOVER, NotFound, Refusal, UsageError, os_reason
 from archive.core.progress import Progress

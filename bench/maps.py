@@ -17,13 +17,14 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import sqlite3
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from archive.core.sqlite import sqlite3  # noqa: E402
 
 
 def best(fn, n=3) -> float:

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import random
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -215,7 +217,7 @@ def build_compare(n: int, work: Path) -> None:
                 cpu[side] += time.process_time() - c
     sizes = []
     for inst in insts:
-        sz = {name: size for name, size in inst.db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")}
+        sz = table_sizes(inst.db)
         sizes.append(sum(v for k, v in sz.items() if k.startswith(("items_fts", "search_"))))
         inst.close()
     print(f"build, same {n} items, index step only (CPU): before issue 15 {n / cpu[0]:.0f} items/s, "
@@ -225,13 +227,22 @@ def build_compare(n: int, work: Path) -> None:
         shutil.rmtree(work / f"compare-{name}", ignore_errors=True)
 
 
-def index_size(db) -> dict:
-    sizes = {}
+def table_sizes(db) -> dict:
+    """Bytes per table and index, from SQLite's dbstat. pysqlite3's build has no dbstat: then
+    Python's own SQLite reads it in a child process (never two libraries on one file in a process)."""
     try:
-        for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
-            sizes[name] = size
+        return dict(db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
     except Exception:
         pass
+    path = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+    code = ("import json, sqlite3, sys; c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True); "
+            "print(json.dumps(dict(c.execute('SELECT name, sum(pgsize) FROM dbstat GROUP BY name').fetchall())))")
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code, path], capture_output=True, text=True)
+    return json.loads(out.stdout) if out.returncode == 0 else {}
+
+
+def index_size(db) -> dict:
+    sizes = table_sizes(db)
     fts = sum(v for k, v in sizes.items() if k.startswith("search_fts"))
     docs = sum(v for k, v in sizes.items() if k.startswith("search_") and not k.startswith("search_fts"))
     items = sizes.get("items", 0)

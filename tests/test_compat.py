@@ -30,7 +30,7 @@ def upgraded(tmp_path):
 
 
 def _rows(root) -> dict:
-    import sqlite3
+    from archive.core.sqlite import sqlite3
     db = sqlite3.connect(root / "archive.db")
     try:
         return {"versions": [r[0] for r in db.execute("SELECT version FROM migrations ORDER BY version")],

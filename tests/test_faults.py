@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.core.sqlite import sqlite3
 from archive.evidence.ingest import IngestRequest, ingest_files
 from cli import cli
 from tests import filefactory as ff

@@ -7,7 +7,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.core.sqlite import sqlite3
 from archive.extract.ocr import TMP_PREFIX, ocr_available
 from tests import filefactory as ff
 from tests.conftest import MINI_MAP, ROOT

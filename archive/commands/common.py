@@ -10,13 +10,13 @@ from __future__ import annotations
 import functools
 import getpass
 import json
-import sqlite3
 import sys
 from contextlib import contextmanager
 from typing import Iterator, NoReturn
 
 import click
 
+from archive.core.sqlite import sqlite3
 from archive.core.db import explain
 from archive.core.errors import ArchiveError, os_reason
 from archive.core.instance import Instance

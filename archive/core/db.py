@@ -6,13 +6,13 @@ helpers commit on their own (`with conn:`), which would end our transaction earl
 from __future__ import annotations
 
 import re
-import sqlite3
 import sys
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
+from .sqlite import sqlite3
 from .errors import RECOVER, DatabaseProblem
 
 
@@ -52,7 +52,8 @@ def connect(path: Path | str) -> sqlite_utils.Database:
     conn.execute("PRAGMA synchronous=FULL")
     # Read pages straight from the OS page cache instead of copying each one in: searches walk
     # many index pages (100k items: 3–19 % less CPU a query, bench/RESULTS.md "Search"). SQLite
-    # caps it at its build's limit (2 GB here); writes still go through the WAL.
+    # caps it at its build's limit: pysqlite3's maps the whole file (archive/core/sqlite.py),
+    # Python's own only the first 2 GB. Writes still go through the WAL.
     conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     return sqlite_utils.Database(conn)
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from functools import cached_property
 from pathlib import Path
 
+from archive.core.sqlite import sqlite3
 from . import db as dbmod
 from .config import DEFAULT_LIMITS, Limits
 from .errors import RECOVER, DatabaseProblem, UsageError

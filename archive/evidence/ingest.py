@@ -10,11 +10,11 @@ import csv
 import io
 import json
 import os
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
+from archive.core.sqlite import sqlite3
 from archive.core import audit
 from archive import search
 from archive.core.dates import parse_date

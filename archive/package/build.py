@@ -41,11 +41,11 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import tempfile
 from datetime import date
 from pathlib import Path
 
+from archive.core.sqlite import sqlite3
 from archive.core import audit, leftovers
 from archive.readiness.coverage import as_date, compute, in_window, map_material_types, resolve_leaf, \
     snapshot, type_windows

@@ -2,12 +2,12 @@
 and any long-lived caller: one cache per process and instance)."""
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from collections import OrderedDict
 from datetime import date, datetime
 
+from archive.core.sqlite import sqlite3
 from archive.core.dates import BEIJING
 from .coverage import compute, compute_counts, load_counts, load_items, snapshot
 

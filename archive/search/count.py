@@ -8,9 +8,9 @@ second, read-only connection in a thread while this connection counts the upper 
 """
 from __future__ import annotations
 
-import sqlite3
 import threading
 
+from archive.core.sqlite import sqlite3
 from archive.core.db import BUSY_TIMEOUT_S, MMAP_BYTES, database_file
 
 # Estimated time to count the rest (the first walk's time, scaled by the rowids left) above which

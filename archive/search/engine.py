@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import heapq
 import re
-import sqlite3
 import time
 
+from archive.core.sqlite import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import sqlite3
 import struct
 import subprocess
 import sys
 from pathlib import Path
 
+from archive.core.sqlite import sqlite3
 from archive.core.db import database_file
 
 from .index import OLD, analyse

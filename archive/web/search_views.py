@@ -7,11 +7,11 @@ A malformed query is shown on the page in Chinese (HTTP 400), never a 500.
 from __future__ import annotations
 
 import logging
-import sqlite3
 
 from flask import Blueprint, jsonify, make_response, render_template, request
 from flask_login import current_user
 
+from archive.core.sqlite import sqlite3
 from archive.core import audit
 from archive.core.db import connect, transaction, utcnow
 from archive.core.errors import ArchiveError
