@@ -6,7 +6,7 @@ instance and the ranking and chart show the lost points. Screenshots: artifacts/
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -97,12 +97,15 @@ def test_report_rectify_close_overdue_ledger(page, tmp_path, tag, downloads_dir)
     page.css("#close-form button").click()
     page.wait(lambda d: "已销号" in page.css(".pagehead").text)
     # 4. another problem goes overdue (its deadline passes: written as time passing would)
+    from archive.core.dates import today_beijing
     from archive.inspection import problems as pr
 
+    # Beijing's today, as the deadline check has it (from 16:00 UTC it is already tomorrow there)
+    today = today_beijing()
     late = pr.report_problem(inst, pr.Actor("reviewer", "reviewer"), pr.NewProblem(
-        description=f"公厕无洗手液 {tag}", unit=None, deadline=date.today().isoformat(), site=sid))
+        description=f"公厕无洗手液 {tag}", unit=None, deadline=today.isoformat(), site=sid))
     inst.db.execute("UPDATE problems SET deadline = ? WHERE id = ?",
-                    [(date.today() - timedelta(days=3)).isoformat(), late])
+                    [(today - timedelta(days=3)).isoformat(), late])
     page.go("/inspection")
     unit_row = page.css('#by-unit tr[data-unit="草场街街道"]')
     assert int(unit_row.find_elements("css selector", "td")[2].text) >= 1
