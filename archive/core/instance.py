@@ -5,7 +5,7 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from archive.core.sqlite import sqlite3
+from .sqlite import sqlite3
 from . import db as dbmod
 from .config import DEFAULT_LIMITS, Limits
 from .errors import RECOVER, DatabaseProblem, UsageError
