@@ -47,7 +47,7 @@ def test_units_campaign_end_to_end(page, tmp_path, tag, downloads_dir):
     page.login("admin")
     page.go("/units")
     page.css("#import-file").send_keys(str(book))
-    page.css("#import-form button[type=submit]").click()
+    page.submit("#import-form button[type=submit]")
     page.wait(lambda d: page.all(".flash-success"))
     assert "新增 60 个" in page.css(".flash-success").text
     assert page.all(f'#units-table tr[data-unit="{street}"]')
@@ -63,13 +63,13 @@ def test_units_campaign_end_to_end(page, tmp_path, tag, downloads_dir):
     page.css("#dl-round").send_keys(f"第一轮{tag}")
     _set_date(page, "#dl-starts", (today - timedelta(days=30)).isoformat())
     _set_date(page, "#dl-due", (today + timedelta(days=10)).isoformat())
-    page.css("#deadline-form button[type=submit]").click()
+    page.submit("#deadline-form button[type=submit]")
     page.wait(lambda d: page.all(".flash-success"))
     page.css("#dl-round").send_keys(f"第一轮{tag}")
     _set_date(page, "#dl-due", (today - timedelta(days=1)).isoformat())
     Select(page.css("#dl-code")).select_by_value("Ⅲ—3")
     Select(page.css("#dl-unit")).select_by_visible_text(late)
-    page.css("#deadline-form button[type=submit]").click()
+    page.submit("#deadline-form button[type=submit]")
     page.wait(lambda d: page.all(".flash-success"))
     assert late in page.css("#deadlines-table").text
     page.shot("units_02_deadlines")
@@ -78,7 +78,7 @@ def test_units_campaign_end_to_end(page, tmp_path, tag, downloads_dir):
     page.css("#dl-round").send_keys(f"第一轮{tag}")
     _set_date(page, "#dl-due", (today - timedelta(days=60)).isoformat())
     Select(page.css("#dl-code")).select_by_value("Ⅲ—5")
-    page.css("#deadline-form button[type=submit]").click()
+    page.submit("#deadline-form button[type=submit]")
     page.wait(lambda d: page.all(".flash-error"))
     assert "早于报送轮次" in page.css(".flash-error").text
     assert len(page.all("#deadlines-table tbody tr")) == n_rows
