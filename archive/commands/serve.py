@@ -1,9 +1,13 @@
 """`serve`: the web app under waitress (the production WSGI server, not Flask's dev server)."""
 from __future__ import annotations
 
+import signal
+
 import click
 
 from .common import fail_usage, open_instance
+
+STOP_WAIT_S = 10   # for the OCR worker to finish the file in hand and shut its processes down
 
 
 def probe_port(host: str, port: int) -> None:
@@ -49,10 +53,25 @@ def serve(ctx, host, port, threads):
         click.echo(f"一次性密码：{password}")
         click.echo("请立即登录并在“修改密码”中更改；此密码不会再次显示。")
         click.echo("=" * 60)
-    if start_background_worker(instance_dir) is None:
+    worker = start_background_worker(instance_dir)
+    if worker is None:
         click.echo("提示：未安装离线 OCR 引擎（tesseract-ocr-chi-sim），扫描件暂不能按图像内容检索")
     click.echo(f"创文资料档案 正在 http://{host}:{port}/ 提供服务（Ctrl+C 停止）")
-    server.run()
+    # systemd and `kill` stop a service with SIGTERM: end as Ctrl+C does (waitress stops on
+    # KeyboardInterrupt), so the OCR worker's processes are shut down, not left to be reaped
+    # by multiprocessing's resource tracker ("leaked semaphore objects" on every stop).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if worker is not None:
+            worker.stop.set()
+            worker.join(timeout=STOP_WAIT_S)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 COMMANDS = [serve]
