@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 
 import pytest
 
@@ -78,6 +79,22 @@ def test_board_photo_is_found_by_its_slogan_in_worker_processes(instance, tmp_pa
     assert hits[0]["from_image"] is True and "讲文明树新风" in hits[0]["snippet"]
     meta = json.loads(instance.db.execute("SELECT meta FROM items WHERE id = ?", [photo_id]).fetchone()[0])
     assert meta["ocr"]["engine"] in ("rapidocr", "tesseract")
+
+
+@needs_engine
+def test_a_stopping_server_records_nothing_more_and_leaves_the_rest_pending(instance, tmp_path):
+    """`evidence serve` stopping (SIGTERM) sets the worker's stop event: the batch it handed to the
+    pool is cancelled, nothing is marked failed, and the next run reads every file."""
+    ids = [add(instance, ff.make_sign_photo(tmp_path / f"IMG_{i}.jpg", text), "Ⅲ—5", "实景图片").added[0]["id"]
+           for i, text in enumerate(["讲文明树新风", "垃圾分类", "文明实践站"])]
+    stop = threading.Event()
+    stop.set()
+    with worker_pool(1) as pool:
+        assert run_pending(instance, pool=pool, stop=stop) == {"done": [], "failed": []}
+    states = [r[0] for r in instance.db.execute(
+        f"SELECT ocr_status FROM items WHERE id IN ({','.join('?' * len(ids))}) ORDER BY id", ids)]
+    assert states == ["pending"] * 3
+    assert run_pending(instance)["done"] == ids
 
 
 @needs_engine

@@ -61,9 +61,10 @@ def worker_pool(workers: int | None = None) -> ProcessPoolExecutor:
 
 
 def run_pending(instance, limit: int | None = None, progress: Progress | None = None,
-                pool: ProcessPoolExecutor | None = None) -> dict:
+                pool: ProcessPoolExecutor | None = None, stop: threading.Event | None = None) -> dict:
     """Recognise pending items, oldest first; in `pool` if given, else in this process.
-    Returns {"done": [...ids], "failed": [{id, error}]}."""
+    Returns {"done": [...ids], "failed": [{id, error}]}. Once `stop` is set (the server
+    stopping) it records nothing more and cancels the files not yet started: they stay pending."""
     db = instance.db
     rows = db.execute(
         "SELECT id, sha256, kind, meta FROM items WHERE ocr_status = 'pending' AND deleted_at IS NULL "
@@ -79,6 +80,11 @@ def run_pending(instance, limit: int | None = None, progress: Progress | None = 
             jobs.append((item_id, sha, args))
     done, failed = [], []
     for n, (item_id, sha, job) in enumerate(jobs, start=1):
+        if stop is not None and stop.is_set():
+            for _, _, rest in jobs[n - 1:]:
+                if isinstance(rest, Future):
+                    rest.cancel()   # a file already in a worker finishes there, unrecorded
+            break
         try:
             pages = job.result() if isinstance(job, Future) else _recognise(*job)
         except Exception as e:   # one unreadable file must not stall the queue behind it
@@ -135,7 +141,7 @@ def start_background_worker(instance_dir, interval_s: float = 30.0,
         try:
             while not stop.is_set():
                 try:
-                    run_pending(instance, limit=4 * default_workers(), pool=pool)
+                    run_pending(instance, limit=4 * default_workers(), pool=pool, stop=stop)
                 except Exception:   # never let one bad file end the worker; it is logged
                     log.exception("OCR worker error")
                     pool.shutdown(cancel_futures=True)
