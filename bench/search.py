@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from archive.core.db import transaction  # noqa: E402
+from archive.core.db import database_file, transaction  # noqa: E402
 from archive.core.instance import Instance  # noqa: E402
 from archive.maps.loading import load_map_into  # noqa: E402
 from archive.search import engine, index_item, search, unindex_item  # noqa: E402
@@ -234,7 +234,7 @@ def table_sizes(db) -> dict:
         return dict(db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
     except Exception:
         pass
-    path = db.execute("SELECT file FROM pragma_database_list WHERE name = 'main'").fetchone()[0]
+    path = database_file(db)
     code = ("import json, sqlite3, sys; c = sqlite3.connect('file:' + sys.argv[1] + '?mode=ro', uri=True); "
             "print(json.dumps(dict(c.execute('SELECT name, sum(pgsize) FROM dbstat GROUP BY name').fetchall())))")
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code, path], capture_output=True, text=True)
