@@ -144,13 +144,14 @@ class Page:
         return WebDriverWait(self.d, timeout, poll_frequency=0.05,
                              ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)).until(cond)
 
-    def submit(self, button: str):
-        """Clicks a form's submit button and waits for the page the POST answers with: until
-        then the old page's elements (its flash message, its table) are still found."""
+    def submit(self, button):
+        """Clicks a form's submit button (a CSS selector or the element) and waits for the page
+        the POST answers with: until then the old page's elements (its flash message, its
+        table) are still found."""
         from selenium.webdriver.support import expected_conditions as EC
 
         old = self.css("html")
-        self.css(button).click()
+        (self.css(button) if isinstance(button, str) else button).click()
         self.wait(EC.staleness_of(old))
         self.wait(lambda d: d.execute_script("return document.readyState") == "complete")
 

@@ -139,7 +139,7 @@ def test_returned_item_fixed_by_editing_is_requeued(page, tmp_path, tag):
     page.shot("24_item_returned", full=True)
     date = page.css("form input[name=date]")
     page.d.execute_script("arguments[0].value = '2026-03-05'", date)
-    date.find_element("xpath", "./ancestor::form").find_element("css selector", "button[type=submit]").click()
+    page.submit(date.find_element("xpath", "./ancestor::form").find_element("css selector", "button[type=submit]"))
     page.wait(lambda d: page.all(".flash-success"))
     assert "待审核" in page.css(".headactions").text and not page.all("#returned-note")
     page.go("/review/returned")

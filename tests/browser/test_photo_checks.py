@@ -32,7 +32,7 @@ def test_clerk_sees_photo_warnings_at_once_and_reviewer_in_the_queue(page, tmp_p
     page.go("/review")
     field = page.css("#eval-date-form input[name=evaluation_date]")
     page.d.execute_script("arguments[0].value = '2026-07-15'", field)
-    page.css("#eval-date-form button[type=submit]").click()
+    page.submit("#eval-date-form button[type=submit]")
     page.wait(lambda d: page.all(".flash-success"))
     assert "测评日期已设为 2026-07-15" in page.css(".flash-success").text
     page.shot("photo_01_review_evaluation_date")
