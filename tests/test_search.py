@@ -332,13 +332,15 @@ def test_characters_nfkc_turns_into_ideographs_are_all_listed():
 def test_nfkc_scans_runs_as_normalising_the_whole_text_would():
     """nfkc() normalises only the runs that can change, and takes the slower scan (a run with
     the ASCII character before it) when a run starts with a combining mark: the result is
-    always unicodedata's, and nfkc_mapped's flag says whether every character maps to one."""
+    always unicodedata's, and nfkc_mapped's flag says whether every character maps to one.
+    Full-width punctuation replaced first (，：；！？（）％) keeps both, also before a combining
+    mark (＜ + U+0338 composes to ≮, as < + U+0338 does)."""
     import random
     import unicodedata
 
     from archive.search.analysis import _NFKC_BARE, nfkc, nfkc_mapped
 
-    pool = ("文明城市创建，。、（）ＴＺ２００５ａｂe=o\u0301\u0338\u0308\u20dd\u3099か㎏①⽂"
+    pool = ("文明城市创建，。、（）：；！？％＜ＴＺ２００５ａｂe=o\u0301\u0338\u0308\u20dd\u3099か㎏①⽂"
             "\uf900\u1100\u1161\u11a8한 \n\t\u3000\u00a0ﬁⅣ")
     rng = random.Random(15)
     glued = 0

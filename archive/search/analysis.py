@@ -68,11 +68,21 @@ class _Glued(Exception):
     pass
 
 
+# Full-width punctuation that Chinese text is full of (~36 marks in 1,800 characters), each of
+# which NFKC makes one ASCII character, its whole compatibility decomposition. Replaced at C
+# speed before the scan, which would otherwise call back into Python for each. NFKC of the
+# result is NFKC of the text (the same decomposition), and one to one stays one to one.
+_FULL_WIDTH = tuple((c, unicodedata.normalize("NFKC", c)) for c in "，：；！？（）％")
+
+
 def nfkc_mapped(s: str) -> tuple[str, bool]:
     """(unicodedata.normalize("NFKC", s), whether every character maps to exactly one), several
     times faster on Chinese text: only the runs that can change are normalised."""
     if s.isascii():
         return s, True
+    for wide, narrow in _FULL_WIDTH:
+        if wide in s:
+            s = s.replace(wide, narrow)
     odd = []
 
     def bare(m):
