@@ -180,7 +180,7 @@ def test_more_hits_than_ranked_are_listed_newest_first(corpus, monkeypatch):
     assert nxt["total"] == exact and [h["id"] for h in nxt["hits"]] == newest[5:9] and walks == []
 
 
-def test_deleted_items_are_no_hits_and_their_counts_wait_for_the_next_take(corpus, monkeypatch):
+def test_deleted_items_are_no_hits_and_their_counts_follow_at_once(corpus, monkeypatch):
     from archive.core.db import transaction
     from archive.search import index_item
 
@@ -195,7 +195,7 @@ def test_deleted_items_are_no_hits_and_their_counts_wait_for_the_next_take(corpu
     r = search(corpus, "街街 宣传", limit=100)
     assert gone not in [h["id"] for h in r["hits"]]
     assert r["total"] == len(_fts_ranks(db, _compiled_match(corpus, "街街 宣传")))
-    assert doccounts.doc_count(db, "街街", covered) == before          # ranking only: until the next take
+    assert doccounts.doc_count(db, "街街", covered) == before - 1      # in the delete's transaction
     keep_doc_counts(corpus)
     assert doccounts.doc_count(db, "街街", doccounts.upto(db)) == before - 1
 

@@ -8,25 +8,30 @@ so does engine._multi_terms, from counts kept here.
 
 `search_df` holds, for every ideograph bigram in at least KEEP_MIN items, the number of items
 holding it (in any column, as FTS5 counts), taken from FTS5's own vocabulary by `take`
-(engine.keep_doc_counts, after `compact`, as `evidence reindex` ends). `search_state.df_upto` is the highest
-rowid the counts cover; items added since are counted by a walk of the rowids above it, and a
-bigram below KEEP_MIN is counted by walking its few rows. An item deleted or changed since the
-last `take` still counts as it was until the next: for ranking that is as in Lucene and
-Tantivy until segments merge. A total is taken from the counts (exact_docs: a 2-character term
-alone) only while they are exact: no index row removed since (`df_rewrites`, the generation
-index.note_rewrite bumps) and none added at or below the covered rowid (`df_rows`, the rows
-counted) — an archive reindexed and then only added to or read, as an evaluation cycle's
-archive is once it is closed.
+(engine.keep_doc_counts, after `compact`, as `evidence reindex` ends). `search_state.df_upto` is
+the highest rowid the counts cover; items added since are counted by a walk of the rowids above
+it, and a bigram below KEEP_MIN is counted by walking its few rows. A row deleted, edited or
+restored at or below the covered rowid changes the counts in its own transaction
+(index.keep_counts: the bigrams it lost or gained, and `df_rows`, the rows counted), so they
+stay exact through every change. A total is taken from them (exact_docs: a 2-character term
+alone) while FTS5's row count is the rows counted plus the rows above the covered rowid — a
+row written behind index_item's back would break that, and then the term is walked.
 Schema: migration 0062_search_doc_counts.
 """
 from __future__ import annotations
 
 from archive.core.db import transaction
-from .index import FTS, STATE, only_added_above
+from .index import DF, FTS, STATE, only_added_above
 from .ranking import varints
 
-TABLE = "search_df"
+TABLE = DF
 KEEP_MIN = 256    # fewer items: counted by walking them (~0.05 µs an item, a seek)
+TAKE_TRIES = 3    # reads of the counts when rows below the covered rowid change meanwhile
+# Changes below the covered rowid followed after a take (index.keep_counts): each rewrites most
+# of the table's pages (~16 bytes a kept bigram), so about this many bytes in all, at least
+# CHANGES_MIN changes (100,000 items: ~450 changes; 1,000,000: ~70).
+CHANGE_BYTES = 256 * 1024 * 1024
+CHANGES_MIN = 8
 
 
 def _ideographs(term: str) -> bool:
@@ -36,30 +41,43 @@ def _ideographs(term: str) -> bool:
 def take(db, table: str = FTS) -> dict:
     """Count every ideograph bigram's items in FTS5's vocabulary (one read of the whole index:
     ~5 s at 100,000 items, 50 s at 1,000,000) and keep those in KEEP_MIN or more; one short
-    write replaces the previous counts, unless the table was rebuilt in between. With them, the
-    state they were read in: the covered rowid, the rows counted, the `rewrites` generation.
-    Returns {"terms": kept, "upto": highest rowid covered, or None when nothing was kept}."""
+    write replaces the previous counts, with the state they were read in: the covered rowid and
+    the rows counted. Kept only when the index changed meanwhile by rows added above the
+    covered rowid alone (the `rewrites` generation the same, the rows added all above it): a
+    row changed below it meanwhile changed the previous counts (index.keep_counts), not these,
+    so they are read again, up to TAKE_TRIES times; the previous counts, kept exact, stay
+    otherwise. Returns {"terms": kept, "upto": highest rowid covered, or None when nothing
+    was kept}."""
     db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")
-    db.execute("BEGIN")   # one read snapshot: the counts and the state they cover agree
-    try:
-        counted = _table_id(db, table)
-        upto, rewrites, averages = db.execute(
-            f"SELECT (SELECT max(id) FROM {table}_docsize), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
-            f"(SELECT block FROM {table}_data WHERE id = 1)").fetchone()
-        rows = [(t, n) for t, n in db.execute(
-            f"SELECT term, doc FROM temp.{table}_vocab WHERE doc >= ? AND length(term) = 2", [KEEP_MIN])
-            if _ideographs(t)]
-    finally:
-        db.execute("COMMIT")
-    with transaction(db):
-        if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
-            return {"terms": 0, "upto": None}
-        db.execute(f"DELETE FROM {TABLE}")
-        db.conn.executemany(f"INSERT INTO {TABLE} (term, docs) VALUES (?, ?)", rows)
-        db.conn.executemany(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES (?, ?)",
-                            [("df_upto", upto or 0), ("df_rewrites", rewrites),
-                             ("df_rows", varints(averages)[0] if averages else 0)])
-    return {"terms": len(rows), "upto": upto or 0}
+    for _ in range(TAKE_TRIES):
+        db.execute("BEGIN")   # one read snapshot: the counts and the state they cover agree
+        try:
+            counted = _table_id(db, table)
+            upto, rewrites, averages = db.execute(
+                f"SELECT (SELECT max(id) FROM {table}_docsize), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
+                f"(SELECT block FROM {table}_data WHERE id = 1)").fetchone()
+            rows = [(t, n) for t, n in db.execute(
+                f"SELECT term, doc FROM temp.{table}_vocab WHERE doc >= ? AND length(term) = 2", [KEEP_MIN])
+                if _ideographs(t)]
+        finally:
+            db.execute("COMMIT")
+        counted_rows = varints(averages)[0] if averages else 0
+        with transaction(db):
+            if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
+                return {"terms": 0, "upto": None}
+            now = db.execute(
+                f"SELECT (SELECT value FROM {STATE} WHERE key = 'rewrites'), (SELECT block FROM {table}_data WHERE id = 1), "
+                f"(SELECT count(*) FROM {table}_docsize WHERE id > ?)", [upto or 0]).fetchone()
+            if not only_added_above(rewrites, now[0], counted_rows, now[1], now[2]):
+                continue      # a row changed below the covered rowid meanwhile: read again
+            db.execute(f"DELETE FROM {TABLE}")
+            db.conn.executemany(f"INSERT INTO {TABLE} (term, docs) VALUES (?, ?)", rows)
+            db.execute(f"DELETE FROM {STATE} WHERE key = 'df_rewrites'")   # (no longer read)
+            db.conn.executemany(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES (?, ?)",
+                                [("df_upto", upto or 0), ("df_rows", counted_rows),
+                                 ("df_left", max(CHANGES_MIN, CHANGE_BYTES // max(1, 16 * len(rows))))])
+        return {"terms": len(rows), "upto": upto or 0}
+    return {"terms": 0, "upto": None}
 
 
 def _table_id(db, table: str):
@@ -69,9 +87,10 @@ def _table_id(db, table: str):
 
 def forget(db) -> None:
     """No kept counts (a rebuilt table's tokens may differ): ranking walks again until `take`.
-    Inside the caller's transaction."""
+    Inside the caller's transaction. (`df_rewrites`: written by takes before counts were kept
+    exact through changes.)"""
     db.execute(f"DELETE FROM {TABLE}")
-    db.execute(f"DELETE FROM {STATE} WHERE key IN ('df_upto', 'df_rewrites', 'df_rows')")
+    db.execute(f"DELETE FROM {STATE} WHERE key IN ('df_upto', 'df_rewrites', 'df_rows', 'df_left')")
 
 
 def upto(db) -> int | None:
@@ -95,28 +114,29 @@ def doc_count(db, bigram: str, covered: int, newer: bool = True, table: str = FT
 
 
 def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
-    """Items holding `bigram` now, exactly, from its kept count: while no index row was removed
-    since the counts were taken (the `rewrites` generation is the one they were read in) and
-    none was added at or below the covered rowid (FTS5's row count is the rows counted plus the
-    rows above it), the kept count plus the items above the covered rowid holding it. None
-    otherwise, or when the bigram is not kept. One statement: one snapshot."""
-    # the two walks above the covered rowid only when the count is kept and nothing was removed
-    # since: else the caller walks the whole term anyway
+    """Items holding `bigram` now, exactly, from its kept count: while FTS5's row count is the
+    rows counted (`df_rows`, kept with the counts through changes below the covered rowid, and
+    gone when they lapsed) plus the rows above the covered rowid, the kept count plus the items
+    above the covered rowid holding it. None otherwise, or when the bigram is not kept. (Counts
+    taken before changes were followed carry `df_rewrites`: exact only while no row was removed
+    since.) One statement: one snapshot."""
+    # the two walks above the covered rowid only when the count is kept: else the caller walks
+    # the whole term anyway
     row = db.execute(
         f"WITH s AS (SELECT (SELECT value FROM {STATE} WHERE key = 'df_upto') AS upto, "
-        f"(SELECT docs FROM {TABLE} WHERE term = ?) AS docs, "
-        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites') AS was, "
-        f"(SELECT value FROM {STATE} WHERE key = 'rewrites') AS now) "
-        f"SELECT s.docs, s.upto, s.was, s.now, "
+        f"(SELECT docs FROM {TABLE} WHERE term = ?) AS docs) "
+        f"SELECT s.docs, s.upto, "
         f"(SELECT value FROM {STATE} WHERE key = 'df_rows'), (SELECT block FROM {table}_data WHERE id = 1), "
-        f"CASE WHEN s.docs IS NOT NULL AND s.was IS s.now THEN "
-        f"(SELECT count(*) FROM {table}_docsize WHERE id > s.upto) END, "
-        f"CASE WHEN s.docs IS NOT NULL AND s.was IS s.now THEN "
+        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites'), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
+        f"CASE WHEN s.docs IS NOT NULL THEN (SELECT count(*) FROM {table}_docsize WHERE id > s.upto) END, "
+        f"CASE WHEN s.docs IS NOT NULL THEN "
         f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) END FROM s",
         [bigram, '"' + bigram + '"']).fetchone()
-    docs, covered, rewrites_then, rewrites_now, rows, averages, rows_above, hits_above = row
-    if docs is None or covered is None or rows is None or rows_above is None:
+    docs, covered, rows, averages, rewrites_then, rewrites_now, rows_above, hits_above = row
+    if docs is None or covered is None or rows is None or rows_above is None or averages is None:
         return None
-    if not only_added_above(rewrites_then, rewrites_now, rows, averages, rows_above):
+    if rewrites_then is not None and rewrites_then != rewrites_now:
+        return None
+    if varints(averages)[0] != rows + rows_above:
         return None
     return docs + hits_above

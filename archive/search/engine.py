@@ -345,8 +345,9 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
 
 def _counted_bigram(db, ix, compiled, limit, offset):
     """A 2-character term alone, unfiltered, in more than RECENT_MIN_HITS items by its kept
-    document count, while that count is exact (doccounts.exact_docs: only uploads since it
-    was taken): its total without walking its hits, and the newest page. Else None."""
+    document count, while that count is exact (doccounts.exact_docs: kept through changes
+    since it was taken, not lapsed): its total without walking its hits, and the newest page.
+    Else None."""
     term = compiled.single
     if ix is not _NEW_IX or len(term) != 2 or compiled.match != _term_phrase(term):
         return None

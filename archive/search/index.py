@@ -24,6 +24,7 @@ from .ranking import varints
 
 FTS, DOCS, OLD, PENDING, UNMOVED, STATE = ("search_fts", "search_docs", "search_old", "search_pending",
                                            "search_unmoved", "search_state")
+DF = "search_df"    # kept document counts of common bigrams (doccounts.py), kept exact here
 LEGACY_FTS, LEGACY_SRC = "items_fts", "items_fts_src"
 NEW_FTS = "search_fts_new"    # exists only while reindex(full=True) builds a new table
 
@@ -103,6 +104,44 @@ def _remove(db, item_id: int, rebuilding: bool, known: dict | None = None):
     return digest, text_toks
 
 
+def keep_counts(db, item_id: int, before: list[str] | None, after: list[str] | None) -> None:
+    """The kept document counts (doccounts.py) follow a change of the live row `item_id` at or
+    below the rowid they cover: `before` / `after` are the row's text token strings (None: no
+    row). Only the bigrams it gained or lost change (an edit of type, date or codes, or a
+    reindex, changes none: the same tokens), in two statements, and the rows counted with them
+    (`df_rows`). Rows above the covered rowid are counted by walking them. Inside the caller's
+    transaction, so the counts change with the row or not at all.
+
+    A changed text touches ~1,000 kept counts spread over the whole table (at 1,000,000 items
+    ~3.6 MB of pages written an edit), so only `df_left` changes are followed after each take
+    (doccounts.take sets it from the table's size); past that (a bulk re-extraction) the counts
+    lapse until the next `evidence reindex`: no total is taken from them, ranking reads them as
+    they were."""
+    if before is after or before == after:
+        return
+    state = dict(db.execute(f"SELECT key, value FROM {STATE} WHERE key IN ('df_upto', 'df_left', 'df_rows')"))
+    if state.get("df_upto") is None or item_id > int(state["df_upto"]) or state.get("df_rows") is None:
+        return
+    if int(state.get("df_left") or 0) <= 0:
+        db.execute(f"DELETE FROM {STATE} WHERE key = 'df_rows'")   # lapsed: exact_docs says None
+        return
+    old, new = _pairs(before), _pairs(after)
+    for terms, step in ((old - new, -1), (new - old, 1)):
+        if terms:   # terms not kept (rare ones, Latin words) match no row
+            db.execute(f"UPDATE {DF} SET docs = docs + ? WHERE term IN (SELECT value FROM json_each(?))",
+                       [step, json.dumps(sorted(terms), ensure_ascii=False)])
+    rows = (after is not None) - (before is not None)
+    db.execute(f"UPDATE {STATE} SET value = value + (CASE key WHEN 'df_rows' THEN ? ELSE -1 END) "
+               "WHERE key IN ('df_rows', 'df_left')", [rows])
+
+
+def _pairs(toks: list[str] | None) -> set[str]:
+    """The distinct two-character tokens of a row's text columns (its bigrams, among others)."""
+    if toks is None:
+        return set()
+    return {t for t in " ".join(toks).split() if len(t) == 2}
+
+
 def note_rewrite(db) -> None:
     """A row of the live index was removed: bump the `rewrites` generation, so totals kept for
     later pages are counted again, not grown (kept.py). Inside the caller's transaction."""
@@ -141,15 +180,18 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
         _legacy_index(db, item_id, row)
         db.execute(f"DELETE FROM {UNMOVED} WHERE item_id = ?", [item_id])
     removed = _remove(db, item_id, rebuilding, known)
+    before = removed[1] if removed else None
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
     db.execute(f"DELETE FROM {PENDING} WHERE item_id = ?", [item_id])
     if row is None or row[4] is not None:
+        keep_counts(db, item_id, before, None)
         return
     fields, mtype, date = row[:4], row[5], row[6]
     f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
     digest = source_hash(*fields)
     text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
     write_row(db, item_id, fields, f, text_toks=text_toks)
+    keep_counts(db, item_id, before, text_toks)
     if rebuilding:
         write_row(db, item_id, fields, f, NEW_FTS, text_toks=text_toks)
     db.execute(f"INSERT INTO {DOCS} (item_id, f, src_hash) VALUES (?, ?, ?)", [item_id, f, digest])
@@ -162,7 +204,10 @@ def unindex_item(db, item_id: int) -> None:
     """Remove one item's FTS row (inside the caller's transaction)."""
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         _legacy_remove(db, item_id)
-    _remove(db, item_id, db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone() is not None)
+    removed = _remove(db, item_id, db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone()
+                      is not None)
+    if removed:
+        keep_counts(db, item_id, removed[1], None)
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
 
 
