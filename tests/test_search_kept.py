@@ -311,6 +311,27 @@ def test_counts_taken_before_changes_were_followed_lapse_at_a_removal(counted):
     assert search(inst, "城市")["total"] == 39 and walked
 
 
+def test_fsck_finds_a_kept_count_that_is_wrong_and_reindex_mends_it(counted):
+    """check_index compares every kept count (plus the rows above the covered rowid) with
+    FTS5's vocabulary while totals are taken from them; a wrong one is a problem, and taking
+    the counts again (as `evidence reindex` ends) mends it."""
+    inst, ids, walked = counted
+    db = inst.db
+    from archive.search import check_index, keep_doc_counts
+    add_item(db, "城市新材料")        # a row above the covered rowid
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[2]])
+        index_item(db, ids[2])
+    assert check_index(db) == []
+    with transaction(db):
+        db.execute("UPDATE search_df SET docs = docs + 1 WHERE term = '城市'")
+    problems = check_index(db)
+    assert [(p["key"], p["term"], p["count"]) for p in problems] == [("doc counts wrong", "城市", 1)]
+    assert "城市" in problems[0]["message"] and "evidence reindex" in problems[0]["message"]
+    keep_doc_counts(inst)
+    assert check_index(db) == []
+
+
 def test_counts_taken_while_a_row_below_changes_are_read_again(counted, monkeypatch):
     """A change below the covered rowid between take's read and its write changed the previous
     counts, not the ones read: they are read again, never stored stale."""
@@ -373,6 +394,8 @@ def test_random_writes_and_takes_never_give_a_wrong_two_character_total(counted)
     vocab = _vocab(db)           # before taking them again: kept exact through all of it
     kept_terms = [t for (t,) in db.execute("SELECT term FROM search_df")]
     assert kept_terms and all(doccounts.exact_docs(db, t) == vocab.get(t, 0) for t in kept_terms)
+    from archive.search import check_index
+    assert check_index(db) == []
     keep_doc_counts(inst)
     add_item(db, "城市文明新材料")
     vocab = _vocab(db)

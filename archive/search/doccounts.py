@@ -20,8 +20,10 @@ Schema: migration 0062_search_doc_counts.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from archive.core.db import transaction
-from .index import DF, FTS, STATE, only_added_above
+from .index import DF, FTS, STATE, indexed_pairs, only_added_above
 from .ranking import varints
 
 TABLE = DF
@@ -140,3 +142,34 @@ def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
     if varints(averages)[0] != rows + rows_above:
         return None
     return docs + hits_above
+
+
+def wrong(db, table: str = FTS) -> list[tuple[str, int, int]]:
+    """(bigram, kept count + its items above the covered rowid, FTS5's count) of every kept
+    bigram whose count is not what the index holds, while the counts say they are exact (a
+    total may be taken from them); [] when they are, or when they lapsed (ranking only). One
+    read of FTS5's vocabulary (as `take`), and the bigrams of each row above the covered rowid;
+    in one read snapshot. For fsck (engine.check_index)."""
+    db.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.{table}_vocab USING fts5vocab(main, {table}, row)")
+    own = not getattr(db, "conn", db).in_transaction
+    if own:
+        db.execute("BEGIN")
+    try:
+        state = dict(db.execute(f"SELECT key, value FROM {STATE} WHERE key IN "
+                                "('df_upto', 'df_rows', 'df_rewrites', 'rewrites')"))
+        upto, rows = state.get("df_upto"), state.get("df_rows")
+        if upto is None or rows is None or state.get("df_rewrites", state.get("rewrites")) != state.get("rewrites"):
+            return []
+        averages, above = db.execute(f"SELECT (SELECT block FROM {table}_data WHERE id = 1), "
+                                     f"(SELECT count(*) FROM {table}_docsize WHERE id > ?)", [upto]).fetchone()
+        if averages is None or varints(averages)[0] != rows + above:
+            return []
+        newer = Counter()
+        for (item_id,) in db.execute(f"SELECT id FROM {table}_docsize WHERE id > ?", [upto]).fetchall():
+            newer.update(indexed_pairs(db, item_id))
+        vocab = dict(db.execute(f"SELECT term, doc FROM temp.{table}_vocab WHERE length(term) = 2"))
+        return [(t, n + newer[t], vocab.get(t, 0)) for t, n in db.execute(f"SELECT term, docs FROM {TABLE}")
+                if n + newer[t] != vocab.get(t, 0)]
+    finally:
+        if own:
+            db.execute("COMMIT")

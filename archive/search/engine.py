@@ -831,7 +831,8 @@ def index_advice(db) -> list[dict]:
 def check_index(db) -> list[dict]:
     """Problems between the FTS index and the items (each {"key", "message", ...}); [] = clean.
     Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others, rows
-    built from the item's current text (source hash), filter tokens and analyzer version."""
+    built from the item's current text (source hash), filter tokens and analyzer version, and
+    the kept document counts while totals are taken from them (doccounts.wrong)."""
     problems: list[dict] = []
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         n = db.execute(f"SELECT count(*) FROM {UNMOVED}").fetchone()[0]
@@ -857,4 +858,11 @@ def check_index(db) -> list[dict]:
                          "fts_rows": n_fts, "registered": n_docs})
     for (item_id,) in db.execute(f"SELECT id FROM {FTS}_docsize WHERE id NOT IN (SELECT item_id FROM {DOCS})"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
+    if not problems:   # (counts read off a broken index say nothing)
+        bad = doccounts.wrong(db)
+        if bad:
+            term, kept, held = bad[0]
+            problems.append({"key": "doc counts wrong", "count": len(bad), "term": term,
+                             "message": f"有 {len(bad)} 个词的文档数统计与全文索引不符（如“{term}”：统计 {kept}，"
+                                        f"索引 {held}），检索总数可能不准；请运行 evidence reindex 重新统计"})
     return problems + [p for p in rows if p["key"] in ("index drift", "filter drift")]

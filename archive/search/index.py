@@ -135,6 +135,12 @@ def keep_counts(db, item_id: int, before: list[str] | None, after: list[str] | N
                "WHERE key IN ('df_rows', 'df_left')", [rows])
 
 
+def indexed_pairs(db, item_id: int) -> set[str]:
+    """The distinct two-character tokens of the item's live row, from the fields it was built
+    from (doccounts.wrong)."""
+    return _pairs(_text_tokens(_indexed_fields(db, item_id)))
+
+
 def _pairs(toks: list[str] | None) -> set[str]:
     """The distinct two-character tokens of a row's text columns (its bigrams, among others)."""
     if toks is None:
