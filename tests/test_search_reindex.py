@@ -243,3 +243,32 @@ def test_cli_reindex_leaves_one_segment(instance, instance_dir, runner):
     r = runner.invoke(cli, ["--instance", str(instance_dir), "reindex"])
     assert r.exit_code == 0, r.output
     assert compact(instance)["steps"] == 0
+
+
+@pytest.mark.parametrize("items", ["none", "all deleted"])
+def test_reindex_and_fsck_of_an_archive_without_live_items(instance, runner, items, monkeypatch):
+    """`evidence reindex` and `fsck` on a new archive (FTS5's averages record is empty) and on
+    one whose every item was deleted after its counts were taken: no traceback, nothing wrong."""
+    from cli import cli
+    from archive.search import doccounts, keep_doc_counts
+
+    if items == "all deleted":
+        monkeypatch.setattr(doccounts, "KEEP_MIN", 1)
+        ids = [add_item(instance.db, f"第{i}份文明城市资料") for i in range(3)]
+        keep_doc_counts(instance)
+        for item_id in ids:
+            with transaction(instance.db):
+                instance.db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [item_id])
+                index_item(instance.db, item_id)
+        assert search(instance, "城市")["total"] == 0 and check_index(instance.db) == []
+    root = str(instance.root)
+    instance.close()
+    r = runner.invoke(cli, ["--instance", root, "reindex"])
+    assert r.exit_code == 0 and r.exception is None, r.output
+    from archive.core.instance import Instance
+    reopened = Instance.open(root)
+    assert check_index(reopened.db) == [] and search(reopened, "城市")["total"] == 0
+    reopened.close()
+    if items == "none":     # (add_item's items have no stored files: fsck would say so)
+        r = runner.invoke(cli, ["--instance", root, "fsck"])
+        assert r.exit_code == 0 and "问题 0" in r.output, r.output

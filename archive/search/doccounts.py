@@ -24,7 +24,7 @@ from collections import Counter
 
 from archive.core.db import transaction
 from .index import DF, FTS, STATE, indexed_pairs, only_added_above
-from .ranking import varints
+from .ranking import fts_rows
 
 TABLE = DF
 KEEP_MIN = 256    # fewer items: counted by walking them (~0.05 µs an item, a seek)
@@ -63,7 +63,7 @@ def take(db, table: str = FTS) -> dict:
                 if _ideographs(t)]
         finally:
             db.execute("COMMIT")
-        counted_rows = varints(averages)[0] if averages else 0
+        counted_rows = fts_rows(averages) or 0
         with transaction(db):
             if _table_id(db, table) != counted:   # rebuilt meanwhile (reindex --full): its own reindex counts
                 return {"terms": 0, "upto": None}
@@ -139,7 +139,7 @@ def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
         return None
     if rewrites_then is not None and rewrites_then != rewrites_now:
         return None
-    if varints(averages)[0] != rows + rows_above:
+    if fts_rows(averages) != rows + rows_above:
         return None
     return docs + hits_above
 
@@ -162,7 +162,7 @@ def wrong(db, table: str = FTS) -> list[tuple[str, int, int]]:
             return []
         averages, above = db.execute(f"SELECT (SELECT block FROM {table}_data WHERE id = 1), "
                                      f"(SELECT count(*) FROM {table}_docsize WHERE id > ?)", [upto]).fetchone()
-        if averages is None or varints(averages)[0] != rows + above:
+        if fts_rows(averages) != rows + above:
             return []
         newer = Counter()
         for (item_id,) in db.execute(f"SELECT id FROM {table}_docsize WHERE id > ?", [upto]).fetchall():

@@ -20,7 +20,7 @@ import zlib
 
 from .analysis import ANALYZER_VERSION, normalise, tokens
 from .filters import item_tokens, iso_date_ok, padded
-from .ranking import varints
+from .ranking import fts_rows
 
 FTS, DOCS, OLD, PENDING, UNMOVED, STATE = ("search_fts", "search_docs", "search_old", "search_pending",
                                            "search_unmoved", "search_state")
@@ -160,8 +160,7 @@ def only_added_above(rewrites_then, rewrites_now, rows_then: int, averages_now, 
     rows were only added above that top: no row removed (note_rewrite) and FTS5's row count (its
     averages record, rowid 1) grew by exactly the `rows_above` rows above it. kept.py's totals
     and doccounts' exact counts hold while this does."""
-    return (rewrites_then == rewrites_now and averages_now is not None
-            and varints(averages_now)[0] == rows_then + rows_above)
+    return rewrites_then == rewrites_now and fts_rows(averages_now) == rows_then + rows_above
 
 
 def write_row(db, item_id: int, row, f: str, table: str = FTS, known: dict | None = None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .index import FTS, STATE, only_added_above
-from .ranking import varints
+from .ranking import fts_rows
 
 COUNT_CACHE: dict = {}
 COUNT_CACHE_SIZE = 256
@@ -81,7 +81,7 @@ def total(db, t: str, match: str, now: State | None) -> int | None:
                      [match, kept.state.top, kept.state.top]).fetchone()
     added, rows_added, grown = row[0], row[1], State(*row[2:])
     if grown.root != kept.state.root or not only_added_above(
-            kept.state.rewrites, grown.rewrites, varints(kept.state.averages)[0], grown.averages, rows_added):
+            kept.state.rewrites, grown.rewrites, fts_rows(kept.state.averages), grown.averages, rows_added):
         COUNT_CACHE.pop(key, None)   # rows changed below the top (or another file): count again
         return None
     if not _writing(db):

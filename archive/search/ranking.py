@@ -123,6 +123,15 @@ def varints(blob: bytes) -> list[int]:
     return out
 
 
+def fts_rows(averages: bytes | None) -> int | None:
+    """FTS5's row count from its averages record (rowid 1): None without one; an empty record
+    (a table that never held a row) is 0."""
+    if averages is None:
+        return None
+    vals = varints(averages)
+    return vals[0] if vals else 0
+
+
 def fts_totals(db, t: str) -> tuple[int, int]:
     """FTS5's row count and total tokens (all columns): its averages record, rowid 1."""
     vals = varints(db.execute(f"SELECT block FROM {t}_data WHERE id = 1").fetchone()[0])
