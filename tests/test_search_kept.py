@@ -339,7 +339,7 @@ def test_counts_taken_while_a_row_below_changes_are_read_again(counted, monkeypa
     db = inst.db
     from archive.search import doccounts, keep_doc_counts
     reads = []
-    real_varints = doccounts.varints
+    real_rows = doccounts.fts_rows
 
     def edit_during_first_read(blob):
         reads.append(1)
@@ -349,10 +349,10 @@ def test_counts_taken_while_a_row_below_changes_are_read_again(counted, monkeypa
                 other.db.execute("UPDATE items SET text = '已删去那个词' WHERE id = ?", [ids[9]])
                 index_item(other.db, ids[9])
             other.close()
-        return real_varints(blob)
-    monkeypatch.setattr(doccounts, "varints", edit_during_first_read)
+        return real_rows(blob)
+    monkeypatch.setattr(doccounts, "fts_rows", edit_during_first_read)
     assert keep_doc_counts(inst)["upto"] == max(ids)
-    monkeypatch.setattr(doccounts, "varints", real_varints)
+    monkeypatch.setattr(doccounts, "fts_rows", real_rows)
     assert len(reads) >= 2
     vocab = _vocab(db)
     assert all(docs == vocab.get(t, 0) for t, docs in db.execute("SELECT term, docs FROM search_df"))
