@@ -304,6 +304,10 @@ def test_counts_taken_before_changes_were_followed_lapse_at_a_removal(counted):
     with transaction(db):
         db.execute("UPDATE search_state SET value = value + 1 WHERE key = 'rewrites'")   # a removal then
     assert doccounts.exact_docs(db, "城市") is None
+    with transaction(db):     # taken before any removal: `rewrites` had no value, nor `df_rewrites`
+        db.execute("UPDATE search_state SET value = NULL WHERE key = 'df_rewrites'")
+        db.execute("UPDATE search_state SET value = 1 WHERE key = 'rewrites'")
+    assert doccounts.exact_docs(db, "城市") is None
     with transaction(db):
         db.execute("UPDATE items SET text = '别的内容' WHERE id = ?", [ids[0]])
         index_item(db, ids[0])

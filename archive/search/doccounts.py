@@ -116,12 +116,9 @@ def doc_count(db, bigram: str, covered: int, newer: bool = True, table: str = FT
 
 
 def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
-    """Items holding `bigram` now, exactly, from its kept count: while FTS5's row count is the
-    rows counted (`df_rows`, kept with the counts through changes below the covered rowid, and
-    gone when they lapsed) plus the rows above the covered rowid, the kept count plus the items
-    above the covered rowid holding it. None otherwise, or when the bigram is not kept. (Counts
-    taken before changes were followed carry `df_rewrites`: exact only while no row was removed
-    since.) One statement: one snapshot."""
+    """Items holding `bigram` now, exactly, from its kept count: while the counts are exact
+    (_exact), the kept count plus the items above the covered rowid holding it. None otherwise,
+    or when the bigram is not kept. One statement: one snapshot."""
     # the two walks above the covered rowid only when the count is kept: else the caller walks
     # the whole term anyway
     row = db.execute(
@@ -129,19 +126,24 @@ def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
         f"(SELECT docs FROM {TABLE} WHERE term = ?) AS docs) "
         f"SELECT s.docs, s.upto, "
         f"(SELECT value FROM {STATE} WHERE key = 'df_rows'), (SELECT block FROM {table}_data WHERE id = 1), "
-        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites'), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
         f"CASE WHEN s.docs IS NOT NULL THEN (SELECT count(*) FROM {table}_docsize WHERE id > s.upto) END, "
+        f"EXISTS (SELECT 1 FROM {STATE} WHERE key = 'df_rewrites'), "
+        f"(SELECT value FROM {STATE} WHERE key = 'df_rewrites'), (SELECT value FROM {STATE} WHERE key = 'rewrites'), "
         f"CASE WHEN s.docs IS NOT NULL THEN "
         f"(SELECT count(*) FROM {table} WHERE {table} MATCH ? AND rowid > s.upto) END FROM s",
         [bigram, '"' + bigram + '"']).fetchone()
-    docs, covered, rows, averages, rewrites_then, rewrites_now, rows_above, hits_above = row
-    if docs is None or covered is None or rows is None or rows_above is None or averages is None:
-        return None
-    if rewrites_then is not None and rewrites_then != rewrites_now:
-        return None
-    if fts_rows(averages) != rows + rows_above:
+    docs, covered, *state, hits_above = row
+    if docs is None or covered is None or not _exact(*state):
         return None
     return docs + hits_above
+
+
+def _exact(rows, averages, rows_above, legacy, rewrites_then, rewrites_now) -> bool:
+    """The kept counts say what the index holds now: not lapsed (`df_rows` is there), FTS5's
+    row count is the rows counted plus the `rows_above` the covered rowid, and, for counts an
+    older version took (`legacy`: a `df_rewrites` key, perhaps NULL), no row removed since."""
+    return (rows is not None and rows_above is not None and not (legacy and rewrites_then != rewrites_now)
+            and fts_rows(averages) == rows + rows_above)
 
 
 def wrong(db, table: str = FTS) -> list[tuple[str, int, int]]:
@@ -158,11 +160,11 @@ def wrong(db, table: str = FTS) -> list[tuple[str, int, int]]:
         state = dict(db.execute(f"SELECT key, value FROM {STATE} WHERE key IN "
                                 "('df_upto', 'df_rows', 'df_rewrites', 'rewrites')"))
         upto, rows = state.get("df_upto"), state.get("df_rows")
-        if upto is None or rows is None or state.get("df_rewrites", state.get("rewrites")) != state.get("rewrites"):
+        if upto is None:
             return []
         averages, above = db.execute(f"SELECT (SELECT block FROM {table}_data WHERE id = 1), "
                                      f"(SELECT count(*) FROM {table}_docsize WHERE id > ?)", [upto]).fetchone()
-        if fts_rows(averages) != rows + above:
+        if not _exact(rows, averages, above, "df_rewrites" in state, state.get("df_rewrites"), state.get("rewrites")):
             return []
         newer = Counter()
         for (item_id,) in db.execute(f"SELECT id FROM {table}_docsize WHERE id > ?", [upto]).fetchall():
