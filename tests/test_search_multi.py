@@ -270,10 +270,11 @@ def test_counts_of_a_table_rebuilt_while_counting_are_not_kept(corpus, monkeypat
     assert keep_doc_counts(corpus)["terms"] > 0
 
 
-def test_fsck_warns_when_the_counts_are_missing_or_old(corpus, monkeypatch):
-    """An archive large enough for kept counts (SAMPLE_MIN_ITEMS, lowered here) without them, or
-    with many items added since they were taken: a warning naming `evidence reindex`, never a
-    problem; after the counts are taken, nothing."""
+def test_fsck_warns_when_the_counts_are_missing_old_or_lapsed(corpus, monkeypatch):
+    """An archive large enough for kept counts (SAMPLE_MIN_ITEMS, lowered here) without them,
+    with many items added since they were taken, or with more old items changed than they
+    follow: a warning naming `evidence reindex`, never a problem; after the counts are taken,
+    nothing."""
     from archive.maintenance import fsck
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 10)
 
@@ -289,5 +290,19 @@ def test_fsck_warns_when_the_counts_are_missing_or_old(corpus, monkeypatch):
         add_item(corpus.db, f"新增材料{i}")
     old = advice()["doc counts old"]
     assert old["added"] == 20 and "新增了 20 件资料" in old["message"]
+    monkeypatch.setattr(doccounts, "CHANGE_BYTES", 0)
+    monkeypatch.setattr(doccounts, "CHANGES_MIN", 1)
+    keep_doc_counts(corpus)
+    assert advice() == {}
+    from archive.core.db import transaction
+    from archive.search import index_item
+    for item_id in (1, 2):      # the second change below the covered rowid: past the budget
+        with transaction(corpus.db):
+            corpus.db.execute("UPDATE items SET text = '另一份文字' WHERE id = ?", [item_id])
+            index_item(corpus.db, item_id)
+        assert list(advice()) == ([] if item_id == 1 else ["doc counts lapsed"])
+    assert "evidence reindex" in advice()["doc counts lapsed"]["message"]
+    keep_doc_counts(corpus)
+    assert advice() == {}
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 10_000)
     assert advice() == {}      # a small archive ranks fast without them

@@ -95,6 +95,13 @@ def forget(db) -> None:
     db.execute(f"DELETE FROM {STATE} WHERE key IN ('df_upto', 'df_rewrites', 'df_rows', 'df_left')")
 
 
+def lapsed(db) -> bool:
+    """The counts stopped following changes (index.keep_counts spent `df_left`): no total is
+    taken from them until the next take."""
+    return db.execute(f"SELECT EXISTS (SELECT 1 FROM {STATE} WHERE key = 'df_upto') "
+                      f"AND NOT EXISTS (SELECT 1 FROM {STATE} WHERE key = 'df_rows')").fetchone()[0] == 1
+
+
 def upto(db) -> int | None:
     """The highest rowid the kept counts cover, or None when there are none."""
     row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'df_upto'").fetchone()

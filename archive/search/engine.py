@@ -812,7 +812,8 @@ COUNTS_OLD_SHARE = 0.25
 
 def index_advice(db) -> list[dict]:
     """Warnings, not problems (each {"key", "message", ...}): the document counts several-term
-    ranking reads are missing in a large archive, or many items came after them."""
+    ranking reads are missing in a large archive, lapsed (too many old items changed since), or
+    many items came after them."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
         return []
@@ -820,6 +821,10 @@ def index_advice(db) -> list[dict]:
     if covered is None:
         return [{"key": "doc counts missing",
                  "message": "尚未统计词的文档数，多个检索词的排序较慢；运行 evidence reindex 即可统计"}]
+    if doccounts.lapsed(db):
+        return [{"key": "doc counts lapsed",
+                 "message": "词的文档数统计之后删改的旧资料较多，统计已停止跟随，常用词的检索总数改为逐条计数（较慢）；"
+                            "运行 evidence reindex 可重新统计"}]
     newer = db.execute("SELECT count(*) FROM items WHERE id > ? AND deleted_at IS NULL", [covered]).fetchone()[0]
     if newer > COUNTS_OLD_SHARE * covered:
         return [{"key": "doc counts old", "added": newer,
