@@ -1,11 +1,15 @@
-"""A large result's total counted in two halves at once (archive/search/count.py): the same
-total as one count, whether the second connection works or fails, and never split inside a
-transaction (a second connection would not see its uncommitted rows)."""
+"""A large result's total counted in slices on two connections at once while the page's
+snippets are made (archive/search/count.py): the same total as one count, each slice once,
+whether the second connection works or fails, and never split inside a transaction (a second
+connection would not see its uncommitted rows)."""
 from __future__ import annotations
+
+import threading
 
 import pytest
 
 from archive.core.db import transaction
+from archive.core.sqlite import sqlite3
 from archive.search import count, engine, index_item, search
 
 from .search_helpers import add_item
@@ -19,11 +23,27 @@ def many(instance, monkeypatch):
     return instance
 
 
-def _spy(monkeypatch):
+def _spy(monkeypatch, fail_apart_at=None):
+    """Every slice counted: (after, upto, counted on the second connection)."""
     used = []
-    real = count._count_apart
-    monkeypatch.setattr(count, "_count_apart", lambda *a: (used.append(a[3:5]), real(*a)))
+    real = count._count
+
+    def spy(db, table, match, after, upto):
+        apart = not hasattr(db, "conn")   # the second connection is a bare sqlite3 connection
+        if apart and fail_apart_at is not None and sum(u[2] for u in used) == fail_apart_at:
+            raise sqlite3.OperationalError("disk I/O error")
+        n = real(db, table, match, after, upto)
+        used.append((after, upto, apart))
+        return n
+    monkeypatch.setattr(count, "_count", spy)
     return used
+
+
+def _one_cover(used):
+    """The slices counted cover (first, no end) once each, no gap."""
+    slices = sorted(used, key=lambda u: u[0])
+    assert all(a[1] == b[0] for a, b in zip(slices, slices[1:])) and slices[-1][1] is None
+    return slices
 
 
 @pytest.mark.parametrize("q", ["文明", "文明城市", "志愿服务", "资料 台账"])
@@ -32,10 +52,61 @@ def test_split_count_gives_the_total_of_one_count(many, monkeypatch, q):
     one = search(many, q)
     used = _spy(monkeypatch)
     monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
+    monkeypatch.setattr(count, "SLICE_S", 1e-12)  # as many slices as allowed
     engine.COUNT_CACHE.clear()
     split = search(many, q)
     assert split == one and one["order"] == "recent" and one["total"] > 10
-    assert len(used) == 1 and used[0][0] < used[0][1]
+    assert len(_one_cover(used)) == count.MAX_SLICES
+
+
+def test_the_second_connection_counts_while_the_snippets_are_made(many, monkeypatch):
+    """_hits (the snippets) runs while the other connection is already counting: it waits here
+    until that connection has counted a slice, which it could not if the count came first."""
+    expected = search(many, "文明")["total"]
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
+    monkeypatch.setattr(count, "SLICE_S", 1e-12)
+    counted_apart = threading.Event()
+    real_count, real_hits = count._count, engine._hits
+
+    def spy(db, *a):
+        n = real_count(db, *a)
+        if not hasattr(db, "conn"):
+            counted_apart.set()
+        return n
+    monkeypatch.setattr(count, "_count", spy)
+    waited = []
+    monkeypatch.setattr(engine, "_hits", lambda *a: (waited.append(counted_apart.wait(10)), real_hits(*a))[1])
+    engine.COUNT_CACHE.clear()
+    assert search(many, "文明")["total"] == expected and waited == [True]
+
+
+def test_a_slice_the_second_connection_fails_is_counted_here(many, monkeypatch):
+    expected = search(many, "文明")["total"]
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
+    monkeypatch.setattr(count, "SLICE_S", 1e-12)
+    used = _spy(monkeypatch, fail_apart_at=1)   # its second slice fails
+    engine.COUNT_CACHE.clear()
+    assert search(many, "文明")["total"] == expected == 120
+    _one_cover(used)
+    assert sum(u[2] for u in used) <= 1
+
+
+def test_a_failing_search_stops_the_count(many, monkeypatch):
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 0.0)
+    monkeypatch.setattr(count, "SLICE_S", 1e-12)
+    started = []
+    real = count.Counting.__init__
+    monkeypatch.setattr(count.Counting, "__init__", lambda self, *a: (started.append(self), real(self, *a))[1])
+
+    def broken(*a):
+        raise RuntimeError("snippet failed")
+    monkeypatch.setattr(engine, "_hits", broken)
+    engine.COUNT_CACHE.clear()
+    with pytest.raises(RuntimeError):
+        search(many, "文明")
+    started[0].worker.join(10)
+    assert not started[0].worker.is_alive() and started[0].slices == []
+    assert not engine.COUNT_CACHE    # nothing kept from a count never finished
 
 
 def test_a_failing_second_connection_is_counted_here(many, monkeypatch):
@@ -59,4 +130,4 @@ def test_not_split_inside_a_transaction(many, monkeypatch):
             index_item(db, item_id)
         engine.COUNT_CACHE.clear()
         assert search(many, "文明")["total"] == 115
-    assert used == []
+    assert [u[1:] for u in used] == [(None, False)]   # one count, here

@@ -152,11 +152,20 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
+        if isinstance(total, _Later):   # counted meanwhile on the other core
+            try:
+                hits = _hits(db, rows, compiled.terms)
+            except BaseException:
+                total.stop()
+                raise
+            total = total.result()
+        else:
+            hits = _hits(db, rows, compiled.terms)
     except sqlite3.OperationalError as e:
         if "fts5" in str(e).lower():  # should not happen: every term is quoted
             raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
         raise
-    return {"total": total, "order": order, "hits": _hits(db, rows, compiled.terms)}
+    return {"total": total, "order": order, "hits": hits}
 
 
 LIVE = "items.deleted_at IS NULL"
@@ -368,10 +377,27 @@ def _kept_huge(db, ix, match, version, limit, offset):
 
 def _huge(db, ix, match, version, seen, last, walk, limit, offset):
     """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
-    `walk` seconds): the rest counted from there, the total kept, the newest page."""
-    total = seen + count_rest(db, ix.table, match, last, walk)
-    remember(db, ix.table, match, version, total)
-    return total, _recent_page(db, ix, match, limit, offset, total), RECENT
+    `walk` seconds): the newest page, and the rest counted from there (count.py: on a second
+    connection meanwhile) into a _Later total, kept once counted."""
+    rest = count_rest(db, ix.table, match, last, walk)
+
+    def total() -> int:
+        n = seen + rest.result()
+        remember(db, ix.table, match, version, n)
+        return n
+    try:
+        page = _recent_page(db, ix, match, limit, offset, seen)
+    except BaseException:
+        rest.stop()
+        raise
+    return _Later(total, rest.stop), page, RECENT
+
+
+class _Later:
+    """A total still being counted while search() makes the page's snippets."""
+
+    def __init__(self, result, stop):
+        self.result, self.stop = result, stop
 
 
 # Several ideograph terms (compiled.multi): FTS5's bm25 first walks every item holding each term
