@@ -131,3 +131,59 @@ def test_not_split_inside_a_transaction(many, monkeypatch):
         engine.COUNT_CACHE.clear()
         assert search(many, "文明")["total"] == 115
     assert [u[1:] for u in used] == [(None, False)]   # one count, here
+
+
+@pytest.fixture
+def early(many, monkeypatch):
+    """The count of a query not likely few begins before its first walk, even here."""
+    monkeypatch.setattr(engine, "EARLY_MIN_ITEMS", 0)
+    monkeypatch.setattr(engine, "EARLY_ROWIDS", 7)
+    begun = []
+    real = count.Counting.__init__
+    monkeypatch.setattr(count.Counting, "__init__", lambda self, *a: (begun.append(self), real(self, *a))[1])
+    return begun
+
+
+@pytest.mark.parametrize("q", ["文明", "文明城市", "志愿服务", "资料 台账", "台账", "特别说明"])
+def test_a_count_begun_before_the_first_walk_gives_the_total_of_one_count(many, monkeypatch, q):
+    for i in range(3):
+        add_item(many.db, f"第{i}份特别说明")
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 10.0 ** 9)
+    one = search(many, q)
+    engine.COUNT_CACHE.clear()
+    monkeypatch.setattr(engine, "_likely_few", lambda *a, **k: (False, False) if k.get("with_cost") else False)
+    monkeypatch.setattr(engine, "EARLY_MIN_ITEMS", 0)
+    monkeypatch.setattr(engine, "EARLY_ROWIDS", 7)
+    begun = []
+    real = count.Counting.__init__
+    monkeypatch.setattr(count.Counting, "__init__", lambda self, *a: (begun.append(self), real(self, *a))[1])
+    assert search(many, q) == one
+    assert len(begun) == 1 and len(begun[0].counted) <= count.MAX_SLICES
+    if one["total"] <= 10:   # a small result stops it: no slice left, its counts unused
+        assert begun[0].slices == [] and one["order"] == "relevance"
+
+
+def test_slices_counted_whole_below_the_first_walk_s_end_are_not_counted_twice(many, monkeypatch, early):
+    """The second connection counts every slice before the first walk ends (it waits for it
+    here): those at or below the walk's last row are dropped, the one holding it counted again
+    from there."""
+    monkeypatch.setattr(count, "SPLIT_MIN_S", 10.0 ** 9)
+    monkeypatch.setattr(engine, "EARLY_MIN_ITEMS", 10.0 ** 9)
+    expected = search(many, "文明")["total"]
+    monkeypatch.setattr(engine, "EARLY_MIN_ITEMS", 0)
+    real_above = count.Counting.above
+
+    def late(self, last):
+        self.worker.join(10)   # every slice counted whole by now
+        assert any(a < last for a, b, n in self.counted)
+        real_above(self, last)
+    monkeypatch.setattr(count.Counting, "above", late)
+    engine.COUNT_CACHE.clear()
+    assert search(many, "文明")["total"] == expected == 120 and len(early) == 1
+
+
+def test_no_count_begun_inside_a_transaction(many, monkeypatch, early):
+    with transaction(many.db):
+        engine.COUNT_CACHE.clear()
+        assert search(many, "文明")["total"] == 120
+    assert early == []

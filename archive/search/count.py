@@ -41,23 +41,24 @@ class Counted:
 
 class Counting:
     """The rows of `match` in the slices (after, upto] (upto None: no end), counted by a second
-    connection from the lowest slice up as soon as this starts, and by `db` from the highest
-    down when result() is called; each slice once."""
+    connection from the highest slice down as soon as this starts, and by `db` from the lowest
+    up when result() is called; each slice once. above(last) narrows it to rowids > last."""
 
     def __init__(self, db, path: str, table: str, match: str, slices: list):
         self.db, self.table, self.match = db, table, match
         self.slices = slices           # lowest first; both ends pop under the lock
+        self.floor = slices[0][0]      # rows at or below it are not wanted
         self.lock = threading.Lock()
-        self.counted: list[int] = []   # list.append is atomic
-        self.failed: list = []         # slices the second connection could not count
+        self.counted: list[tuple] = []   # (after, upto, rows); list.append is atomic
+        self.failed: list = []           # slices the second connection could not count
         self.worker = threading.Thread(target=self._apart, args=(path,), daemon=True)
         self.worker.start()
 
-    def _take(self, lowest: bool):
+    def _take(self, highest: bool):
         with self.lock:
             if not self.slices:
                 return None
-            return self.slices.pop(0 if lowest else -1)
+            return self.slices.pop(-1 if highest else 0)
 
     def _apart(self, path: str) -> None:
         piece = None
@@ -66,27 +67,58 @@ class Counting:
             try:
                 conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
                 while (piece := self._take(True)) is not None:
-                    self.counted.append(_count(conn, self.table, self.match, *piece))
+                    self.counted.append((*piece, _count(conn, self.table, self.match, *piece)))
             finally:
                 conn.close()
         except Exception:   # this connection failed: result() counts its slice on db
             if piece is not None:
                 self.failed.append(piece)
 
+    def above(self, last: int) -> None:
+        """Only rows above `last` are wanted (the first walk counted those up to it): slices
+        at or below it are dropped, the one holding it is cut (one counted already: result())."""
+        with self.lock:
+            self.floor = max(self.floor, last)
+            self.slices = [(max(a, last), b) for a, b in self.slices if b is None or b > last]
+
     def result(self) -> int:
         """The count, once every slice is counted (called on db's thread)."""
         while (piece := self._take(False)) is not None:
-            self.counted.append(_count(self.db, self.table, self.match, *piece))
+            self.counted.append((*piece, _count(self.db, self.table, self.match, *piece)))
         self.worker.join()
         for piece in self.failed:
-            self.counted.append(_count(self.db, self.table, self.match, *piece))
+            self.counted.append((*piece, _count(self.db, self.table, self.match, *piece)))
         self.failed = []
-        return sum(self.counted)
+        total = 0
+        for after, upto, n in self.counted:
+            if upto is not None and upto <= self.floor:
+                continue        # counted before above() dropped it
+            if after < self.floor:   # counted whole before above() cut it
+                n = _count(self.db, self.table, self.match, self.floor, upto)
+            total += n
+        return total
 
     def stop(self) -> None:
-        """No result wanted (the search failed): the second connection stops after its slice."""
+        """No result wanted (a small result, or the search failed): the second connection
+        stops after its slice."""
         with self.lock:
             self.slices.clear()
+
+
+def start_counting(db, table: str, match: str, top: int, slices: int) -> Counting | None:
+    """All rows of `match` counted in `slices` slices of the rowids up to `top` (the last slice
+    open-ended), begun now on a second connection (from the newest), for a query whose first
+    walk is about to run on `db`: None where a second connection cannot count (no file, or
+    inside a transaction)."""
+    path = database_file(db)
+    if not path or getattr(db, "conn", db).in_transaction:
+        return None
+    return Counting(db, path, table, match, _slices(0, top, slices))
+
+
+def _slices(after: int, top: int, n: int) -> list:
+    bounds = [after + (top - after) * i // n for i in range(n)] + [None]   # the last: no end
+    return list(zip(bounds, bounds[1:]))
 
 
 def count_rest(db, table: str, match: str, last: int, walked: float):
@@ -100,8 +132,7 @@ def count_rest(db, table: str, match: str, last: int, walked: float):
     if not path or getattr(db, "conn", db).in_transaction or estimate < SPLIT_MIN_S:
         return Counted(_count(db, table, match, last, None))
     n = max(2, min(MAX_SLICES, round(estimate / SLICE_S)))
-    bounds = [last + (top - last) * i // n for i in range(n)] + [None]   # the last: no end
-    return Counting(db, path, table, match, list(zip(bounds, bounds[1:])))
+    return Counting(db, path, table, match, _slices(last, top, n))
 
 
 def _count(db, table, match, after, upto) -> int:

@@ -11,7 +11,7 @@ from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from . import doccounts
 from .analysis import ANALYZER_VERSION, contains, normalise
-from .count import count_rest
+from .count import MAX_SLICES, count_rest, start_counting
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
@@ -319,6 +319,7 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
         return kept
+    early = None
     # bm25 first computes each phrase's document count (one more walk of its doclists), and
     # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
     walk = time.perf_counter()
@@ -330,15 +331,22 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                         f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
         seen, last = len(ids), ids[-1] if ids else None
-    else:   # rowids only, not even handed to Python
-        seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
-                                f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
+    else:   # rowids only, not even handed to Python; many hits likely: counted meanwhile
+        early = _early_count(db, t, match)
+        try:
+            seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
+                                    f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
+        except BaseException:
+            early and early.stop()
+            raise
+        if early and seen <= RECENT_MIN_HITS:
+            early.stop()
     walk = time.perf_counter() - walk
     bare = term is not None and match == _term_phrase(term)   # one term, nothing filtered
     if narrow and term and seen <= RECENT_MIN_HITS:
         rows = _without_idf(db, ix, term, rows, seen if bare else None)
     if seen > RECENT_MIN_HITS:
-        return _huge(db, ix, match, version, seen, last, walk, limit, offset)
+        return _huge(db, ix, match, version, seen, last, walk, limit, offset, early)
     total = seen
     if n == 0 or not total:
         return total, [], RELEVANCE
@@ -366,6 +374,22 @@ def _counted_bigram(db, ix, compiled, limit, offset):
     return total, _recent_page(db, ix, compiled.match, limit, offset, total), RECENT
 
 
+# A query not likely few (_likely_few) in an archive of EARLY_MIN_ITEMS or more is counted
+# from its newest items on a second connection while its first walk runs from the oldest
+# (count.start_counting): a result of 4,000 hits among 1,000,000 items may have its 2,001st hit
+# half-way, and that first walk cost as much as the rest. A small result stops it (its work,
+# on the other core, is lost). Slices: one per EARLY_ROWIDS item ids, 2 to count.MAX_SLICES.
+EARLY_MIN_ITEMS = 50_000
+EARLY_ROWIDS = 16_000
+
+
+def _early_count(db, t, match):
+    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+    if top < EARLY_MIN_ITEMS:
+        return None
+    return start_counting(db, t, match, top, max(2, min(MAX_SLICES, top // EARLY_ROWIDS)))
+
+
 def _kept_huge(db, ix, match, version, limit, offset):
     """The same huge result asked again (its next page): its kept total (grown by the hits
     added since, kept.py) and the page, or None."""
@@ -375,11 +399,16 @@ def _kept_huge(db, ix, match, version, limit, offset):
     return None
 
 
-def _huge(db, ix, match, version, seen, last, walk, limit, offset):
+def _huge(db, ix, match, version, seen, last, walk, limit, offset, early=None):
     """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
     `walk` seconds): the newest page, and the rest counted from there (count.py: on a second
-    connection meanwhile) into a _Later total, kept once counted."""
-    rest = count_rest(db, ix.table, match, last, walk)
+    connection meanwhile; `early`: a count begun before the first walk) into a _Later total,
+    kept once counted."""
+    if early is not None:
+        early.above(last)
+        rest = early
+    else:
+        rest = count_rest(db, ix.table, match, last, walk)
 
     def total() -> int:
         n = seen + rest.result()
