@@ -6,8 +6,10 @@ alternates too), cold totals (each process's kept totals cleared before every qu
 
 The baseline is checked out with `git worktree add --detach` into a temporary directory (removed
 afterwards). The queries are bench/search.py's classes (same seeds, so the same queries).
-Figures: wall and CPU (both threads of a split count) ms p50 / p95 per class, and how many
-totals differ between the two.
+Figures: wall and CPU (both threads of a split count) ms p50 / p95 per class; the paired
+ratio (this / baseline, wall, each query against its own baseline time in the same round):
+its median over all queries, and over those of more than 2,000 hits (counted, newest first),
+which a noisy machine blurs less than the class percentiles; and how many totals differ.
 """
 from __future__ import annotations
 
@@ -104,8 +106,9 @@ def main(argv=None):
         old, new = Worker(base, args.dir), Worker(ROOT, args.dir)
         print(f"# {args.dir}: baseline {args.baseline or 'HEAD'} against this checkout, {args.rounds} rounds, "
               f"alternating; load average {os.getloadavg()[0]:.1f}")
-        print("| query class | wall p50 / p95: baseline | this | CPU p50 / p95: baseline | this | totals differ |")
-        print("|---|---|---|---|---|---|")
+        print("| query class | wall p50 / p95: baseline | this | CPU p50 / p95: baseline | this "
+              "| paired ratio p50: all | > 2,000 hits (n) | totals differ |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, qs in cases:
             got = {"old": [], "new": []}
             differ = 0
@@ -119,10 +122,14 @@ def main(argv=None):
                         got[k].append(res[k])
                     differ += res["old"]["total"] != res["new"]["total"]
             f = {k: ([x["wall"] for x in v], [x["cpu"] for x in v]) for k, v in got.items()}
+            ratios = [(n["wall"] / max(o["wall"], 1e-6), o["total"]) for o, n in zip(got["old"], got["new"])]
+            huge = [r for r, total in ratios if total > 2000]
+            paired = (f"| {pct([r for r, _ in ratios], 50):.2f} "
+                      f"| {f'{pct(huge, 50):.2f} ({len(huge)})' if huge else '–'} ")
             print(f"| {name} | {pct(f['old'][0], 50):.1f} / {pct(f['old'][0], 95):.1f} "
                   f"| {pct(f['new'][0], 50):.1f} / {pct(f['new'][0], 95):.1f} "
                   f"| {pct(f['old'][1], 50):.1f} / {pct(f['old'][1], 95):.1f} "
-                  f"| {pct(f['new'][1], 50):.1f} / {pct(f['new'][1], 95):.1f} | {differ} |", flush=True)
+                  f"| {pct(f['new'][1], 50):.1f} / {pct(f['new'][1], 95):.1f} " + paired + f"| {differ} |", flush=True)
         old.close()
         new.close()
         print(f"load average at end {os.getloadavg()[0]:.1f}")

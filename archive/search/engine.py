@@ -11,7 +11,7 @@ from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
 from . import doccounts
 from .analysis import ANALYZER_VERSION, contains, normalise
-from .count import MAX_SLICES, count_rest, start_counting
+from .count import count_rest
 from .filters import item_tokens
 from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
@@ -152,20 +152,11 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
-        if isinstance(total, _Later):   # counted meanwhile on the other core
-            try:
-                hits = _hits(db, rows, compiled.terms)
-            except BaseException:
-                total.stop()
-                raise
-            total = total.result()
-        else:
-            hits = _hits(db, rows, compiled.terms)
     except sqlite3.OperationalError as e:
         if "fts5" in str(e).lower():  # should not happen: every term is quoted
             raise UsageError("malformed query", f"检索式无法执行，请检查写法（{e}）") from None
         raise
-    return {"total": total, "order": order, "hits": hits}
+    return {"total": total, "order": order, "hits": _hits(db, rows, compiled.terms)}
 
 
 LIVE = "items.deleted_at IS NULL"
@@ -319,7 +310,6 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
         return kept
-    early = None
     # bm25 first computes each phrase's document count (one more walk of its doclists), and
     # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
     walk = time.perf_counter()
@@ -331,22 +321,15 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
         ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                         f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
         seen, last = len(ids), ids[-1] if ids else None
-    else:   # rowids only, not even handed to Python; many hits likely: counted meanwhile
-        early = _early_count(db, t, match)
-        try:
-            seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
-                                    f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
-        except BaseException:
-            early and early.stop()
-            raise
-        if early and seen <= RECENT_MIN_HITS:
-            early.stop()
+    else:   # rowids only, not even handed to Python
+        seen, last = db.execute(f"SELECT count(*), max(rowid) FROM (SELECT rowid FROM {t} WHERE {t} MATCH ? "
+                                f"ORDER BY rowid LIMIT {RECENT_MIN_HITS + 1})", [match]).fetchone()
     walk = time.perf_counter() - walk
     bare = term is not None and match == _term_phrase(term)   # one term, nothing filtered
     if narrow and term and seen <= RECENT_MIN_HITS:
         rows = _without_idf(db, ix, term, rows, seen if bare else None)
     if seen > RECENT_MIN_HITS:
-        return _huge(db, ix, match, version, seen, last, walk, limit, offset, early)
+        return _huge(db, ix, match, version, seen, last, walk, limit, offset)
     total = seen
     if n == 0 or not total:
         return total, [], RELEVANCE
@@ -374,22 +357,6 @@ def _counted_bigram(db, ix, compiled, limit, offset):
     return total, _recent_page(db, ix, compiled.match, limit, offset, total), RECENT
 
 
-# A query not likely few (_likely_few) in an archive of EARLY_MIN_ITEMS or more is counted
-# from its newest items on a second connection while its first walk runs from the oldest
-# (count.start_counting): a result of 4,000 hits among 1,000,000 items may have its 2,001st hit
-# half-way, and that first walk cost as much as the rest. A small result stops it (its work,
-# on the other core, is lost). Slices: one per EARLY_ROWIDS item ids, 2 to count.MAX_SLICES.
-EARLY_MIN_ITEMS = 50_000
-EARLY_ROWIDS = 16_000
-
-
-def _early_count(db, t, match):
-    top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-    if top < EARLY_MIN_ITEMS:
-        return None
-    return start_counting(db, t, match, top, max(2, min(MAX_SLICES, top // EARLY_ROWIDS)))
-
-
 def _kept_huge(db, ix, match, version, limit, offset):
     """The same huge result asked again (its next page): its kept total (grown by the hits
     added since, kept.py) and the page, or None."""
@@ -399,34 +366,12 @@ def _kept_huge(db, ix, match, version, limit, offset):
     return None
 
 
-def _huge(db, ix, match, version, seen, last, walk, limit, offset, early=None):
+def _huge(db, ix, match, version, seen, last, walk, limit, offset):
     """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
-    `walk` seconds): the newest page, and the rest counted from there (count.py: on a second
-    connection meanwhile; `early`: a count begun before the first walk) into a _Later total,
-    kept once counted."""
-    if early is not None:
-        early.above(last)
-        rest = early
-    else:
-        rest = count_rest(db, ix.table, match, last, walk)
-
-    def total() -> int:
-        n = seen + rest.result()
-        remember(db, ix.table, match, version, n)
-        return n
-    try:
-        page = _recent_page(db, ix, match, limit, offset, seen)
-    except BaseException:
-        rest.stop()
-        raise
-    return _Later(total, rest.stop), page, RECENT
-
-
-class _Later:
-    """A total still being counted while search() makes the page's snippets."""
-
-    def __init__(self, result, stop):
-        self.result, self.stop = result, stop
+    `walk` seconds): the rest counted from there, the total kept, the newest page."""
+    total = seen + count_rest(db, ix.table, match, last, walk)
+    remember(db, ix.table, match, version, total)
+    return total, _recent_page(db, ix, match, limit, offset, total), RECENT
 
 
 # Several ideograph terms (compiled.multi): FTS5's bm25 first walks every item holding each term
