@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from archive.search import engine, search
+from archive.search import doccounts, engine, search
 
 from .search_helpers import add_item, bf_item_has
 
@@ -34,8 +34,19 @@ QUERIES = [TERM, "志愿服务站", "愿服务站点配备", "哈哈哈哈哈", 
            "站点志愿服务", "务站点建设情况", "豈服务站点", "没有这样的词语"]
 
 
-@pytest.fixture
-def items(instance):
+@pytest.fixture(params=["probed", "kept counts"])
+def items(instance, request, monkeypatch):
+    """The items; with "kept counts" the bigrams' document counts are taken after them (every
+    bigram kept), and the rarest bigrams are chosen from those instead of probed."""
+    out = _add_items(instance)
+    if request.param == "kept counts":
+        monkeypatch.setattr(doccounts, "KEEP_MIN", 1)
+        engine.keep_doc_counts(instance)
+        assert doccounts.upto(instance.db) is not None
+    return out
+
+
+def _add_items(instance):
     out = []
     for text, title, unit, mtype, codes in ROWS:
         add_item(instance.db, text, title=title, unit=unit, material_type=mtype, codes=codes)
@@ -106,6 +117,29 @@ def test_exact_when_the_scores_depend_on_the_unfiltered_count(instance, items, m
         monkeypatch.setattr(engine, "RARE_MAX", 0)
         with _bm25_only():
             assert _key(new) == _key(search(instance, TERM, type="实景图片", limit=100))
+
+
+def test_the_rarest_bigrams_by_kept_counts(instance, items, monkeypatch):
+    """With kept counts, the candidates come from the bigrams in the fewest items by those
+    counts (a bigram in none of them: first), without probing the index for each."""
+    db = instance.db
+    if doccounts.upto(db) is None:
+        pytest.skip("no kept counts in this variant")
+    q = "志愿服务站点配备急救药箱"
+    docs = {b: doccounts.doc_count(db, b, doccounts.upto(db), False) for b in dict.fromkeys(engine.bigrams(q))}
+    rarest = sorted(docs, key=lambda b: (docs[b], b))[:engine.RARE_PICK]
+    asked = []
+    real = engine._rowids
+    monkeypatch.setattr(engine, "_rowids", lambda db, t, expr: (asked.append(expr), real(db, t, expr))[1])
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    try:
+        r = search(instance, q, limit=100)
+    finally:
+        db.conn.set_trace_callback(None)
+    assert asked == [" AND ".join(f'"{b}"' for b in rarest)]
+    assert r["total"] == 1
+    assert not [x for x in statements if f"LIMIT {engine.RARE_PROBE}" in x]   # no bigram probed
 
 
 def test_too_many_candidates_falls_back(instance, items, monkeypatch):

@@ -509,17 +509,9 @@ def _rare_phrase(db, ix, compiled, limit, offset):
     without the term's IDF (term_ranks: the same for every hit of one term, and it would cost
     FTS5 one more walk of the phrase for its document count)."""
     t, term = ix.table, compiled.phrase
-    # two subqueries: min() and max() in one SELECT scan the table
-    lo, hi = db.execute(f"SELECT (SELECT min(id) FROM {t}_docsize), (SELECT max(id) FROM {t}_docsize)").fetchone()
-    if lo is None:
+    est = _rarity(db, t, list(dict.fromkeys(bigrams(term))))
+    if est is None:
         return 0, [], RELEVANCE
-    est = []
-    for b in dict.fromkeys(term[i:i + 2] for i in range(len(term) - 1)):
-        got = db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_PROBE}", [_q(b)]).fetchall()
-        if not got:
-            return 0, [], RELEVANCE
-        # how common: all its rows, or the share of rowids its first RARE_PROBE rows span
-        est.append((len(got) if len(got) < RARE_PROBE else RARE_PROBE * (hi - lo + 1) / (got[-1][0] - lo + 1), b))
     est.sort()
     # the AND of every bigram costs what the phrase costs: leave the commonest out
     rare = " AND ".join(_q(b) for _, b in est[:min(RARE_PICK, max(1, len(est) - 1))])
@@ -537,6 +529,29 @@ def _rare_phrase(db, ix, compiled, limit, offset):
     if not freq or offset + limit == 0:
         return len(freq), [], RELEVANCE
     return len(freq), _relevance_page(db, term_ranks(db, t, freq), limit, offset), RELEVANCE
+
+
+def _rarity(db, t, grams: list[str]) -> list[tuple[float, str]] | None:
+    """(how common, bigram) for each bigram, or None when one has no row (nothing matches).
+    From the kept document counts when there are some (one read; a bigram not kept was in
+    fewer than KEEP_MIN items: 0 — it is probed for having a row at all, in the AND), else
+    by probing: all its rows, or the share of rowids its first RARE_PROBE rows span. Stale
+    counts only choose worse candidates: every candidate is checked on its text."""
+    if t == FTS and doccounts.upto(db) is not None:
+        marks = ", ".join("?" for _ in grams)
+        kept = dict(db.execute(f"SELECT term, docs FROM {doccounts.TABLE} WHERE term IN ({marks})", grams).fetchall())
+        return [(kept.get(b, 0), b) for b in grams]
+    # two subqueries: min() and max() in one SELECT scan the table
+    lo, hi = db.execute(f"SELECT (SELECT min(id) FROM {t}_docsize), (SELECT max(id) FROM {t}_docsize)").fetchone()
+    if lo is None:
+        return None
+    est = []
+    for b in grams:
+        got = db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? LIMIT {RARE_PROBE}", [_q(b)]).fetchall()
+        if not got:
+            return None
+        est.append((len(got) if len(got) < RARE_PROBE else RARE_PROBE * (hi - lo + 1) / (got[-1][0] - lo + 1), b))
+    return est
 
 
 def _rowids(db, t, expr):
