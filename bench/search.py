@@ -286,6 +286,24 @@ def pick_pair(inst: Instance, rng: random.Random, lengths=(2, 3)) -> tuple[str, 
         return " ".join(terms), code
 
 
+def query_classes(inst: Instance, k: int) -> list[tuple[str, list[tuple]]]:
+    """The query classes, k queries each, (query, code[, type]) — the same queries on every run
+    over the same items (fixed seeds)."""
+    rng = random.Random(5)
+    classes = []
+    for length in (2, 4, 8):
+        classes.append((f"{length}-char term", [(t, None) for t in pick_terms(inst, rng, length, k)]))
+    types = [r[0] for r in inst.db.execute("SELECT DISTINCT material_type FROM items ORDER BY 1")]
+    trng = random.Random(6)   # its own stream: the other classes keep the queries of earlier runs
+    classes.append(("2-char term + type", [(t, None, trng.choice(types)) for t, _ in classes[0][1]]))
+    pairs = [pick_pair(inst, rng) for _ in range(k)]
+    classes.append(("two terms (2+3 chars)", [(q, None) for q, _ in pairs]))
+    classes.append(("two terms + code", [(q, c) for q, c in pairs]))
+    quads = [pick_pair(inst, rng, (4,)) for _ in range(k)]
+    classes.append(("4-char + code", [(q, c) for q, c in quads]))
+    return classes
+
+
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
@@ -565,23 +583,12 @@ def main(argv=None):
     print(f"index size: FTS5 {sz['fts'] / mb:.0f} MB + search_docs etc. {sz['docs'] / mb:.0f} MB "
           f"= {(sz['fts'] + sz['docs']) / mb:.0f} MB, {(sz['fts'] + sz['docs']) / max(1, n):.0f} bytes per item")
 
-    rng = random.Random(5)
     imap = current_map(inst)
     # code filters: half leaves, half 测评指标 (a subtree of several leaves)
     inner = [nd.code for nd in imap.nodes.values() if not nd.is_leaf and nd.depth == 2]
     leaves = [nd.code for nd in imap.leaves()]
     code_sets = {c: [c] + [x.code for x in imap.subtree_leaves(c)] for c in inner + leaves}
-    classes = []
-    for length in (2, 4, 8):
-        classes.append((f"{length}-char term", [(t, None) for t in pick_terms(inst, rng, length, args.queries)]))
-    types = [r[0] for r in db.execute("SELECT DISTINCT material_type FROM items ORDER BY 1")]
-    trng = random.Random(6)   # its own stream: the other classes keep the queries of earlier runs
-    classes.append(("2-char term + type", [(t, None, trng.choice(types)) for t, _ in classes[0][1]]))
-    pairs = [pick_pair(inst, rng) for _ in range(args.queries)]
-    classes.append(("two terms (2+3 chars)", [(q, None) for q, _ in pairs]))
-    classes.append(("two terms + code", [(q, c) for q, c in pairs]))
-    quads = [pick_pair(inst, rng, (4,)) for _ in range(args.queries)]
-    classes.append(("4-char + code", [(q, c) for q, c in quads]))
+    classes = query_classes(inst, args.queries)
 
     search(inst, "文明")  # warm up (parser, page cache)
     if args.peer:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -61,25 +60,15 @@ class Worker:
 
 
 def classes(inst_dir: str, k: int):
+    """bench/search.py's query classes, each query as (query, code, type)."""
     sys.path.insert(0, str(ROOT))
     from archive.core.instance import Instance
-    from bench.search import pick_pair, pick_terms
+    from bench.search import query_classes
     inst = Instance.open(Path(inst_dir))
-    db = inst.db
-    rng = random.Random(5)
-    out = []
-    for length in (2, 4, 8):
-        out.append((f"{length}-char term", [(t, None, None) for t in pick_terms(inst, rng, length, k)]))
-    types = [r[0] for r in db.execute("SELECT DISTINCT material_type FROM items ORDER BY 1")]
-    trng = random.Random(6)
-    out.append(("2-char term + type", [(t, None, trng.choice(types)) for t, _, _ in out[0][1]]))
-    pairs = [pick_pair(inst, rng) for _ in range(k)]
-    out.append(("two terms (2+3 chars)", [(q, None, None) for q, _ in pairs]))
-    out.append(("two terms + code", [(q, c, None) for q, c in pairs]))
-    quads = [pick_pair(inst, rng, (4,)) for _ in range(k)]
-    out.append(("4-char + code", [(q, c, None) for q, c in quads]))
-    inst.close()
-    return out
+    try:
+        return [(name, [(*case, None)[:3] for case in cases]) for name, cases in query_classes(inst, k)]
+    finally:
+        inst.close()
 
 
 def pct(xs, p):
