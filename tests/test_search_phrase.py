@@ -198,3 +198,19 @@ def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, 
     for h in r["hits"]:
         assert h["score"] == pytest.approx(fts[h["id"]] / idf, rel=1e-5, abs=1e-6), h
     assert [fts[i] for i in ids] == sorted((fts[i] for i in ids), reverse=True)
+
+
+@pytest.mark.parametrize("code", ["Ⅲ—1", "Ⅲ—2", "Ⅱ—1", "Ⅲ—5"])
+@pytest.mark.parametrize("q", ["志愿服务", "服务站点", "站点志愿", "哈哈哈哈", "没有的词"])
+def test_a_four_character_term_with_a_code_filter_from_its_rarest_bigrams(instance, items, monkeypatch, q, code):
+    """With a code filter (selective) a 4-character term is answered from its rarest bigrams
+    too: same hits, order and scores as the phrase walk, exactly the brute-force hits."""
+    new, old, used = _both(instance, monkeypatch, q, code=code)
+    assert used and used[0]
+    assert _key(new) == _key(old)
+
+
+@pytest.mark.parametrize("kw", [{}, {"type": "实景图片"}, {"unit": "草场街街道"}])
+def test_a_four_character_term_without_a_code_filter_walks_the_phrase(instance, items, monkeypatch, kw):
+    new, old, used = _both(instance, monkeypatch, "志愿服务", **kw)
+    assert used == [] and _key(new) == _key(old) and new["total"] > 0

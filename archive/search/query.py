@@ -352,8 +352,9 @@ class Compiled:
     terms: list[str]           # normalised positive terms, for snippets
     ranked: bool = True        # the query has terms (else "relevance" is date, then id)
     narrow: bool = False       # ≥ NARROW_TOKENS tokens in the ANDed terms: few hits expected
-    # One term of RARE_MIN_CHARS+ ideographs ANDed with token filters only: the term (candidates
-    # can come from its rarest bigrams, engine._rare_phrase) and the filters' FTS5 expression.
+    # One term of RARE_MIN_CHARS+ ideographs (RARE_MIN_CHARS_SELECTIVE+ with a code filter) ANDed
+    # with token filters only: the term (candidates can come from its rarest bigrams,
+    # engine._rare_phrase) and the filters' FTS5 expression.
     phrase: str | None = None
     phrase_filters: str = ""
     # One term of 2+ ideographs ANDed with filters only: its score leaves out the term's IDF
@@ -473,6 +474,10 @@ def _has_term(n) -> bool:
 
 NARROW_TOKENS = 4
 RARE_MIN_CHARS = 5   # 4 characters: median ~60 hits, which FTS5's bm25 scores faster than Python
+# With a selective filter (a code) a 4-character term has few hits (median 5 at 100,000 items),
+# scored in Python either way: its two rarest bigrams ANDed with the code's tokens find them
+# without walking the phrase (100k: p50 4.98 → 2.96 ms, bench/RESULTS.md eleventh session).
+RARE_MIN_CHARS_SELECTIVE = 4
 # ideographs only: each bigram is one FTS5 token and a hit is a plain substring
 _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
 
@@ -553,8 +558,9 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
     _positive_terms(tree, terms)
     flat = _flatten_and(tree)
     single = _one_term(flat)
-    phrase = _phrase_query(flat, comp) if tokens and single and len(single) >= RARE_MIN_CHARS else None
     selective = [comp.fts(c) for c in flat if isinstance(c, FilterN) and c.selective]
+    rare_min = RARE_MIN_CHARS_SELECTIVE if any(e is not None for e in selective) else RARE_MIN_CHARS
+    phrase = _phrase_query(flat, comp) if tokens and single and len(single) >= rare_min else None
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
                     n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
                     selective=" AND ".join(e for e in selective if e is not None), single=single,
