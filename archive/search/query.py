@@ -476,7 +476,7 @@ NARROW_TOKENS = 4
 RARE_MIN_CHARS = 5   # 4 characters: median ~60 hits, which FTS5's bm25 scores faster than Python
 # With a selective filter (a code) a 4-character term has few hits (median 5 at 100,000 items),
 # scored in Python either way: its two rarest bigrams ANDed with the code's tokens find them
-# without walking the phrase (100k: p50 4.98 → 2.96 ms, bench/RESULTS.md eleventh session).
+# without walking the phrase (100k: p50 3.75 → 2.21 ms, bench/RESULTS.md eleventh session).
 RARE_MIN_CHARS_SELECTIVE = 4
 # ideographs only: each bigram is one FTS5 token and a hit is a plain substring
 _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]{2,}")
