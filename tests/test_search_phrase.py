@@ -205,7 +205,7 @@ def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, 
 def test_a_four_character_term_with_a_code_filter_from_its_rarest_bigrams(instance, items, monkeypatch, q, code):
     """With a code filter (selective) a 4-character term is answered from its rarest bigrams
     too: same hits, order and scores as FTS5's phrase walk with bm25 (including candidates that
-    hold every bigram but not the term: 站点志愿服务的情况 for 服务站点)."""
+    hold the bigrams ANDed but not the term: 站点志愿服务的情况, code Ⅲ—1, for 服务站点)."""
     new, old, used = _both(instance, monkeypatch, q, code=code)
     assert used and used[0]
     assert _key(new) == _key(old)
