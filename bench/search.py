@@ -5,8 +5,8 @@ filter and two-term queries with and without a code filter, how many of each cla
 newest first ("recent": more than RECENT_MIN_HITS hits), index size, and the same queries by a
 brute-force `instr` scan as the baseline.
 
-Peer mode (`--peer`): the same items and queries through Tantivy (pip `tantivy`, an optional
-bench-only dependency), fed the project's own bigram token strings with the whitespace
+Peer mode (`--peer`): the same items and queries through Tantivy (`pip install -e '.[bench]'`, an
+optional bench-only dependency), fed the project's own bigram token strings with the whitespace
 tokenizer (so phrase positions are consecutive), ids stored and the text stored for snippets;
 each query runs through search() and Tantivy alternately, `--rounds` times, and the table gives
 both and the ratio of medians per class.
@@ -385,7 +385,10 @@ class Peer:
     FIELDS = ("text", "title", "name", "unit")
 
     def __init__(self, path: Path, code_sets):
-        import tantivy
+        try:
+            import tantivy
+        except ImportError:
+            raise SystemExit("--peer needs Tantivy's Python bindings: .venv/bin/pip install -e '.[bench]'") from None
         self.t = tantivy
         sb = tantivy.SchemaBuilder()
         sb.add_integer_field("id", stored=True, indexed=True, fast=True)
