@@ -61,7 +61,6 @@ class Worker:
 
 def classes(inst_dir: str, k: int):
     """bench/search.py's query classes, each query as (query, code, type)."""
-    sys.path.insert(0, str(ROOT))
     from archive.core.instance import Instance
     from bench.search import query_classes
     inst = Instance.open(Path(inst_dir))
@@ -69,11 +68,6 @@ def classes(inst_dir: str, k: int):
         return [(name, [(*case, None)[:3] for case in cases]) for name, cases in query_classes(inst, k)]
     finally:
         inst.close()
-
-
-def pct(xs, p):
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 def main(argv=None):
@@ -87,6 +81,9 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if args.serve:
         return serve(args.serve, args.dir)
+    # only here, never in a worker: there `archive` must come from the worker's own checkout
+    sys.path.insert(0, str(ROOT))
+    from bench.search import pct
     base = Path(tempfile.mkdtemp(prefix="search-ab-")) / "base"
     subprocess.run(["git", "worktree", "add", "--detach", "-q", str(base), args.baseline or "HEAD"],
                    cwd=ROOT, check=True)

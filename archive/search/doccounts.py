@@ -122,6 +122,12 @@ def doc_count(db, bigram: str, covered: int, newer: bool = True, table: str = FT
                                [phrase, covered]).fetchone()[0]
 
 
+def kept_docs(db, bigrams: list[str]) -> dict[str, int]:
+    """The kept counts of those bigrams that are kept (one read; as of the last take)."""
+    marks = ", ".join("?" for _ in bigrams)
+    return dict(db.execute(f"SELECT term, docs FROM {TABLE} WHERE term IN ({marks})", bigrams).fetchall())
+
+
 def exact_docs(db, bigram: str, table: str = FTS) -> int | None:
     """Items holding `bigram` now, exactly, from its kept count: while the counts are exact
     (_exact), the kept count plus the items above the covered rowid holding it. None otherwise,

@@ -538,8 +538,7 @@ def _rarity(db, t, grams: list[str]) -> list[tuple[float, str]] | None:
     by probing: all its rows, or the share of rowids its first RARE_PROBE rows span. Stale
     counts only choose worse candidates: every candidate is checked on its text."""
     if t == FTS and doccounts.upto(db) is not None:
-        marks = ", ".join("?" for _ in grams)
-        kept = dict(db.execute(f"SELECT term, docs FROM {doccounts.TABLE} WHERE term IN ({marks})", grams).fetchall())
+        kept = doccounts.kept_docs(db, grams)
         return [(kept.get(b, 0), b) for b in grams]
     # two subqueries: min() and max() in one SELECT scan the table
     lo, hi = db.execute(f"SELECT (SELECT min(id) FROM {t}_docsize), (SELECT max(id) FROM {t}_docsize)").fetchone()

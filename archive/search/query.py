@@ -558,10 +558,11 @@ def compile_tree(tree, table: str = "search_fts", tokens: bool = False,
     _positive_terms(tree, terms)
     flat = _flatten_and(tree)
     single = _one_term(flat)
-    selective = [comp.fts(c) for c in flat if isinstance(c, FilterN) and c.selective]
-    rare_min = RARE_MIN_CHARS_SELECTIVE if any(e is not None for e in selective) else RARE_MIN_CHARS
+    selective = " AND ".join(e for e in (comp.fts(c) for c in flat if isinstance(c, FilterN) and c.selective)
+                             if e is not None)
+    rare_min = RARE_MIN_CHARS_SELECTIVE if selective else RARE_MIN_CHARS
     phrase = _phrase_query(flat, comp) if tokens and single and len(single) >= rare_min else None
     return Compiled(match, " AND ".join(where), params, list(dict.fromkeys(terms)), _has_term(tree),
                     n_tokens >= NARROW_TOKENS, *(phrase or (None, "")),
-                    selective=" AND ".join(e for e in selective if e is not None), single=single,
+                    selective=selective, single=single,
                     multi=_several_terms(flat))
