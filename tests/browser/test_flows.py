@@ -188,6 +188,18 @@ def test_one_term_with_a_code_filter_lists_the_most_relevant_first_for_every_rol
 
 
 @pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
+def test_a_four_character_term_with_a_code_filter_from_its_rarest_bigrams_for_every_role(page, tmp_path, tag, role):
+    """A 4-character term and a code filter: candidates from its rarest bigrams and the code's
+    tokens (engine._rare_phrase), checked on their texts, most relevant first."""
+    four = "".join(chr(0x6700 + int(c, 16) * 16 + k) for k, c in enumerate(tag[:4]))   # this test's own ideographs
+    _ingest_counted(page, tmp_path, tag, role, four, "四字")
+    _three_hits_most_first(page, tag, role, four, "四字")
+    marks = [m.text for m in page.all(".hit .snippet mark")]
+    assert four in marks and all(m in four for m in marks)   # (a mark at a window's edge is cut there)
+    page.shot(f"04_search_four_chars_code_{role}")
+
+
+@pytest.mark.parametrize("role", ["clerk", "reviewer", "auditor", "admin"])
 def test_two_terms_with_a_code_filter_ranked_from_kept_counts_for_every_role(page, tmp_path, tag, role,
                                                                             monkeypatch):
     """Two Chinese terms and a code filter, ranked in Python from kept document counts (the
