@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import pytest
 
@@ -307,6 +308,42 @@ def test_snippet_from_a_slice_late_in_the_text_equals_the_whole_texts(monkeypatc
                 taken += 1
             assert snippets.make_snippet(text, terms) == whole, (text, terms, late)
     assert taken > 25    # the slice path was taken, not only the fallbacks
+
+
+def test_snippet_cut_straight_from_clean_text_equals_the_whole_texts(monkeypatch):
+    """Terms of ideographs found as written with no whitespace or NFKC maker near them: the
+    snippet cut straight from the text must be the whole text's, also with whitespace or a
+    maker just outside the windows, a line break inside a term earlier on, several terms (more
+    windows than are shown), terms many times over, and the windows at the text's ends."""
+    import random
+
+    from archive.search import snippets
+
+    rng = random.Random(23)
+    clean = ["创建工作", "领导小组", "街道", "社区", "，", "。", "TZ2005", "（二）", "门前", "文明"]
+    dirty = [" ", "\n", "\u3000", "\r\n  ", "⽂", "㈠", "e\u0301", "㎏"]
+    tricky = ["文\n明", "⽂明", "志愿\n服务", "三 包"]
+    terms_pool = ["文明", "志愿服务", "门前三包", "三包", "城市", "明志", "街道", "社区创建", "前"]
+    fast = Counter()
+    calls = []
+    real = snippets._clean_snippet
+    monkeypatch.setattr(snippets, "_clean_snippet", lambda *a: calls.append(real(*a)) or calls[-1])
+    for _ in range(1500):
+        parts = [rng.choice(clean) for _ in range(rng.randint(0, 80))]
+        for _ in range(rng.randint(0, 3)):
+            parts.insert(rng.randint(0, len(parts)), rng.choice(dirty + tricky))
+        terms = rng.sample(terms_pool, rng.randint(1, 4))
+        for t in terms:
+            for _ in range(rng.choice((0, 1, 1, 2, 60))):
+                parts.insert(rng.randint(0, len(parts)), t)
+        text = rng.choice(["", " ", "\n"]) + "".join(parts) + rng.choice(["", " ", "\n ", "。"])
+        monkeypatch.setattr(snippets, "SHORTCUTS", False)
+        whole = snippets.make_snippet(text, terms)
+        monkeypatch.setattr(snippets, "SHORTCUTS", True)
+        calls.clear()
+        assert snippets.make_snippet(text, terms) == whole, (text, terms)
+        fast["taken" if calls and calls[0] is not None else "fell back" if calls else "not tried"] += 1
+    assert fast["taken"] > 150 and fast["fell back"] > 150, fast   # both ways, many times
 
 
 def test_characters_nfkc_turns_into_ideographs_are_all_listed():

@@ -9,10 +9,11 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from bisect import bisect_left
 from functools import lru_cache
 
 from archive.extract.ocr import split_recognised
-from .analysis import drop_cjk_ws, is_word_char, nfkc, nfkc_mapped
+from .analysis import CJK_CHAR, is_word_char, nfkc, nfkc_mapped
 
 CONTEXT = 24        # characters shown either side of a match
 MAX_FRAGMENTS = 3
@@ -20,8 +21,21 @@ HEAD = 80           # shown when no term occurs in the text (the hit is on title
 
 
 def _tidy(text: str) -> str:
-    # str.split() splits on the characters `\s` matches (both use Py_UNICODE_ISSPACE)
-    return " ".join(drop_cjk_ws(text).split())
+    """The text as `" ".join(drop_cjk_ws(text).split())` makes it: a whitespace run between two
+    CJK characters removed, any other one made a space, none at the ends. str.split() finds
+    the runs at C speed (it splits on the characters regex's \\s matches: both use
+    Py_UNICODE_ISSPACE)."""
+    pieces = text.split()
+    if len(pieces) < 2:
+        return pieces[0] if pieces else ""
+    cjk = CJK_CHAR.match
+    out, prev = [pieces[0]], pieces[0]
+    for piece in pieces[1:]:
+        if not (cjk(prev[-1]) and cjk(piece[0])):
+            out.append(" ")
+        out.append(piece)
+        prev = piece
+    return "".join(out)
 
 
 def _norm_with_map(d: str) -> tuple[str, list[int]]:
@@ -39,14 +53,13 @@ def _norm_with_map(d: str) -> tuple[str, list[int]]:
     return "".join(chars), where
 
 
-def _occurrences(n: str, term: str, limit: int = 50):
+def _occurrences(n: str, term: str, start: int = 0):
+    """Occurrences (start, end) of term in n from `start` on (a word term only where a word begins)."""
     word_start = is_word_char(term[0])
-    i = n.find(term)
-    found = 0
-    while i >= 0 and found < limit:
+    i = n.find(term, start)
+    while i >= 0:
         if not word_start or i == 0 or not is_word_char(n[i - 1]):
             yield i, i + len(term)
-            found += 1
         i = n.find(term, i + 1)
 
 
@@ -88,6 +101,10 @@ def make_snippet(text: str, terms: list[str]) -> dict:
     if SHORTCUTS and terms:
         cuts = []
         firsts = [text.find(t) for t in terms]
+        if min(firsts) >= 0 and _ideograph_terms(tuple(terms)):
+            clean = _clean_snippet(text, terms, firsts)
+            if clean is not None:
+                return clean
         if min(firsts) >= LATE:
             late = _late_snippet(text, terms, firsts)
             if late is not None:
@@ -110,6 +127,59 @@ def make_snippet(text: str, terms: list[str]) -> dict:
                     if short is not None:
                         return short
     return _snippet(_tidy(text), terms, whole=True)
+
+
+@lru_cache(maxsize=256)
+def _ideograph_terms(terms: tuple[str, ...]) -> bool:
+    return all(_IDEOGRAPHS.fullmatch(t) for t in terms)
+
+
+# Whitespace (which tidying removes or squeezes) and the blocks of characters NFKC may turn into
+# ideographs: where neither occurs around a match, the tidy text there is the text as written.
+_UNCLEAN = re.compile(r"[\s" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in (
+    (0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
+    (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))) + "]")
+_NOT_SPACE = re.compile(r"\S")
+
+
+def _clean_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None:
+    """The whole text's snippet cut straight from the text as written, or None. For terms of
+    ideographs only, each found as written (`firsts`), when the text around the windows (and a
+    term's length beyond) holds no whitespace and no character NFKC turns into an ideograph:
+    there the tidy text is the text itself, shifted, and an occurrence in the normalised text is
+    one as written. Kept only when no term occurs in the normalised text before its first
+    occurrence as written (as _late_snippet checks). Whether text precedes or follows the
+    windows (the … marks) is read off the rest of the text: tidying removes only whitespace."""
+    every = _windows([(f, f + len(t)) for f, t in zip(firsts, terms)], len(text))
+    windows = every[:MAX_FRAGMENTS]
+    longest = max(len(t) for t in terms)
+    hi = windows[-1][1] + longest - 1
+    if len(every) > len(windows):   # the next window must stay apart from the last shown one
+        hi = max(hi, every[len(windows)][0] + 1)
+    lo, hi = max(0, windows[0][0] - longest + 1), min(len(text), hi)
+    if _UNCLEAN.search(text, lo, hi):
+        return None
+    ends = [f + len(t) - 1 for f, t in zip(firsts, terms)]
+    last = max(ends)
+    unclean = _UNCLEAN.search(text, 0, last)
+    if unclean:
+        # whitespace or a maker before the first occurrences: check as _late_snippet does
+        if makes_ideograph(text, unclean.start(), last):
+            return None
+        for t, end in zip(terms, ends):
+            if end > unclean.start() and t in "".join(text[:end].split()):
+                return None
+    spans = []
+    for t in terms:
+        for a, b in windows:
+            i = text.find(t, max(0, a - len(t) + 1), b + len(t) - 1)
+            while i >= 0:
+                spans.append((i, i + len(t)))
+                i = text.find(t, i + 1, b + len(t) - 1)
+    a0, b1 = windows[0][0], windows[-1][1]
+    before = a0 > 0 and _NOT_SPACE.search(text, 0, a0) is not None
+    after = b1 < len(text) and _NOT_SPACE.search(text, b1) is not None
+    return _render(text, windows, _merge(sorted(spans)), after, before)
 
 
 def _late_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None:
@@ -229,38 +299,57 @@ def _snippet(d: str, terms: list[str], whole: bool, lead: bool = False) -> dict 
     unless every term occurs in d and the first window starts well inside it)."""
     if not d:
         return {"snippet": "", "snippet_html": "", "highlights": []}
-    n, where = _norm_with_map(d)
-    spans: list[tuple[int, int]] = []
+    if _ideograph_terms(tuple(terms)) and not MAKES_IDEOGRAPH.search(d):
+        # terms of ideographs occur in the normalised text exactly where they occur in d:
+        # NFKC and lower() change no ideograph and, without makers, make none
+        n, where = d, range(len(d))
+    else:
+        n, where = _norm_with_map(d)
     firsts: list[tuple[int, int]] = []
     for t in terms:
-        first = None
-        for s, e in _occurrences(n, t):
-            span = (where[s], where[e - 1] + 1)
-            spans.append(span)
-            first = first or span
+        first = next(_occurrences(n, t), None)
         if first:
-            firsts.append(first)
+            firsts.append((where[first[0]], where[first[1] - 1] + 1))
         elif not whole or lead:
             return None          # the term may occur after the cut (or before it)
     if not firsts:
         return _head(d)
-    # windows around the first occurrence of each term, merged
+    windows = _windows(firsts, len(d))
+    longest = max(len(t) for t in terms)
+    if not whole and windows[-1][1] > len(d) - 4 * longest - 8:
+        return None              # a window (or a match inside it) could reach past the cut
+    if lead and windows[0][0] < 4 * longest + 8:
+        return None              # ... or before the start of the slice
+    windows = windows[:MAX_FRAGMENTS]
+    # every occurrence of a term that reaches into a shown window is marked
+    spans = []
+    for t in terms:
+        for a, b in windows:
+            for s, e in _occurrences(n, t, max(0, bisect_left(where, a) - len(t) + 1)):
+                if where[s] >= b:
+                    break
+                spans.append((where[s], where[e - 1] + 1))
+    return _render(d, windows, _merge(sorted(spans)), windows[-1][1] < len(d))
+
+
+def _windows(firsts: list[tuple[int, int]], size: int) -> list[list[int]]:
+    """CONTEXT characters either side of each term's first occurrence, overlapping ones merged."""
     windows: list[list[int]] = []
     for s, e in sorted(firsts):
-        a, b = max(0, s - CONTEXT), min(len(d), e + CONTEXT)
+        a, b = max(0, s - CONTEXT), min(size, e + CONTEXT)
         if windows and a <= windows[-1][1]:
             windows[-1][1] = max(windows[-1][1], b)
         else:
             windows.append([a, b])
-    if not whole and windows[-1][1] > len(d) - 4 * max(len(t) for t in terms) - 8:
-        return None              # a window (or a match inside it) could reach past the cut
-    if lead and windows[0][0] < 4 * max(len(t) for t in terms) + 8:
-        return None              # ... or before the start of the slice
-    windows = windows[:MAX_FRAGMENTS]
-    spans = _merge(sorted(spans))
+    return windows
+
+
+def _render(d: str, windows, spans, more_after: bool, more_before: bool | None = None) -> dict:
+    """The windows of d joined by …, the spans marked (indices in d). `more_before`: whether
+    text precedes the first window (default: it does not start at 0)."""
     plain, marks = "", []
     for k, (a, b) in enumerate(windows):
-        if k or a > 0:
+        if k or (a > 0 if more_before is None else more_before):
             plain += "…"
         base = len(plain) - a
         plain += d[a:b]
@@ -268,7 +357,7 @@ def _snippet(d: str, terms: list[str], whole: bool, lead: bool = False) -> dict 
             s2, e2 = max(s, a), min(e, b)
             if s2 < e2:
                 marks.append([s2 + base, e2 + base])
-    if windows[-1][1] < len(d):
+    if more_after:
         plain += "…"
     return {"snippet": plain, "snippet_html": _html(plain, marks), "highlights": marks}
 
@@ -283,7 +372,17 @@ def _merge(spans):
     return out
 
 
+_HTML_SPECIAL = re.compile("[&<>\"']")
+
+
 def _html(plain: str, marks) -> str:
+    if not _HTML_SPECIAL.search(plain):   # the usual case: nothing to escape (as html.escape)
+        out, pos = [], 0
+        for s, e in marks:
+            out += (plain[pos:s], "<mark>", plain[s:e], "</mark>")
+            pos = e
+        out.append(plain[pos:])
+        return "".join(out)
     out, pos = [], 0
     for s, e in marks:
         out.append(html.escape(plain[pos:s]))
