@@ -321,7 +321,7 @@ def test_snippet_cut_straight_from_clean_text_equals_the_whole_texts(monkeypatch
 
     rng = random.Random(23)
     clean = ["创建工作", "领导小组", "街道", "社区", "，", "。", "TZ2005", "（二）", "门前", "文明"]
-    dirty = [" ", "\n", "\u3000", "\r\n  ", "⽂", "㈠", "e\u0301", "㎏"]
+    dirty = [" ", "\n", "\u3000", "\r\n  ", " " * 12, "\n" * 9, "⽂", "㈠", "e\u0301", "㎏"]
     tricky = ["文\n明", "⽂明", "志愿\n服务", "三 包"]
     terms_pool = ["文明", "志愿服务", "门前三包", "三包", "城市", "明志", "街道", "社区创建", "前"]
     fast = Counter()
@@ -344,6 +344,43 @@ def test_snippet_cut_straight_from_clean_text_equals_the_whole_texts(monkeypatch
         assert snippets.make_snippet(text, terms) == whole, (text, terms)
         fast["taken" if calls and calls[0] is not None else "fell back" if calls else "not tried"] += 1
     assert fast["taken"] > 150 and fast["fell back"] > 150, fast   # both ways, many times
+
+    # windows whose gap is whitespace only (tidying may join them), four and five windows
+    # (the fourth must stay apart from the third), windows at the text's very ends
+    fill = "甲乙丙丁戊己庚辛壬癸"
+    seps = ["", "\n", " ", "\n" * 3, " \n ", "\u3000", "，"]
+    for _ in range(3000):
+        terms = rng.sample(["文明", "志愿服务", "门前三包", "城市", "社区创建", "乡", "镇"], rng.randint(2, 5))
+        text = rng.choice(["", " ", "\n\n"]) + "".join(rng.choice(fill) for _ in range(rng.choice((0, 3, 20, 24, 25))))
+        for t in terms:
+            text += t + "".join(rng.choice(fill) for _ in range(rng.randint(20, 28))) + rng.choice(seps)
+            text += "".join(rng.choice(fill) for _ in range(rng.randint(20, 28)))
+        text = text[:len(text) - rng.choice((0, 0, 20, 24, 40))] + rng.choice(["", " ", "\n "])
+        monkeypatch.setattr(snippets, "SHORTCUTS", False)
+        whole = snippets.make_snippet(text, terms)
+        monkeypatch.setattr(snippets, "SHORTCUTS", True)
+        calls.clear()
+        assert snippets.make_snippet(text, terms) == whole, (text, terms)
+        fast["gaps taken" if calls and calls[0] is not None else "gaps fell back"] += 1
+    assert fast["gaps taken"] > 40 and fast["gaps fell back"] > 500, fast
+
+
+@pytest.mark.parametrize("text, terms", [
+    (" " + "甲" * 24 + "乡" + "乙" * 30, ["乡"]),                              # only whitespace before
+    ("甲" * 30 + "乡" + "乙" * 24 + "\n ", ["乡"]),                           # only whitespace after
+    ("甲" * 30 + "乡" + "乙" * 24 + "\n" + "丙" * 24 + "镇" + "丁" * 30, ["乡", "镇"]),   # joined by tidying
+    ("甲" * 30 + "乡" + "乙" * 60 + "镇" + "丙" * 60 + "村" + "丁" * 24 + "\n" + "戊" * 24 + "街" + "己" * 30,
+     ["乡", "镇", "村", "街"]),                                              # the fourth joins the third
+])
+def test_snippet_cut_straight_from_the_text_at_its_edges(monkeypatch, text, terms):
+    """The cases where the text as written and the tidy text differ just outside the windows."""
+    from archive.search import snippets
+
+    monkeypatch.setattr(snippets, "SHORTCUTS", False)
+    whole = snippets.make_snippet(text, terms)
+    monkeypatch.setattr(snippets, "SHORTCUTS", True)
+    assert snippets.make_snippet(text, terms) == whole
+    assert snippets._clean_snippet(text, terms, [text.find(t) for t in terms]) in (whole, None)
 
 
 def test_characters_nfkc_turns_into_ideographs_are_all_listed():

@@ -144,21 +144,23 @@ _NOT_SPACE = re.compile(r"\S")
 
 def _clean_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None:
     """The whole text's snippet cut straight from the text as written, or None. For terms of
-    ideographs only, each found as written (`firsts`), when the text around the windows (and a
+    ideographs only, each found as written (`firsts`), when the text around each window (and a
     term's length beyond) holds no whitespace and no character NFKC turns into an ideograph:
     there the tidy text is the text itself, shifted, and an occurrence in the normalised text is
     one as written. Kept only when no term occurs in the normalised text before its first
     occurrence as written (as _late_snippet checks). Whether text precedes or follows the
     windows (the … marks) is read off the rest of the text: tidying removes only whitespace."""
     every = _windows([(f, f + len(t)) for f, t in zip(firsts, terms)], len(text))
-    windows = every[:MAX_FRAGMENTS]
     longest = max(len(t) for t in terms)
-    hi = windows[-1][1] + longest - 1
-    if len(every) > len(windows):   # the next window must stay apart from the last shown one
-        hi = max(hi, every[len(windows)][0] + 1)
-    lo, hi = max(0, windows[0][0] - longest + 1), min(len(text), hi)
-    if _UNCLEAN.search(text, lo, hi):
-        return None
+    # each shown window and the next one (which must stay apart from the last shown) clean;
+    # between two windows some character other than whitespace, which tidying keeps: so two
+    # windows apart here are apart in the tidy text too
+    for k, (a, b) in enumerate(every[:MAX_FRAGMENTS + 1]):
+        if _UNCLEAN.search(text, max(0, a - longest + 1), min(len(text), b + longest - 1)):
+            return None
+        if k and not _NOT_SPACE.search(text, every[k - 1][1], a):
+            return None
+    windows = every[:MAX_FRAGMENTS]
     ends = [f + len(t) - 1 for f, t in zip(firsts, terms)]
     last = max(ends)
     unclean = _UNCLEAN.search(text, 0, last)
