@@ -4,13 +4,15 @@
 # bench, pdftoppm for PDF previews), p7zip-full (7-Zip listing of package names),
 # fonts-droid-fallback (a CJK TrueType font for fixture PDFs and screenshots), fonts-dejavu-core
 # (its Latin letters and digits, which the Droid fallback font lacks).
-SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0"
+SYSTEM_PACKAGES="chromium chromium-driver poppler-utils p7zip-full fonts-droid-fallback fonts-dejavu-core fonts-noto-cjk zip unzip tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0 gcc libsqlite3-dev"
 
 # ./run needs poppler (pdftotext: PDF text; pdftoppm: previews, OCR page rendering), tesseract with
 # Simplified Chinese (the OCR fallback when RapidOCR is missing), antiword + catdoc (.doc, .wps) and
 # ffmpeg (ffprobe: video duration and date; ffmpeg: poster frames), libgl1 + libglib2.0-0 (OpenCV,
-# which RapidOCR uses, links them even without a screen); ./test needs them all.
-RUN_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0"
+# which RapidOCR uses, links them even without a screen), gcc + libsqlite3-dev (the C compiler and
+# SQLite's headers for ea_rank, search's ranking extension: archive/search/rank_ext.py; search
+# works without it, slower); ./test needs them all.
+RUN_PACKAGES="poppler-utils tesseract-ocr tesseract-ocr-chi-sim antiword catdoc ffmpeg libgl1 libglib2.0-0 gcc libsqlite3-dev"
 
 setup_system_packages() {
   local wanted="${1:-$SYSTEM_PACKAGES}" missing=()
@@ -45,4 +47,10 @@ setup_venv() {
     fi
     touch "$stamp"
   fi
+}
+
+# ea_rank, search's ranking extension (archive/search/rank_ext.c): compiled when missing or older
+# than its source. Never fails setup: without a compiler search falls back to FTS5's bm25().
+build_rank_ext() {
+  .venv/bin/python -c "from archive.search.rank_ext import build; build()" || true
 }

@@ -206,7 +206,7 @@ def test_a_code_with_few_items_makes_the_query_one_ranked_walk(instance, monkeyp
         add_item(db, f"第{i}份文明城市", codes=["Ⅲ—2"])
     seen = []
     real = engine._text_only
-    monkeypatch.setattr(engine, "_text_only", lambda *a: (seen.append(a[-1]), real(*a))[1])
+    monkeypatch.setattr(engine, "_text_only", lambda *a, **k: (seen.append(a[5]), real(*a, **k))[1])
     got = search(instance, "文明 城市", code="Ⅲ—1")
     assert seen == [not many]
     assert got["total"] == (14 if many else 8) and got["order"] == ("recent" if many else "relevance")
@@ -231,7 +231,7 @@ def test_few_hits_among_the_newest_items_make_the_query_one_ranked_walk(instance
                  date=f"2025-0{1 + i % 9}-01")
     seen = []
     real = engine._text_only
-    monkeypatch.setattr(engine, "_text_only", lambda *a: (seen.append(a[-1]), real(*a))[1])
+    monkeypatch.setattr(engine, "_text_only", lambda *a, **k: (seen.append(a[5]), real(*a, **k))[1])
     got = search(instance, "文明 城市")
     assert seen == [where != "new"]
     assert got["total"] == len(hits) and got["order"] == ("relevance" if where == "few" else "recent")

@@ -9,7 +9,7 @@ import random
 
 import pytest
 
-from archive.search import doccounts, engine, keep_doc_counts, ranking, reindex, search
+from archive.search import doccounts, engine, keep_doc_counts, rank_ext, ranking, reindex, search
 from archive.search.analysis import normalise
 from archive.search.snippets import makers_of
 
@@ -43,19 +43,26 @@ def corpus(instance, monkeypatch):
     return instance
 
 
-def _force(monkeypatch, python: bool):
-    """Every eligible query ranked in Python (or never), whatever its size."""
+def _force(monkeypatch, way: str | bool):
+    """Every eligible query ranked one way, whatever its size: "python" (or True) in Python,
+    "ea_rank" by the extension (skipped where it cannot be built), False by FTS5's bm25."""
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
-    monkeypatch.setattr(engine, "MULTI_HIT_S", 0.0 if python else 1e9)
+    monkeypatch.setattr(engine, "MULTI_HIT_S", 1e9 if way is False else 0.0)
+    if way == "ea_rank":
+        if rank_ext.build(quiet=True) is None:
+            pytest.skip("no C compiler or SQLite headers: ea_rank not built")
+    else:
+        monkeypatch.setattr(rank_ext, "available", lambda db: False)
 
 
 def _spy(monkeypatch) -> list:
+    """Whether each query was ranked from kept counts (in Python or by ea_rank)."""
     used = []
     real = engine._multi_terms
 
     def spy(*a):
         got = real(*a)
-        used.append(got[0] is not None)
+        used.append(got[0] is not None or got[2] is not None)
         return got
     monkeypatch.setattr(engine, "_multi_terms", spy)
     return used
@@ -91,11 +98,12 @@ def test_kept_counts_are_fts5s_document_counts(corpus, monkeypatch):
         assert doccounts.doc_count(db, b, got["upto"]) == vocab.get(b, 0), b
 
 
+@pytest.mark.parametrize("way", ["python", "ea_rank"])
 @pytest.mark.parametrize("kw", [{}, {"code": "Ⅲ—1"}, {"type": "实景图片"}, {"code": "Ⅲ—2", "type": "实景图片"}])
 @pytest.mark.parametrize("q", ["志愿 服务", "宣传 台账 街道", "文明 城市", "街街 宣传", "志愿 志愿 服务"])
-def test_two_character_terms_score_exactly_as_fts5_bm25(corpus, monkeypatch, q, kw):
+def test_two_character_terms_score_exactly_as_fts5_bm25(corpus, monkeypatch, q, kw, way):
     keep_doc_counts(corpus)
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, way)
     used = _spy(monkeypatch)
     r = search(corpus, q, limit=100, **kw)
     assert used == [True] and r["order"] == "relevance" and r["total"] > 0
@@ -112,11 +120,12 @@ def _idf(n_row, n):
 
 @pytest.mark.parametrize("kw", [{}, {"code": "Ⅲ—1"}])
 @pytest.mark.parametrize("q", ["志愿服务 宣传", "文明城市 志愿服务", "街街街 宣传", "服务宣传 城市 台账"])
-def test_a_phrase_weighs_the_sum_of_its_bigrams_idfs(corpus, monkeypatch, q, kw):
+@pytest.mark.parametrize("way", ["python", "ea_rank"])
+def test_a_phrase_weighs_the_sum_of_its_bigrams_idfs(corpus, monkeypatch, q, kw, way):
     """The reference takes each term's part from FTS5 itself: its bm25 for the term alone
     divided by its IDF from its own (phrase) count."""
     keep_doc_counts(corpus)
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, way)
     used = _spy(monkeypatch)
     r = search(corpus, q, limit=100, **kw)
     assert used == [True] and r["total"] == len(r["hits"]) > 0
@@ -137,13 +146,13 @@ def test_a_phrase_weighs_the_sum_of_its_bigrams_idfs(corpus, monkeypatch, q, kw)
     assert all(a >= b - 1e-9 for a, b in zip(scores, scores[1:]))
 
 
-@pytest.mark.parametrize("python", [True, False])
-def test_same_hits_and_totals_either_way(corpus, monkeypatch, python):
+@pytest.mark.parametrize("way", ["python", "ea_rank", False])
+def test_same_hits_and_totals_either_way(corpus, monkeypatch, way):
     keep_doc_counts(corpus)
     rng = random.Random(3)
     queries = [" ".join(rng.sample(WORDS, rng.randint(2, 3))) for _ in range(12)] + [
         "志愿服务 文明城市", "宣传台账 街道", "没有 这个词"]
-    _force(monkeypatch, python=python)
+    _force(monkeypatch, way)
     for q in queries:
         for kw in ({}, {"code": "Ⅲ—4"}):
             a = search(corpus, q, limit=200, **kw)
@@ -156,7 +165,7 @@ def test_same_hits_and_totals_either_way(corpus, monkeypatch, python):
 
 def test_pages_of_one_result_are_ranked_alike(corpus, monkeypatch):
     keep_doc_counts(corpus)
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, "python")
     whole = search(corpus, "志愿 宣传", limit=30)
     pages = search(corpus, "志愿 宣传", limit=10)["hits"] + search(corpus, "志愿 宣传", limit=10, offset=10)["hits"] + \
         search(corpus, "志愿 宣传", limit=10, offset=20)["hits"]
@@ -166,7 +175,7 @@ def test_pages_of_one_result_are_ranked_alike(corpus, monkeypatch):
 
 def test_more_hits_than_ranked_are_listed_newest_first(corpus, monkeypatch):
     keep_doc_counts(corpus)
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, "python")
     monkeypatch.setattr(engine, "RECENT_MIN_HITS", 5)
     r = search(corpus, "志愿 服务", limit=4, offset=1)
     exact = len(_fts_ranks(corpus.db, _compiled_match(corpus, "志愿 服务")))
@@ -186,7 +195,7 @@ def test_deleted_items_are_no_hits_and_their_counts_follow_at_once(corpus, monke
 
     db = corpus.db
     covered = keep_doc_counts(corpus)["upto"]
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, "python")
     before = doccounts.doc_count(db, "街街", covered)
     gone = search(corpus, "街街 宣传", limit=100)["hits"][0]["id"]
     with transaction(db):
@@ -201,7 +210,7 @@ def test_deleted_items_are_no_hits_and_their_counts_follow_at_once(corpus, monke
 
 
 def test_without_kept_counts_fts5_ranks_and_a_full_rebuild_forgets_them(corpus, monkeypatch):
-    _force(monkeypatch, python=True)
+    _force(monkeypatch, "python")
     used = _spy(monkeypatch)
     search(corpus, "志愿服务 宣传")
     assert used == [False]                       # nothing kept yet: FTS5's bm25 as before
@@ -217,9 +226,10 @@ def test_without_kept_counts_fts5_ranks_and_a_full_rebuild_forgets_them(corpus, 
 
 
 def test_the_cheaper_way_is_taken(corpus, monkeypatch):
-    """Python when its hits (guessed from the newest items, then counted) cost less than FTS5's
-    walk of the terms' items; FTS5's bm25 otherwise."""
+    """Without ea_rank: Python when its hits (guessed from the newest items, then counted) cost
+    less than FTS5's walk of the terms' items; FTS5's bm25 otherwise."""
     keep_doc_counts(corpus)
+    monkeypatch.setattr(rank_ext, "available", lambda db: False)
     monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
     used = _spy(monkeypatch)
     monkeypatch.setattr(engine, "WALK_S", 1.0)          # walking is dear

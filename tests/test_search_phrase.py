@@ -176,6 +176,9 @@ def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, 
     divided by the IDF, which is read off one hit when the result is filtered (cap 1)."""
     import math
 
+    from archive.search import rank_ext
+
+    monkeypatch.setattr(rank_ext, "available", lambda db: False)   # these paths: without ea_rank
     monkeypatch.setattr(engine, "RARE_MAX", 0)
     monkeypatch.setattr(engine, "ONE_TERM_MAX", cap)
     monkeypatch.setattr(engine, "PY_HIT_S", per_hit)
@@ -198,6 +201,27 @@ def test_one_term_ranks_as_fts5_bm25_and_its_score_leaves_out_the_idf(instance, 
     for h in r["hits"]:
         assert h["score"] == pytest.approx(fts[h["id"]] / idf, rel=1e-5, abs=1e-6), h
     assert [fts[i] for i in ids] == sorted((fts[i] for i in ids), reverse=True)
+
+
+@pytest.mark.parametrize("kw", [{}, {"type": "实景图片"}, {"code": "Ⅲ—1"}])
+@pytest.mark.parametrize("q", ["志愿服务", "站点", "服务站点", TERM])
+def test_one_term_scored_by_ea_rank_as_without_it(instance, items, monkeypatch, q, kw):
+    """With ea_rank built, a one-term query is scored by it with an IDF of 1 in its one walk:
+    the same hits, order and scores (FTS5's bm25 without the IDF) as the paths without it, with
+    neither FTS5's bm25 nor Python scoring used."""
+    from archive.search import rank_ext
+
+    if rank_ext.build(quiet=True) is None:
+        pytest.skip("no C compiler or SQLite headers: ea_rank not built")
+    monkeypatch.setattr(engine, "RARE_MAX", 0)
+    with monkeypatch.context() as m:
+        m.setattr(rank_ext, "available", lambda db: False)
+        without = search(instance, q, limit=100, **kw)
+    monkeypatch.setattr(engine, "_one_term_scores", lambda *a: pytest.fail("scored in Python"))
+    monkeypatch.setattr(engine, "_without_idf", lambda *a, **k: pytest.fail("bm25 divided by the IDF"))
+    got = search(instance, q, limit=100, **kw)
+    assert rank_ext.available(instance.db) and got["total"] == without["total"] > 1
+    assert [(h["id"], h["score"]) for h in got["hits"]] == [(h["id"], h["score"]) for h in without["hits"]]
 
 
 @pytest.mark.parametrize("code", ["Ⅲ—1", "Ⅲ—2", "Ⅱ—1", "Ⅲ—5"])

@@ -9,7 +9,7 @@ from archive.core.sqlite import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from . import doccounts
+from . import doccounts, rank_ext
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
@@ -133,7 +133,14 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
             if found is None and compiled.single:
                 found = _counted_bigram(db, ix, compiled, limit, offset)
             if found is None:
-                if compiled.single and ix is _NEW_IX:
+                if compiled.single and ix is _NEW_IX and rank_ext.available(db):
+                    # one term scored by ea_rank with an IDF of 1: its score without the IDF
+                    # (_without_idf) straight away, nothing counted for it; one walk when few
+                    one = rank_ext.rank_sql(ix.table, ix.weights, compiled.match,
+                                            {tuple(bigrams(compiled.single)): 1.0})
+                    found = _text_only(db, ix, compiled.match, limit, offset,
+                                       _likely_few(db, ix, compiled), rank=one)
+                elif compiled.single and ix is _NEW_IX:
                     # one term: when its hits look few, its rowids first, and few hits scored
                     # in Python (no walk of every item with the term for bm25's document count)
                     few, cheap = _likely_few(db, ix, compiled, with_cost=True)
@@ -143,12 +150,13 @@ def search(instance, query: str | None, code=None, type=None, unit=None, date_fr
                     found = _text_only(db, ix, compiled.match, limit, offset, few and not ids_first,
                                        compiled.single, ids_first)
                 else:
-                    lately = None
+                    lately = rank = None
                     if compiled.multi and ix is _NEW_IX:
-                        found, lately = _multi_terms(db, ix, compiled, limit, offset)
+                        found, lately, rank = _multi_terms(db, ix, compiled, limit, offset)
                     if found is None:   # narrow: the one walk carries bm25
                         found = _text_only(db, ix, compiled.match, limit, offset,
-                                           compiled.narrow or _likely_few(db, ix, compiled, lately=lately))
+                                           compiled.narrow or _likely_few(db, ix, compiled, lately=lately),
+                                           rank=rank)
             total, rows, order = found
         else:
             total, rows, order = _general(db, ix, compiled, limit, offset)
@@ -173,6 +181,7 @@ class _Ix:
 
     def __init__(self, table: str, weights):
         self.table = table
+        self.weights = weights
         self.rank = f"bm25({table}, " + ", ".join(str(x) for x in weights) + ")"
         self.join = (f"FROM {table} CROSS JOIN items INDEXED BY items_search_live ON items.id = {table}.rowid "
                      f"WHERE {table} MATCH ? AND {{where}}")
@@ -287,7 +296,7 @@ def _neg_date(d):
         return (0, 0)
 
 
-def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False):
+def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False, rank=None):
     """The query is one FTS5 MATCH (terms and filter tokens), answered from FTS5 alone: the count
     needs no join (index_item keeps rows of deleted items out of the index; a writer that did
     not call it leaves the item pending, and then this path is not taken).
@@ -303,9 +312,11 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     a result of ≤ RECENT_MIN_HITS rows is read again with bm25. `term`: the query is that one
     ideograph term and token filters, its scores leave out the IDF (_without_idf); with
     `ids_first` (few filtered hits expected) the walk hands its rowids over, and a result of at
-    most ONE_TERM_MAX hits is scored in Python (_one_term_scores) instead of walked again."""
+    most ONE_TERM_MAX hits is scored in Python (_one_term_scores) instead of walked again.
+    `rank`: (SQL, parameters) scoring instead of ix.rank (ea_rank with the IDFs given)."""
     n = offset + limit
     t = ix.table
+    rank_sql, rank_params = rank or (ix.rank, [])
     version = index_state(db, t)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
@@ -314,8 +325,8 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     # then reads each hit's positions and column sizes (~9 µs a row for a phrase at 100k).
     walk = time.perf_counter()
     if narrow:
-        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
-                          f"LIMIT {RECENT_MIN_HITS + 1}", [match]).fetchall()
+        rows = db.execute(f"SELECT rowid, {rank_sql} FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
+                          f"LIMIT {RECENT_MIN_HITS + 1}", [*rank_params, match]).fetchall()
         seen, last = len(rows), rows[-1][0] if rows else None
     elif ids_first:
         ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
@@ -337,7 +348,7 @@ def _text_only(db, ix, match, limit, offset, narrow, term=None, ids_first=False)
     if ids_first and (total <= ONE_TERM_MAX and not bare or total * PY_HIT_S < walk):
         rows = _one_term_scores(db, t, term, ids)
     elif not narrow:
-        rows = db.execute(f"SELECT rowid, {ix.rank} FROM {t} WHERE {t} MATCH ?", [match]).fetchall()
+        rows = db.execute(f"SELECT rowid, {rank_sql} FROM {t} WHERE {t} MATCH ?", [*rank_params, match]).fetchall()
         if term:
             rows = _without_idf(db, ix, term, rows, total if bare else None)
     return total, _relevance_page(db, rows, limit, offset), RELEVANCE
@@ -387,10 +398,11 @@ MULTI_SAMPLE = 128         # hits counted among the newest 1/SAMPLE_SHARE of ite
 
 
 def _multi_terms(db, ix, compiled, limit, offset):
-    """compiled.multi ranked from kept document counts: ((total, rows, order), None), or
-    (None, the sample's hits or None) when no counts are kept, the archive is small, or FTS5's
-    bm25 looks cheaper (its walk of each term's items against MULTI_HIT_S a hit, the hits
-    guessed from the newest items').
+    """compiled.multi ranked from kept document counts: ((total, rows, order), None, None), or
+    (None, the sample's hits or None, None) when no counts are kept, the archive is small, or
+    FTS5's bm25 looks cheaper (its walk of each term's items against MULTI_HIT_S a hit, the hits
+    guessed from the newest items'), or (None, None, rank) where ea_rank is loaded (rank_ext):
+    FTS5 walks the hits once, scoring each with the IDFs below, nothing counted for them.
 
     A term's IDF is the sum of its bigrams' (a 2-character term: its own, as FTS5's), each
     from the bigram's document count; the rest of bm25 as FTS5 computes it (multi_ranks).
@@ -400,34 +412,38 @@ def _multi_terms(db, ix, compiled, limit, offset):
     covered = doccounts.upto(db)
     t = ix.table
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-    if covered is None or top < SAMPLE_MIN_ITEMS:
-        return None, None
+    ranked = rank_ext.available(db)
+    if covered is None or top < SAMPLE_MIN_ITEMS and not ranked:
+        return None, None, None
     terms = compiled.multi
     docs = {b: doccounts.doc_count(db, b, covered, top > covered) for term in terms for b in bigrams(term)}
+    n_row = fts_totals(db, t)[0]
+    idfs = [sum(bm25_idf(n_row, docs[b]) for b in bigrams(term)) for term in terms]
+    if ranked:
+        idf_of = {tuple(bigrams(term)): idf for term, idf in zip(terms, idfs)}
+        return None, None, rank_ext.rank_sql(t, ix.weights, compiled.match, idf_of)
     walk_cost = WALK_S * sum(docs[b] for term in terms for b in bigrams(term))
     if walk_cost < MULTI_HIT_S:
-        return None, None     # not even one hit's worth
+        return None, None, None     # not even one hit's worth
     lately = _few_lately(db, ix, compiled.match, MULTI_SAMPLE, top)
     if lately >= MULTI_SAMPLE or max(lately, 1) * SAMPLE_SHARE * MULTI_HIT_S >= walk_cost:
-        return None, lately
+        return None, lately, None
     match, version = compiled.match, index_state(db, t)
     kept = _kept_huge(db, ix, match, version, limit, offset)
     if kept is not None:
-        return kept, None
+        return kept, None, None
     walk = time.perf_counter()
     ids = [r[0] for r in db.execute(f"SELECT rowid FROM {t} WHERE {t} MATCH ? ORDER BY rowid "
                                     f"LIMIT {RECENT_MIN_HITS + 1}", [match])]
     walk = time.perf_counter() - walk
     if len(ids) > RECENT_MIN_HITS:
-        return _huge(db, ix, match, version, len(ids), ids[-1], walk, limit, offset), None
+        return _huge(db, ix, match, version, len(ids), ids[-1], walk, limit, offset), None, None
     if len(ids) * MULTI_HIT_S >= walk_cost:
-        return None, lately   # more hits than the sample said: FTS5's bm25 after all
+        return None, lately, None   # more hits than the sample said: FTS5's bm25 after all
     if not ids or offset + limit == 0:
-        return (len(ids), [], RELEVANCE), None
-    n_row = fts_totals(db, t)[0]
-    idfs = [sum(bm25_idf(n_row, docs[b]) for b in bigrams(term)) for term in terms]
+        return (len(ids), [], RELEVANCE), None, None
     return (len(ids), _relevance_page(db, multi_ranks(db, t, terms, idfs, ids), limit, offset),
-            RELEVANCE), None
+            RELEVANCE), None, None
 
 
 def _term_phrase(term: str) -> str:
