@@ -413,7 +413,7 @@ def _multi_terms(db, ix, compiled, limit, offset):
     t = ix.table
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     ranked = rank_ext.available(db)
-    if covered is None or top < SAMPLE_MIN_ITEMS and not ranked:
+    if covered is None or (top < SAMPLE_MIN_ITEMS and not ranked):   # ea_rank pays in any archive
         return None, None, None
     terms = compiled.multi
     docs = {b: doccounts.doc_count(db, b, covered, top > covered) for term in terms for b in bigrams(term)}

@@ -134,14 +134,6 @@ def _ideograph_terms(terms: tuple[str, ...]) -> bool:
     return all(_IDEOGRAPHS.fullmatch(t) for t in terms)
 
 
-# Whitespace (which tidying removes or squeezes) and the blocks of characters NFKC may turn into
-# ideographs: where neither occurs around a match, the tidy text there is the text as written.
-_UNCLEAN = re.compile(r"[\s" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in (
-    (0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
-    (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))) + "]")
-_NOT_SPACE = re.compile(r"\S")
-
-
 def _clean_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None:
     """The whole text's snippet cut straight from the text as written, or None. For terms of
     ideographs only, each found as written (`firsts`), when the text around each window (and a
@@ -192,7 +184,7 @@ def _late_snippet(text: str, terms: list[str], firsts: list[int]) -> dict | None
     NFKC turns into an ideograph, so that squeezed text is checked, up to the last character
     of the occurrence as written — an occurrence ending earlier would start earlier too); both
     ends of the slice are safe cuts, and every window lies well inside the slice (_snippet)."""
-    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms):
+    if not _ideograph_terms(tuple(terms)):
         return None
     ends = [f + len(t) - 1 for f, t in zip(firsts, terms)]
     if makes_ideograph(text, 0, max(ends)):
@@ -226,6 +218,10 @@ _IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 _BLOCKS = ((0x2E80, 0x2FDF), (0x3038, 0x303A), (0x3190, 0x319F), (0x3200, 0x33FF), (0xF900, 0xFAFF),
            (0x1F200, 0x1F2FF), (0x2F800, 0x2FA1F))
 MAKES_IDEOGRAPH = re.compile("[" + "".join(f"{chr(lo)}-{chr(hi)}" for lo, hi in _BLOCKS) + "]")
+# Whitespace (which tidying removes or squeezes) and those blocks: where neither occurs around a
+# match, the tidy text there is the text as written (_clean_snippet).
+_UNCLEAN = re.compile(r"[\s" + MAKES_IDEOGRAPH.pattern[1:])
+_NOT_SPACE = re.compile(r"\S")
 
 
 @lru_cache(maxsize=8192)
@@ -268,7 +264,7 @@ def _absent(text: str, terms: list[str]) -> bool:
     """No term can occur in the text's normalised form: every term is ideographs only and occurs
     neither in the text with all whitespace removed nor through a character NFKC turns into an
     ideograph (normalising only removes whitespace between CJK characters and maps those)."""
-    if not all(_IDEOGRAPHS.fullmatch(t) for t in terms) or makes_ideograph(text):
+    if not _ideograph_terms(tuple(terms)) or makes_ideograph(text):
         return False
     squeezed = "".join(text.split())
     return not any(t in squeezed for t in terms)
@@ -378,17 +374,12 @@ _HTML_SPECIAL = re.compile("[&<>\"']")
 
 
 def _html(plain: str, marks) -> str:
-    if not _HTML_SPECIAL.search(plain):   # the usual case: nothing to escape (as html.escape)
-        out, pos = [], 0
-        for s, e in marks:
-            out += (plain[pos:s], "<mark>", plain[s:e], "</mark>")
-            pos = e
-        out.append(plain[pos:])
-        return "".join(out)
+    # usually nothing to escape: then each piece as it is (str() of a str is itself)
+    esc = html.escape if _HTML_SPECIAL.search(plain) else str
     out, pos = [], 0
     for s, e in marks:
-        out.append(html.escape(plain[pos:s]))
-        out.append("<mark>" + html.escape(plain[s:e]) + "</mark>")
+        out.append(esc(plain[pos:s]))
+        out.append("<mark>" + esc(plain[s:e]) + "</mark>")
         pos = e
-    out.append(html.escape(plain[pos:]))
+    out.append(esc(plain[pos:]))
     return "".join(out)
