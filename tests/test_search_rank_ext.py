@@ -95,3 +95,23 @@ def test_a_failed_build_keeps_no_half_written_library(monkeypatch, tmp_path, cap
     assert rank_ext.build() is None
     assert "编译失败" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == [src]
+
+
+def test_fsck_warns_in_a_large_archive_when_ea_rank_is_missing(instance, monkeypatch, tmp_path):
+    from archive.maintenance import fsck
+
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 3)
+    for i in range(4):
+        add_item(instance.db, f"材料{i}")
+
+    def warned(db_available: bool) -> list:
+        monkeypatch.setattr(rank_ext, "available", lambda db: db_available)
+        report = fsck(instance, verify_hashes=False)
+        assert not [p for p in report["problems"] if p["key"] == "ea_rank missing"]
+        return [w["message"] for w in report["warnings"] if w["key"] == "ea_rank missing"]
+
+    (message,) = warned(False)
+    assert "gcc" in message and "./run" in message
+    assert warned(True) == []
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 10_000)
+    assert warned(False) == []      # a small archive: no warning

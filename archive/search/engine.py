@@ -841,12 +841,20 @@ COUNTS_OLD_SHARE = 0.25
 
 
 def index_advice(db) -> list[dict]:
-    """Warnings, not problems (each {"key", "message", ...}): the document counts several-term
-    ranking reads are missing in a large archive, lapsed (too many old items changed since), or
-    many items came after them."""
+    """Warnings, not problems (each {"key", "message", ...}): in a large archive, ea_rank not
+    built or not loading (rank_ext), and the document counts ranking reads missing, lapsed (too
+    many old items changed since), or many items came after them."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
         return []
+    out = [] if rank_ext.available(db) else [{
+        "key": "ea_rank missing",
+        "message": "检索排序扩展 ea_rank 未编译或无法加载，排序改用 FTS5 自带的 bm25（较慢）；"
+                   "安装 gcc 与 libsqlite3-dev 后重新运行 ./run 即可编译"}]
+    return out + _count_advice(db, top)
+
+
+def _count_advice(db, top: int) -> list[dict]:
     covered = doccounts.upto(db)
     if covered is None:
         return [{"key": "doc counts missing",
