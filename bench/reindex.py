@@ -5,6 +5,7 @@ items per CPU-second (the process and its worker together).
     .venv/bin/python bench/search.py --items 100000 --dir /tmp/b100k --keep --no-scan   # the data
     git worktree add /tmp/base <commit>
     .venv/bin/python bench/reindex.py --dir /tmp/b100k --baseline /tmp/base [--modes in-place,full] [--rounds 2]
+    .venv/bin/python bench/reindex.py --dir /tmp/b1m --only-this --modes fresh     # one build, this code
 
 `fresh` empties the index first and builds it anew by catch_up (what a bulk load costs).
 Both codes must read the instance's schema (a baseline from before a migration cannot).
@@ -40,6 +41,10 @@ if mode == "fresh":   # an empty index and every item waiting: the bulk build of
         inst.db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
         inst.db.execute("DELETE FROM search_docs")
         inst.db.execute("INSERT OR IGNORE INTO search_pending (item_id) SELECT id FROM items")
+        # FTS5's hashsize lives in the table, not the code: each code's own (1 MB before 0063)
+        from archive.search import index
+        inst.db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', ?)",
+                        [getattr(index, "FTS_HASH_SIZE", 1024 * 1024)])
 t, (c0, k0) = time.perf_counter(), cpu()
 report = {"mode": "fresh", **catch_up(inst)} if mode == "fresh" else reindex(inst, full=mode == "full")
 wall, (c1, k1) = time.perf_counter() - t, cpu()
@@ -63,19 +68,23 @@ def run(code: Path, inst: Path, mode: str) -> dict:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dir", required=True, help="an instance built before (bench/search.py --keep)")
-    ap.add_argument("--baseline", required=True, help="a checkout of the code to compare with")
+    ap.add_argument("--baseline", help="a checkout of the code to compare with")
     ap.add_argument("--modes", default="in-place,full",
                     help="in-place, full (`evidence reindex` and `reindex(full=True)`), fresh (the index "
                          "emptied, every item pending, then catch_up: building the index of a loaded archive)")
     ap.add_argument("--rounds", type=int, default=1)
+    ap.add_argument("--only-this", action="store_true", help="this checkout's code only (no baseline run)")
     args = ap.parse_args(argv)
-    codes = {"baseline": Path(args.baseline), "this": ROOT}
+    if not args.baseline and not args.only_this:
+        ap.error("--baseline or --only-this")
+    codes = {"this": ROOT} if args.only_this else {"baseline": Path(args.baseline), "this": ROOT}
     print(f"# reindex benchmark: {args.dir}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
           f"baseline {args.baseline}")
     results: dict = {}
     for r in range(args.rounds):
         for mode in args.modes.split(","):
             order = ["baseline", "this"] if r % 2 == 0 else ["this", "baseline"]
+            order = [name for name in order if name in codes]
             for name in order:
                 res = run(codes[name], Path(args.dir), mode)
                 results.setdefault((mode, name), []).append(res)

@@ -6,7 +6,7 @@ import pytest
 
 from archive.core.db import transaction
 from archive.search import check_index, engine, index, index_item, prefetch, reindex, search
-from tests.search_helpers import add_item, add_many
+from tests.search_helpers import add_item, add_many, fts_segments
 
 
 def _vocab(db) -> list[tuple]:
@@ -272,3 +272,51 @@ def test_reindex_and_fsck_of_an_archive_without_live_items(instance, runner, ite
     if items == "none":     # (add_item's items have no stored files: fsck would say so)
         r = runner.invoke(cli, ["--instance", root, "fsck"])
         assert r.exit_code == 0 and "问题 0" in r.output, r.output
+
+
+def _unindexed(db, texts) -> list[int]:
+    """Items inserted as a bulk load does, without their index rows (search_pending lists them)."""
+    ids = []
+    with transaction(db):
+        for k, text in enumerate(texts):
+            db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [f"bulk{k}"])
+            ids.append(db.execute(
+                "INSERT INTO items (sha256, kind, material_type, title, original_name, size, text, created_at,"
+                " updated_at) VALUES (?, 'pdf', '情况说明', '材料', '材料.pdf', 1, ?, 't', 't')",
+                [f"bulk{k}", text]).lastrowid)
+    return ids
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_bulk_batch_is_written_as_one_segment(instance, monkeypatch, full):
+    """FTS5 writes its in-memory postings out as a segment when they pass its `hashsize`; the
+    default 1 MB is less than one batch of long texts, so each batch made several segments,
+    all merged again later. Migration 0063 (and a rebuilt table) raise it: one batch, one
+    segment, at its commit."""
+    import random
+
+    rng = random.Random(3)
+    chars = [chr(c) for c in range(0x4E00, 0x4E00 + 600)]
+    texts = ["".join(rng.choices(chars, k=3000)) for _ in range(60)]   # ~5 MB of postings
+    db = instance.db
+    ids = _unindexed(db, texts)
+    monkeypatch.setattr(engine, "REINDEX_BATCH", len(ids))
+    db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 0)")   # count, not merge
+    if full:
+        engine.reindex(instance, full=True)
+        # the rebuilt table's segments: one batch each (the swap's catch-up adds none: all done)
+        assert fts_segments(db) == 1
+    else:
+        engine.catch_up(instance)
+        assert fts_segments(db) == 1
+    term = texts[7][100:104]
+    assert search(instance, term)["total"] == sum(term in t for t in texts)
+    assert check_index(db) == []
+
+
+def test_the_hash_size_of_the_migration_is_the_one_a_rebuild_sets(instance):
+    db = instance.db
+    value = lambda: db.execute("SELECT v FROM search_fts_config WHERE k = 'hashsize'").fetchone()[0]  # noqa: E731
+    assert value() == index.FTS_HASH_SIZE
+    engine.reindex(instance, full=True)
+    assert value() == index.FTS_HASH_SIZE

@@ -13,7 +13,7 @@ from . import doccounts, rank_ext
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
-from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
+from .index import (DOCS, FTS, FTS_HASH_SIZE, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
                     index_item, item_codes, source_hash, unindex_item, write_row)
 # COUNT_CACHE is read here by name: the benchmark and tests clear it
 from .kept import COUNT_CACHE, remember, state as index_state, total as kept_total  # noqa: F401
@@ -723,6 +723,7 @@ def _rebuild(db, progress) -> dict:
         db.execute(f"CREATE VIRTUAL TABLE {NEW_FTS} USING fts5(text, title, name, unit, f, content='', "
                    "tokenize='unicode61 remove_diacritics 0')")
         db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('automerge', 16)")
+        db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('hashsize', ?)", [FTS_HASH_SIZE])
     ids = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} ORDER BY item_id")]
     done = 0
     for batch, known in analysed(db, list(_batches(ids))):
