@@ -9,6 +9,7 @@ import unicodedata
 
 from archive.core.db import transaction
 from archive.search import index_item
+from archive.search.ranking import varints
 
 _SEQ = itertools.count()
 _CJK = "\u3005\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
@@ -77,20 +78,6 @@ def add_many(db, texts, dates=None) -> list[int]:
 def fts_segments(db, table: str = "search_fts") -> int:
     """How many segments the FTS5 index has: from its structure record (`%_data` row 10, as
     fts5_index.c writes it: a 4-byte cookie, FTS5's 4-byte version-2 marker when present, then
-    varints: levels, segments)."""
+    varints: levels, segments, …)."""
     block = db.execute(f"SELECT block FROM {table}_data WHERE id = 10").fetchone()[0]
-    at = 8 if block[4:8] == b"\xff\x00\x00\x01" else 4
-    values = []
-    while len(values) < 2:
-        value = 0
-        for k in range(9):
-            byte = block[at]
-            at += 1
-            if k == 8:
-                value = (value << 8) | byte
-                break
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                break
-        values.append(value)
-    return values[1]
+    return varints(block[8 if block[4:8] == b"\xff\x00\x00\x01" else 4:])[1]
