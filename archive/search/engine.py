@@ -13,8 +13,8 @@ from . import doccounts, rank_ext
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
-from .index import (DOCS, FTS, FTS_HASH_SIZE, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE, UNMOVED,
-                    index_item, item_codes, source_hash, unindex_item, write_row)
+from .index import (DOCS, FTS, FTS_HASH_SIZE, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE,
+                    UNMOVED, index_item, item_codes, source_hash, unindex_item, write_row)
 # COUNT_CACHE is read here by name: the benchmark and tests clear it
 from .kept import COUNT_CACHE, remember, state as index_state, total as kept_total  # noqa: F401
 from .prefetch import analysed
