@@ -59,8 +59,9 @@ def bf_item_has(item: dict, term: str) -> bool:
     return any(bf_contains(item[k], term) for k in ("text", "title", "original_name", "unit"))
 
 
-def add_many(db, texts, dates=None) -> list[int]:
-    """Many short items in one transaction (index_item for each): for tests that need thousands."""
+def add_many(db, texts, dates=None, index: bool = True) -> list[int]:
+    """Many short items in one transaction (index_item for each): for tests that need thousands.
+    index=False: as a bulk load leaves them, not indexed (search_pending lists them)."""
     ids = []
     with transaction(db):
         for k, text in enumerate(texts):
@@ -70,7 +71,8 @@ def add_many(db, texts, dates=None) -> list[int]:
                 "INSERT INTO items (sha256, kind, material_type, title, original_name, unit, date, size, text,"
                 " created_at, updated_at) VALUES (?, 'pdf', '情况说明', '材料', '材料.pdf', NULL, ?, 1, ?, 't', 't')",
                 [sha, dates[k] if dates else None, text])
-            index_item(db, cur.lastrowid)
+            if index:
+                index_item(db, cur.lastrowid)
             ids.append(cur.lastrowid)
     return ids
 

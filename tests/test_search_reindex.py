@@ -276,19 +276,6 @@ def test_reindex_and_fsck_of_an_archive_without_live_items(instance, runner, ite
         assert r.exit_code == 0 and "问题 0" in r.output, r.output
 
 
-def _unindexed(db, texts) -> list[int]:
-    """Items inserted as a bulk load does, without their index rows (search_pending lists them)."""
-    ids = []
-    with transaction(db):
-        for k, text in enumerate(texts):
-            db.execute("INSERT INTO files (sha256, size, kind, stored_at) VALUES (?, 1, 'pdf', 't')", [f"bulk{k}"])
-            ids.append(db.execute(
-                "INSERT INTO items (sha256, kind, material_type, title, original_name, size, text, created_at,"
-                " updated_at) VALUES (?, 'pdf', '情况说明', '材料', '材料.pdf', 1, ?, 't', 't')",
-                [f"bulk{k}", text]).lastrowid)
-    return ids
-
-
 @pytest.mark.parametrize("full", [False, True])
 def test_a_bulk_batch_is_written_as_one_segment(instance, monkeypatch, full):
     """FTS5 writes its in-memory postings out as a segment when they pass its `hashsize`; the
@@ -299,14 +286,14 @@ def test_a_bulk_batch_is_written_as_one_segment(instance, monkeypatch, full):
     chars = [chr(c) for c in range(0x4E00, 0x4E00 + 600)]
     texts = ["".join(rng.choices(chars, k=3000)) for _ in range(60)]   # ~5 MB of postings
     db = instance.db
-    ids = _unindexed(db, texts)
+    ids = add_many(db, texts, index=False)
     monkeypatch.setattr(engine, "REINDEX_BATCH", len(ids))
     db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 0)")   # count, not merge
     if full:
         engine.reindex(instance, full=True)
     else:
         engine.catch_up(instance)
-    assert fts_segments(db) == 1    # full: the rebuilt table's (the swap's catch-up had nothing left)
+    assert fts_segments(db) == 1    # full: the rebuilt table, filled by the catch-up after its swap
     term = texts[7][100:104]
     assert search(instance, term)["total"] == sum(term in t for t in texts)
     assert check_index(db) == []

@@ -4,8 +4,8 @@ FTS5's bm25() counts every row holding each phrase before it scores a hit: for t
 a few hundred hits at 100,000 items that walk is 1–3.5 ms of a 7 ms search, while scoring the
 hits themselves costs 1–2 µs each. The IDFs are known already (kept document counts), so
 ea_rank takes them as arguments and reads only the hits. Built by `./run` and `./test`
-(`build()`, called by scripts/setup.sh's build_rank_ext, with the C compiler and SQLite's headers: Debian's gcc
-and libsqlite3-dev); where it is missing search uses bm25() as before, with the same results
+(`build()`, called by scripts/setup.sh's build_rank_ext, with the C compiler and SQLite's
+headers: Debian's gcc and libsqlite3-dev); where it is missing search uses bm25() as before, with the same results
 for terms of two characters (a longer term then weighs as FTS5 counts its phrase).
 """
 from __future__ import annotations
