@@ -9,7 +9,7 @@ from archive.core.sqlite import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from . import doccounts, rank_ext
+from . import doccounts, grams, rank_ext
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
@@ -20,7 +20,8 @@ from .kept import COUNT_CACHE, remember, state as index_state, total as kept_tot
 from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
-from .ranking import BM25_WEIGHTS, bigrams, bm25_idf, fields_of, fts_totals, multi_ranks, term_freq, term_ranks
+from .ranking import (BM25_WEIGHTS, bigrams, bm25_idf, fields_of, fts_rows, fts_totals, multi_ranks, term_freq,
+                      term_ranks)
 from .snippets import make_item_snippet
 from archive.maps.loading import NoMapSelected, active_map_ids, active_maps, code_labels, current_map, get_map, split_qualified
 
@@ -379,8 +380,15 @@ def _kept_huge(db, ix, match, version, limit, offset):
 
 def _huge(db, ix, match, version, seen, last, walk, limit, offset):
     """A result the first walk stopped in (seen > RECENT_MIN_HITS rows up to rowid `last`, in
-    `walk` seconds): the rest counted from there, the total kept, the newest page."""
-    total = seen + count_rest(db, ix.table, match, last, walk)
+    `walk` seconds): the rest counted from there, the total kept, the newest page. Where every
+    term is a common gram (grams.py), the rest is counted in search_grams: no positions."""
+    common = None
+    if ix is _NEW_IX and version is not None:
+        common = grams.count_expression(db, match, fts_rows(version.averages))
+    if common is not None:
+        total = seen + count_rest(db, grams.GRAMS, common, last, walk)
+    else:
+        total = seen + count_rest(db, ix.table, match, last, walk)
     remember(db, ix.table, match, version, total)
     return total, _recent_page(db, ix, match, limit, offset, total), RECENT
 
@@ -745,6 +753,7 @@ def _rebuild(db, progress) -> dict:
         db.execute(f"DROP TABLE {FTS}")
         db.execute(f"ALTER TABLE {NEW_FTS} RENAME TO {FTS}")
         doccounts.forget(db)   # counted in the old table (perhaps another analyzer's tokens)
+        grams.forget(db)       # written from another analyzer's normalisation, perhaps: built anew
         db.execute(f"INSERT OR REPLACE INTO {STATE} (key, value) VALUES ('analyzer', ?)", [ANALYZER_VERSION])
     # then waiting items, and the rows that still differ from their items (drift, deleted items)
     _catch_up(db, None)
@@ -770,14 +779,18 @@ def compact(instance, progress: Progress | None = None) -> dict:
     a step at a time; a step that changes fewer than 2 rows did nothing (FTS5's documented
     test). Bounded by four times the index's pages, so writers adding segments meanwhile cannot
     keep it going. Returns {"steps", "pages"}."""
-    db = instance.db
-    pages = db.execute(f"SELECT count(*) FROM {FTS}_data").fetchone()[0]
+    return merge_segments(instance.db, FTS, progress)
+
+
+def merge_segments(db, table: str, progress: Progress | None = None) -> dict:
+    """compact's work on any FTS5 table (search_grams too)."""
+    pages = db.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0]
     estimate = max(1, pages // MERGE_PAGES + 1)
     steps = 0
     while steps < 4 * estimate + 4:
         with transaction(db):
             before = db.conn.total_changes
-            db.execute(f"INSERT INTO {FTS} ({FTS}, rank) VALUES ('merge', ?)", [-MERGE_PAGES])
+            db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)", [-MERGE_PAGES])
             worked = db.conn.total_changes - before >= 2
         if not worked:
             break
@@ -787,6 +800,16 @@ def compact(instance, progress: Progress | None = None) -> dict:
     if progress:
         progress(estimate, estimate, "")
     return {"steps": steps, "pages": pages}
+
+
+def build_grams(instance, progress: Progress | None = None) -> dict:
+    """Complete the common grams (grams.py) as `evidence reindex` ends: in an archive of
+    grams.MIN_ITEMS items or more, the exact totals of frequent terms without their positions."""
+    from .grams_build import build
+    report = build(instance.db, progress)
+    if report["added"]:
+        merge_segments(instance.db, grams.GRAMS)
+    return report
 
 
 def keep_doc_counts(instance) -> dict:

@@ -18,6 +18,7 @@ import hashlib
 import json
 import zlib
 
+from . import grams
 from .analysis import ANALYZER_VERSION, normalise, tokens
 from .filters import item_tokens, iso_date_ok, padded
 from .ranking import fts_rows
@@ -189,16 +190,24 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
         db.execute(f"DELETE FROM {UNMOVED} WHERE item_id = ?", [item_id])
     removed = _remove(db, item_id, rebuilding, known)
     before = removed[1] if removed else None
+    live = row is not None and row[4] is None
+    digest = source_hash(*row[:4]) if live else None
+    if removed and grams.tracks(db, item_id) and removed[0] != digest:   # same text: same grams
+        grams.remove_row(db, item_id, _indexed_fields(db, item_id))
+        removed_grams = True
+    else:
+        removed_grams = not removed
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
     db.execute(f"DELETE FROM {PENDING} WHERE item_id = ?", [item_id])
-    if row is None or row[4] is not None:
+    if not live:
         keep_counts(db, item_id, before, None)
         return
     fields, mtype, date = row[:4], row[5], row[6]
     f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
-    digest = source_hash(*fields)
     text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
     write_row(db, item_id, fields, f, text_toks=text_toks)
+    if removed_grams and grams.tracks(db, item_id):
+        grams.add_row(db, item_id, fields)
     keep_counts(db, item_id, before, text_toks)
     if rebuilding:
         write_row(db, item_id, fields, f, NEW_FTS, text_toks=text_toks)
@@ -216,6 +225,8 @@ def unindex_item(db, item_id: int) -> None:
                       is not None)
     if removed:
         keep_counts(db, item_id, removed[1], None)
+        if grams.tracks(db, item_id):
+            grams.remove_row(db, item_id, _indexed_fields(db, item_id))
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
 
 

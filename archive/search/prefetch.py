@@ -25,7 +25,8 @@ from pathlib import Path
 from archive.core.sqlite import sqlite3
 from archive.core.db import database_file
 
-from .index import OLD, analyse
+from . import grams
+from .index import OLD, analyse, source_hash
 
 MIN_ITEMS = 2000   # fewer: starting a process (~0.2 s) costs more than it saves
 AHEAD = 2          # batches handed to the worker before the one being indexed
@@ -33,15 +34,19 @@ _ROOT = str(Path(__file__).resolve().parents[2])   # the directory holding this 
 _LEN = struct.Struct("<Q")
 
 
-def analyse_batch(path: str, ids: list[int]) -> dict[bytes, list[str]]:
-    """In the worker: {source hash: token strings} of the items' current and old text fields."""
+def analyse_batch(path: str, ids: list[int], kind: str = "tokens") -> dict:
+    """In the worker: {source hash: token strings} of the items' current and old text fields
+    (kind "grams": {source hash: their common grams}, grams.py)."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         marks = ", ".join("?" for _ in ids)
         rows = conn.execute(f"SELECT text, title, original_name, unit FROM items WHERE id IN ({marks})", ids).fetchall()
         rows += conn.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id IN ({marks})", ids).fetchall()
+        vocab = grams.vocabulary(conn) if kind == "grams" else None
     finally:
         conn.close()
+    if vocab is not None:
+        return {source_hash(*row): grams.grams_of(grams.normalised(row), vocab) for row in rows}
     return dict(analyse(row) for row in rows)
 
 
@@ -63,14 +68,14 @@ def _receive(stream):
 
 
 def serve() -> None:
-    """The worker's loop: (path, ids) in, {hash: tokens} out, until stdin closes."""
+    """The worker's loop: (path, ids, kind) in, {hash: tokens or grams} out, until stdin closes."""
     src, out = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            path, ids = _receive(src)
+            path, ids, kind = _receive(src)
         except EOFError:
             return
-        _send(out, analyse_batch(path, ids))
+        _send(out, analyse_batch(path, ids, kind))
 
 
 def _start_worker() -> subprocess.Popen:
@@ -79,9 +84,9 @@ def _start_worker() -> subprocess.Popen:
                             stderr=subprocess.DEVNULL)
 
 
-def analysed(db, batches: list[list[int]]):
+def analysed(db, batches: list[list[int]], kind: str = "tokens"):
     """Yield (batch, known) for each batch in order; `known` is {source hash: tokens} from the
-    worker, or None (analyse in this process)."""
+    worker (kind "grams": {source hash: common grams}), or None (analyse in this process)."""
     path = database_file(db)
     if path is None or sum(len(b) for b in batches) < MIN_ITEMS or (os.cpu_count() or 1) < 2:
         for batch in batches:
@@ -98,7 +103,7 @@ def analysed(db, batches: list[list[int]]):
             if worker is not None:
                 try:
                     while asked < len(batches) and asked <= i + AHEAD:
-                        _send(worker.stdin, (path, batches[asked]))
+                        _send(worker.stdin, (path, batches[asked], kind))
                         asked += 1
                     known = _receive(worker.stdout)
                 except Exception:   # noqa: BLE001 — any worker failure: analyse here from now on

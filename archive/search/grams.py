@@ -1,0 +1,176 @@
+"""Common grams: the exact total of a frequent term without walking its positions.
+
+A 4-character term in most of 1,000,000 items is counted by FTS5 as a phrase of three bigrams:
+every item holding all three is walked through their positions (~0.2–0.9 µs an item, 200–800 ms
+for 500,000–900,000 hits). Lucene's CommonGrams answers the same problem by indexing frequent
+word pairs as tokens of their own; here every ideograph string of 2–LONGEST characters found in
+at least SHARE of a sample of items (the vocabulary, `search_gram_vocab`) is a token of
+`search_grams`, an FTS5 table without positions (detail=none) holding one row per indexed item:
+the vocabulary's strings its text fields contain. The total of such a term, or of several ANDed,
+is then one walk of doclists without positions: 5–15× faster (bench/RESULTS.md "fourteenth
+session"). The page of newest hits still comes from search_fts.
+
+Exact by construction: an ideograph term of 2+ characters matches a text column exactly when it
+is a substring of the column's normalised text (analysis.py: a CJK run's tokens are its bigrams
+and a terminal, so a bigram phrase never chains across runs), which is what grams_of computes.
+The rows follow search_fts in the same transactions (index.index_item, unindex_item) for every
+item at or below `grams_upto`; `build` (as `evidence reindex` ends) adds the rest in short
+transactions, resumable after a crash, and sets `grams_upto` to ALL when none is left. Search
+uses the table only then, and only while it holds as many rows as search_fts (a write that went
+around index_item would show there). Archives below MIN_ITEMS live items have none: their
+phrase walks are cheap. Schema: migration 0073_search_grams.
+"""
+from __future__ import annotations
+
+import random
+import re
+from operator import add
+
+from .analysis import normalise
+from .ranking import fts_rows
+
+GRAMS, VOCAB = "search_grams", "search_gram_vocab"
+STATE = "search_state"    # index.STATE (index imports this module, not the other way)
+MIN_ITEMS = 200_000       # fewer live items: no common grams (a phrase walk costs ≤ ~30 ms)
+SHARE = 0.10              # a string in at least this share of the sampled items is a common gram
+SAMPLE = 3000             # items sampled (evenly over the ids) to choose the vocabulary
+LONGEST = 4               # longest common gram, in characters
+BATCH = 500               # items a build transaction adds
+ALL = 1 << 62             # grams_upto once every indexed item has its row
+_IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
+_PHRASE_PART = re.compile(r'"([\u3400-\u4dbf\u4e00-\u9fff]{2})"')
+
+_VOCAB_CACHE: dict = {}
+
+
+def grams_of(norm_fields, vocab) -> str:
+    """The vocabulary's strings found in any of the normalised fields, space-separated (sorted,
+    so a row is deleted with exactly the tokens it was written with)."""
+    found: set = set()
+    for s in norm_fields:
+        if len(s) < 2:
+            continue
+        # every substring of 2, 3, 4 characters, made at C speed; only ideograph strings are
+        # in the vocabulary, so those spanning punctuation or Latin never match
+        g2 = list(map(add, s, s[1:]))
+        g3 = list(map(add, g2, s[2:]))
+        found.update(vocab.intersection(g2), vocab.intersection(g3), vocab.intersection(map(add, g3, s[3:])))
+    return " ".join(sorted(found))
+
+
+def normalised(fields) -> list[str]:
+    return [normalise(v) for v in fields]
+
+
+def upto(db) -> int | None:
+    """Items at or below this id have their gram rows (ALL: every item); None: no common grams."""
+    row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'grams_upto'").fetchone()
+    return None if row is None else int(row[0])
+
+
+def vocabulary(db) -> frozenset:
+    """The vocabulary, read once per generation (`grams_gen`) and database file."""
+    gen = db.execute(f"SELECT (SELECT value FROM {STATE} WHERE key = 'grams_gen'), "
+                     "(SELECT file FROM pragma_database_list WHERE name = 'main')").fetchone()
+    got = _VOCAB_CACHE.get(gen)
+    if got is None:
+        got = frozenset(r[0] for r in db.execute(f"SELECT gram FROM {VOCAB}"))
+        if len(_VOCAB_CACHE) > 8:
+            _VOCAB_CACHE.clear()
+        _VOCAB_CACHE[gen] = got
+    return got
+
+
+def add_row(db, item_id: int, fields, grams: str | None = None) -> None:
+    """The item's gram row from its text fields (text, title, name, unit); inside the caller's
+    transaction. `grams`: computed ahead (build's worker) from these very fields."""
+    if grams is None:
+        grams = grams_of(normalised(fields), vocabulary(db))
+    db.execute(f"INSERT INTO {GRAMS} (rowid, grams) VALUES (?, ?)", [item_id, grams])
+
+
+def remove_row(db, item_id: int, fields) -> None:
+    """Delete the item's gram row, written from `fields` (FTS5 deletes a contentless row only
+    when given back its tokens)."""
+    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}, rowid, grams) VALUES ('delete', ?, ?)",
+               [item_id, grams_of(normalised(fields), vocabulary(db))])
+
+
+def tracks(db, item_id: int) -> bool:
+    """Whether index_item keeps this item's gram row."""
+    top = upto(db)
+    return top is not None and item_id <= top
+
+
+def terms_of(match: str) -> list[str] | None:
+    """The ideograph terms of an FTS5 expression that is one term's bigram phrase or several
+    ANDed (search's own shapes, engine._term_phrase), nothing else: no filter tokens, OR, NOT
+    or prefix. None otherwise."""
+    body = match[1:-1] if match.startswith("(") and match.endswith(")") else match
+    terms = []
+    for part in body.split(" AND "):
+        pieces = part.split(" + ")
+        grams = [m.group(1) if (m := _PHRASE_PART.fullmatch(p)) else None for p in pieces]
+        if None in grams or any(a[1] != b[0] for a, b in zip(grams, grams[1:])):
+            return None
+        terms.append(grams[0] + "".join(g[1] for g in grams[1:]))
+    return terms
+
+
+def count_expression(db, match: str, fts_rows_now: int | None) -> str | None:
+    """The search_grams MATCH counting exactly what `match` (on search_fts) counts, when every
+    term is a common gram and the table is complete and holds `fts_rows_now` rows; else None."""
+    terms = terms_of(match)
+    if not terms or any(len(t) > LONGEST for t in terms) or upto(db) != ALL:
+        return None
+    vocab = vocabulary(db)
+    if not all(t in vocab for t in terms):
+        return None
+    row = db.execute(f"SELECT block FROM {GRAMS}_data WHERE id = 1").fetchone()
+    if row is None or fts_rows(row[0]) != fts_rows_now:
+        return None
+    return " AND ".join(f'"{t}"' for t in terms)
+
+
+def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE) -> list[str]:
+    """The vocabulary: ideograph strings of 2–LONGEST characters in at least `share` of `sample`
+    indexed items spread evenly over the ids up to `top` (each item counted once a string)."""
+    ids = [r[0] for r in db.execute(
+        "SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
+    if len(ids) > sample:
+        ids = sorted(random.Random(len(ids)).sample(ids, sample))
+    seen: dict = {}
+    for item_id in ids:
+        fields = indexed_fields(db, item_id)
+        found: set = set()
+        for s in normalised(fields):
+            for run in _IDEOGRAPHS.findall(s):
+                for k in range(2, LONGEST + 1):
+                    found.update(run[i:i + k] for i in range(len(run) - k + 1))
+        for g in found:
+            seen[g] = seen.get(g, 0) + 1
+    need = max(2, int(share * len(ids) + 0.999))
+    return sorted(g for g, n in seen.items() if n >= need)
+
+
+def indexed_fields(db, item_id: int):
+    """The (text, title, name, unit) the item's search_fts row was built from (as index.py)."""
+    old = db.execute("SELECT text, title, name, unit FROM search_old WHERE item_id = ?", [item_id]).fetchone()
+    if old is not None:
+        return old
+    return db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item_id]).fetchone()
+
+
+def forget(db) -> None:
+    """No common grams (a full rebuild's new table, or a small archive): rows, vocabulary and
+    state dropped; inside the caller's transaction."""
+    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}) VALUES ('delete-all')")
+    db.execute(f"DELETE FROM {VOCAB}")
+    db.execute(f"DELETE FROM {STATE} WHERE key = 'grams_upto'")
+    bump_generation(db)
+
+
+def bump_generation(db) -> None:
+    """The vocabulary changed: `vocabulary` reads it again (its cache is keyed by this)."""
+    db.execute(f"INSERT INTO {STATE} (key, value) VALUES ('grams_gen', 1) "
+               "ON CONFLICT (key) DO UPDATE SET value = value + 1")

@@ -1,0 +1,249 @@
+"""Common grams (archive/search/grams.py): the rows say exactly which items hold each common
+gram — as a substring scan and as FTS5's phrase walk say — through uploads, edits, deletes,
+restores, a build interrupted and resumed, and writers during a build; search's totals are the
+same with them as without, and search counts in search_grams when it can."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from archive.core.db import transaction
+from archive.search import build_grams, engine, grams, index_item, reindex, search, unindex_item
+from archive.search import count as count_mod
+from archive.search.grams_build import build
+from cli import cli
+
+from .search_helpers import add_item, bf_norm
+
+WORDS = ["文明城市", "城市管理", "志愿服务", "宣传", "按季度统计", "公益广告", "垃圾分类", "市民", "明城"]
+
+
+def _text(rng: random.Random) -> str:
+    parts = []
+    for _ in range(rng.randint(3, 12)):
+        parts.append(rng.choice(WORDS))
+        r = rng.random()
+        if r < 0.2:
+            parts.append("，")
+        elif r < 0.3:
+            parts.append("\n")        # a line break between CJK characters: removed by normalising
+        elif r < 0.35:
+            parts.append(f"TZ{rng.randint(10, 99)}")
+    return "".join(parts)
+
+
+@pytest.fixture
+def grams_on(monkeypatch):
+    """Common grams in any archive: a gram in 5 % of the items is common."""
+    monkeypatch.setattr(grams, "MIN_ITEMS", 0)
+    monkeypatch.setattr(grams, "SHARE", 0.05)
+    monkeypatch.setattr(grams, "BATCH", 7)
+
+
+def _live_fields(db):
+    return {r[0]: r[1:] for r in db.execute(
+        "SELECT id, text, title, original_name, unit FROM items WHERE deleted_at IS NULL")}
+
+
+def _scan(db, gram) -> set:
+    """Items holding `gram`, by a scan written apart from archive/search."""
+    return {i for i, fields in _live_fields(db).items() if any(gram in bf_norm(v) for v in fields)}
+
+
+def _in_grams(db, expr) -> set:
+    return {r[0] for r in db.execute(f"SELECT rowid FROM {grams.GRAMS} WHERE {grams.GRAMS} MATCH ?", [expr])}
+
+
+def _in_fts(db, gram) -> set:
+    phrase = " + ".join(f'"{gram[i:i + 2]}"' for i in range(len(gram) - 1))
+    return {r[0] for r in db.execute("SELECT rowid FROM search_fts WHERE search_fts MATCH ?", [phrase])}
+
+
+def _check_exact(db):
+    vocab = grams.vocabulary(db)
+    assert vocab, "no common grams were chosen"
+    for gram in sorted(vocab):
+        assert _in_grams(db, f'"{gram}"') == _scan(db, gram) == _in_fts(db, gram), gram
+
+
+def test_grams_of_is_the_substring_rule():
+    rng = random.Random(3)
+    vocab = frozenset(w[i:i + k] for w in WORDS for k in (2, 3, 4) for i in range(len(w) - k + 1))
+    for _ in range(200):
+        fields = [_text(rng), _text(rng)[:5], "", "市民TZ12城"]
+        got = set(grams.grams_of(grams.normalised(fields), vocab).split())
+        assert got == {g for g in vocab if any(g in bf_norm(f) for f in fields)}
+
+
+def test_terms_of_reads_only_plain_term_expressions():
+    assert grams.terms_of('"宣传" + "传宣" + "宣传"') == ["宣传宣传"]
+    assert grams.terms_of('("组织" AND "明城" + "城市")') == ["组织", "明城市"]
+    assert grams.terms_of('("组织" AND "\ue000ce00605ff5e2cd8ec")') is None      # a filter token
+    assert grams.terms_of('"城市" + "文" *') is None
+    assert grams.terms_of('"城市" + "明城"') is None                               # not one string
+    assert grams.terms_of('("城市" OR "文明")') is None
+
+
+def test_rows_stay_exact_through_every_change(instance, grams_on):
+    db, rng = instance.db, random.Random(7)
+    ids = [add_item(db, _text(rng), title=rng.choice(["城市管理台账", "材料"])) for _ in range(120)]
+    report = build_grams(instance)
+    assert report["added"] == 120 and grams.upto(db) == grams.ALL
+    _check_exact(db)
+    # uploads, text edits, a title edit, deletes, a restore, an unindex: each in its transaction
+    for _ in range(15):
+        ids.append(add_item(db, _text(rng)))
+    for item_id in rng.sample(ids, 20):
+        with transaction(db):
+            db.execute("UPDATE items SET text = ? WHERE id = ?", [_text(rng), item_id])
+            index_item(db, item_id)
+    with transaction(db):
+        db.execute("UPDATE items SET title = '志愿服务宣传' WHERE id = ?", [ids[3]])
+        index_item(db, ids[3])
+        db.execute("UPDATE items SET material_type = '实景图片' WHERE id = ?", [ids[4]])   # same text
+        index_item(db, ids[4])
+    gone = rng.sample(ids, 12)
+    for item_id in gone:
+        with transaction(db):
+            db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [item_id])
+            index_item(db, item_id)
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [gone[0]])
+        index_item(db, gone[0])
+    _check_exact(db)
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone[0]])
+        unindex_item(db, gone[0])
+    _check_exact(db)
+    rows = db.execute(f"SELECT block FROM {grams.GRAMS}_data WHERE id = 1").fetchone()[0]
+    assert grams.fts_rows(rows) == db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+
+
+def test_a_build_interrupted_goes_on_from_its_last_batch(instance, grams_on, monkeypatch):
+    db, rng = instance.db, random.Random(11)
+    ids = [add_item(db, _text(rng)) for _ in range(60)]
+    written = []
+    real = grams.add_row
+
+    def crash_after_20(db_, item_id, fields, ahead=None):
+        if len(written) == 20:
+            raise KeyboardInterrupt   # as a kill between two rows of a batch
+        written.append(item_id)
+        real(db_, item_id, fields, ahead)
+
+    monkeypatch.setattr(grams, "add_row", crash_after_20)
+    with pytest.raises(KeyboardInterrupt):
+        build(db)
+    monkeypatch.setattr(grams, "add_row", real)
+    upto = grams.upto(db)
+    assert upto == ids[13]        # two whole batches of 7 kept, the third rolled back
+    n_rows = grams.fts_rows(db.execute(f"SELECT block FROM {grams.GRAMS}_data WHERE id = 1").fetchone()[0])
+    assert n_rows == 14
+    # search does not use a table still being built
+    assert grams.count_expression(db, '"文明" + "明城" + "城市"', 60) is None
+    # writers meanwhile: one below the build's mark, one above it, a new item, a restore
+    with transaction(db):
+        db.execute("UPDATE items SET text = '垃圾分类宣传' WHERE id = ?", [ids[2]])
+        index_item(db, ids[2])
+        db.execute("UPDATE items SET text = '公益广告宣传' WHERE id = ?", [ids[40]])
+        index_item(db, ids[40])
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[30]])
+        index_item(db, ids[30])
+    add_item(db, "文明城市宣传")
+    report = build(db)
+    assert report["added"] == 60 - 14 - 1 + 1 and grams.upto(db) == grams.ALL
+    _check_exact(db)
+
+
+def test_writers_during_a_build_are_followed(instance, grams_on):
+    db, rng = instance.db, random.Random(5)
+    ids = [add_item(db, _text(rng)) for _ in range(50)]
+    with transaction(db):
+        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[20]])
+        index_item(db, ids[20])
+    steps = []
+
+    def meanwhile(done, total, _):
+        # between batches: an edit below the mark, a restore and an edit above it, an upload
+        steps.append(done)
+        if len(steps) == 2:
+            with transaction(db):
+                db.execute("UPDATE items SET text = '按季度统计城市管理' WHERE id = ?", [ids[1]])
+                index_item(db, ids[1])
+                db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [ids[20]])
+                index_item(db, ids[20])
+                db.execute("UPDATE items SET text = '志愿服务' WHERE id = ?", [ids[45]])
+                index_item(db, ids[45])
+            add_item(db, "文明城市志愿服务")
+
+    build(db, meanwhile)
+    assert len(steps) >= 3
+    _check_exact(db)
+
+
+def test_search_counts_in_grams_and_totals_agree(instance, grams_on, monkeypatch):
+    db, rng = instance.db, random.Random(9)
+    for _ in range(150):
+        add_item(db, _text(rng))
+    build_grams(instance)
+    monkeypatch.setattr(engine, "RECENT_MIN_HITS", 5)
+    monkeypatch.setattr(engine, "RARE_MAX", 0, raising=False)
+    tables = []
+    real = count_mod._count
+
+    def spy(db_, table, match, after, upto):
+        tables.append(table)
+        return real(db_, table, match, after, upto)
+
+    monkeypatch.setattr(count_mod, "_count", spy)
+    queries = ["文明城市", "城市管理", "宣传 市民", "明城市 志愿", "按季度", "城市", "公益广告 垃圾分类 宣传"]
+    with_grams = []
+    for q in queries:
+        engine.COUNT_CACHE.clear()
+        with_grams.append(search(instance, q, limit=3)["total"])
+    assert grams.GRAMS in tables
+    monkeypatch.setattr(grams, "count_expression", lambda *a: None)
+    for q, n in zip(queries, with_grams):
+        engine.COUNT_CACHE.clear()
+        r = search(instance, q, limit=3)
+        assert r["total"] == n == len([1 for fields in _live_fields(db).values()
+                                       if all(any(t in bf_norm(v) for v in fields) for t in q.split())]), q
+
+
+def test_a_table_out_of_step_is_not_used(instance, grams_on):
+    db, rng = instance.db, random.Random(2)
+    ids = [add_item(db, _text(rng) + "文明城市") for _ in range(40)]
+    build_grams(instance)
+    n = db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+    match = '"文明" + "明城" + "城市"'
+    assert grams.count_expression(db, match, n) == '"文明城市"'
+    with transaction(db):   # a row lost behind index_item's back
+        grams.remove_row(db, ids[0], grams.indexed_fields(db, ids[0]))
+    assert grams.count_expression(db, match, n) is None
+    assert search(instance, "文明城市")["total"] == 40
+
+
+def test_small_archives_and_full_rebuilds_have_none(instance, grams_on, monkeypatch):
+    db, rng = instance.db, random.Random(4)
+    for _ in range(30):
+        add_item(db, _text(rng))
+    build_grams(instance)
+    assert grams.upto(db) == grams.ALL
+    reindex(instance, full=True)      # a new table, perhaps another analyzer: built again later
+    assert grams.upto(db) is None and not grams.vocabulary(db)
+    build_grams(instance)
+    _check_exact(db)
+    monkeypatch.setattr(grams, "MIN_ITEMS", 1000)
+    assert build_grams(instance)["grams"] == 0 and grams.upto(db) is None
+    assert db.execute(f"SELECT count(*) FROM {grams.VOCAB}").fetchone()[0] == 0
+
+
+def test_reindex_command_builds_them(instance, grams_on, runner):
+    rng = random.Random(6)
+    for _ in range(40):
+        add_item(instance.db, _text(rng))
+    r = runner.invoke(cli, ["--instance", str(instance.root), "reindex"])
+    assert r.exit_code == 0, r.output
+    assert grams.upto(instance.db) == grams.ALL
+    _check_exact(instance.db)
