@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import random
 import re
-from operator import add
 
 from .analysis import normalise
 from .ranking import fts_rows
@@ -37,25 +36,72 @@ SAMPLE = 3000             # items sampled (evenly over the ids) to choose the vo
 LONGEST = 4               # longest common gram, in characters
 BATCH = 500               # items a build transaction adds
 ALL = 1 << 62             # grams_upto once every indexed item has its row
-_IDEOGRAPHS = re.compile("[\u3400-\u4dbf\u4e00-\u9fff]+")
 _PHRASE_PART = re.compile(r'"([\u3400-\u4dbf\u4e00-\u9fff]{2})"')
 
 _VOCAB_CACHE: dict = {}
 
 
-def grams_of(norm_fields, vocab) -> str:
-    """The vocabulary's strings found in any of the normalised fields, space-separated (sorted,
-    so a row is deleted with exactly the tokens it was written with)."""
-    found: set = set()
-    for s in norm_fields:
-        if len(s) < 2:
-            continue
-        # every substring of 2, 3, 4 characters, made at C speed; only ideograph strings are
-        # in the vocabulary, so those spanning punctuation or Latin never match
-        g2 = list(map(add, s, s[1:]))
-        g3 = list(map(add, g2, s[2:]))
-        found.update(vocab.intersection(g2), vocab.intersection(g3), vocab.intersection(map(add, g3, s[3:])))
-    return " ".join(sorted(found))
+class Vocab:
+    """The vocabulary: its strings, and each one's code points packed into 64 bits (16 a
+    character, first character highest; the ideographs here are all below U+A000), sorted."""
+
+    def __init__(self, strings):
+        import numpy as np
+        self.strings = frozenset(strings)
+        by_key = {_key(g): g for g in self.strings}
+        self.keys = np.array(sorted(by_key), dtype=np.uint64)
+        self.by_key = by_key
+
+    def __contains__(self, gram: str) -> bool:
+        return gram in self.strings
+
+    def __len__(self) -> int:
+        return len(self.strings)
+
+
+def _key(gram: str) -> int:
+    k = 0
+    for i, c in enumerate(gram):
+        k |= ord(c) << (16 * (3 - i))
+    return k
+
+
+def _gram_keys(norm_fields):
+    """The packed keys of every ideograph substring of 2–LONGEST characters of the fields (a
+    substring never spans two fields), distinct and sorted: a few numpy operations a text
+    instead of a Python step per character (~0.1 ms for 1,750 characters against ~1.5)."""
+    import numpy as np
+    s = "\n".join(norm_fields)
+    a = np.frombuffer(s.encode("utf-32-le"), dtype=np.uint32)
+    if len(a) < 2:
+        return np.zeros(0, dtype=np.uint64)
+    ok = ((a >= 0x3400) & (a <= 0x4DBF)) | ((a >= 0x4E00) & (a <= 0x9FFF))   # ideographs, as queries take them
+    c = a.astype(np.uint64)
+    k2, ok2 = (c[:-1] << np.uint64(48)) | (c[1:] << np.uint64(32)), ok[:-1] & ok[1:]
+    k3, ok3 = k2[:-1] | (c[2:] << np.uint64(16)), ok2[:-1] & ok[2:]
+    k4, ok4 = k3[:-1] | c[3:], ok3[:-1] & ok[3:]
+    return _distinct(np.concatenate([k2[ok2], k3[ok3], k4[ok4]]))
+
+
+def _distinct(keys):
+    """Sorted, each once (np.unique takes ~7× as long on these arrays here)."""
+    import numpy as np
+    keys = np.sort(keys)
+    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
+
+
+def grams_of(norm_fields, vocab: Vocab) -> str:
+    """The vocabulary's strings found in any of the normalised fields, space-separated, in key
+    order (so a row is deleted with exactly the tokens it was written with)."""
+    import numpy as np
+    keys = _gram_keys(norm_fields)
+    if not len(keys) or not len(vocab.keys):
+        return ""
+    at = np.searchsorted(vocab.keys, keys)
+    at[at == len(vocab.keys)] = 0
+    found = keys[vocab.keys[at] == keys]
+    by_key = vocab.by_key
+    return " ".join([by_key[k] for k in found.tolist()])
 
 
 def normalised(fields) -> list[str]:
@@ -68,13 +114,13 @@ def upto(db) -> int | None:
     return None if row is None else int(row[0])
 
 
-def vocabulary(db) -> frozenset:
+def vocabulary(db) -> Vocab:
     """The vocabulary, read once per generation (`grams_gen`) and database file."""
     gen = db.execute(f"SELECT (SELECT value FROM {STATE} WHERE key = 'grams_gen'), "
                      "(SELECT file FROM pragma_database_list WHERE name = 'main')").fetchone()
     got = _VOCAB_CACHE.get(gen)
     if got is None:
-        got = frozenset(r[0] for r in db.execute(f"SELECT gram FROM {VOCAB}"))
+        got = Vocab(r[0] for r in db.execute(f"SELECT gram FROM {VOCAB}"))
         if len(_VOCAB_CACHE) > 8:
             _VOCAB_CACHE.clear()
         _VOCAB_CACHE[gen] = got
@@ -135,22 +181,21 @@ def count_expression(db, match: str, fts_rows_now: int | None) -> str | None:
 def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE) -> list[str]:
     """The vocabulary: ideograph strings of 2–LONGEST characters in at least `share` of `sample`
     indexed items spread evenly over the ids up to `top` (each item counted once a string)."""
+    import numpy as np
     ids = [r[0] for r in db.execute(
         "SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
     if len(ids) > sample:
         ids = sorted(random.Random(len(ids)).sample(ids, sample))
-    seen: dict = {}
-    for item_id in ids:
-        fields = indexed_fields(db, item_id)
-        found: set = set()
-        for s in normalised(fields):
-            for run in _IDEOGRAPHS.findall(s):
-                for k in range(2, LONGEST + 1):
-                    found.update(run[i:i + k] for i in range(len(run) - k + 1))
-        for g in found:
-            seen[g] = seen.get(g, 0) + 1
+    if not ids:
+        return []
+    keys, counts = np.unique(np.concatenate([_gram_keys(normalised(indexed_fields(db, i))) for i in ids]),
+                             return_counts=True)
     need = max(2, int(share * len(ids) + 0.999))
-    return sorted(g for g, n in seen.items() if n >= need)
+    return sorted(_string(k) for k in keys[counts >= need].tolist())
+
+
+def _string(key: int) -> str:
+    return "".join(chr(c) for c in ((key >> (16 * (3 - i))) & 0xFFFF for i in range(4)) if c)
 
 
 def indexed_fields(db, item_id: int):
