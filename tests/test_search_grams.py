@@ -9,7 +9,8 @@ import random
 import pytest
 
 from archive.core.db import transaction
-from archive.search import build_grams, engine, grams, index_item, reindex, search, unindex_item
+from archive.search import (build_grams, check_index, engine, grams, index_advice, index_item, reindex, search,
+                            unindex_item)
 from archive.search import count as count_mod
 from archive.search.grams_build import build
 from cli import cli
@@ -222,6 +223,10 @@ def test_a_table_out_of_step_is_not_used(instance, grams_on):
         grams.remove_row(db, ids[0], grams.indexed_fields(db, ids[0]))
     assert grams.count_expression(db, match, n) is None
     assert search(instance, "文明城市")["total"] == 40
+    assert [p["key"] for p in check_index(db)] == ["common grams out of step"]
+    build_grams(instance)                      # as `evidence reindex` would: built again
+    assert check_index(db) == [] and grams.count_expression(db, match, n) == '"文明城市"'
+    _check_exact(db)
 
 
 def test_small_archives_and_full_rebuilds_have_none(instance, grams_on, monkeypatch):
@@ -239,11 +244,14 @@ def test_small_archives_and_full_rebuilds_have_none(instance, grams_on, monkeypa
     assert db.execute(f"SELECT count(*) FROM {grams.VOCAB}").fetchone()[0] == 0
 
 
-def test_reindex_command_builds_them(instance, grams_on, runner):
+def test_reindex_command_builds_them(instance, grams_on, runner, monkeypatch):
     rng = random.Random(6)
     for _ in range(40):
         add_item(instance.db, _text(rng))
+    monkeypatch.setattr(engine, "SAMPLE_MIN_ITEMS", 0)
+    assert "common grams missing" in [a["key"] for a in index_advice(instance.db)]
     r = runner.invoke(cli, ["--instance", str(instance.root), "reindex"])
     assert r.exit_code == 0, r.output
     assert grams.upto(instance.db) == grams.ALL
+    assert "common grams missing" not in [a["key"] for a in index_advice(instance.db)]
     _check_exact(instance.db)

@@ -866,8 +866,9 @@ COUNTS_OLD_SHARE = 0.25
 
 def index_advice(db) -> list[dict]:
     """Warnings, not problems (each {"key", "message", ...}): in a large archive, ea_rank not
-    built or not loading (rank_ext), and the document counts ranking reads missing, lapsed (too
-    many old items changed since), or many items came after them."""
+    built or not loading (rank_ext), the common grams not (yet) complete, and the document
+    counts ranking reads missing, lapsed (too many old items changed since), or many items
+    came after them."""
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
         return []
@@ -875,6 +876,9 @@ def index_advice(db) -> list[dict]:
         "key": "ea_rank missing",
         "message": "检索排序扩展 ea_rank 未编译或无法加载，排序改用 FTS5 自带的 bm25（较慢）；"
                    "安装 gcc 与 libsqlite3-dev 后重新运行 ./run 即可编译"}]
+    if grams.upto(db) != grams.ALL and db.execute(f"SELECT count(*) FROM {DOCS}").fetchone()[0] >= grams.MIN_ITEMS:
+        out.append({"key": "common grams missing",
+                    "message": "尚未统计常用词组，常用词的检索总数需逐条计数（较慢）；运行 evidence reindex 即可统计"})
     return out + _count_advice(db, top)
 
 
@@ -898,8 +902,9 @@ def _count_advice(db, top: int) -> list[dict]:
 def check_index(db) -> list[dict]:
     """Problems between the FTS index and the items (each {"key", "message", ...}); [] = clean.
     Checks: FTS5 integrity-check, one FTS row per non-deleted item and none for others, rows
-    built from the item's current text (source hash), filter tokens and analyzer version, and
-    the kept document counts while totals are taken from them (doccounts.wrong)."""
+    built from the item's current text (source hash), filter tokens and analyzer version, the
+    common grams' rows (one an indexed item), and the kept document counts while totals are
+    taken from them (doccounts.wrong)."""
     problems: list[dict] = []
     if db.execute(f"SELECT 1 FROM {UNMOVED} LIMIT 1").fetchone():
         n = db.execute(f"SELECT count(*) FROM {UNMOVED}").fetchone()[0]
@@ -925,6 +930,10 @@ def check_index(db) -> list[dict]:
                          "fts_rows": n_fts, "registered": n_docs})
     for (item_id,) in db.execute(f"SELECT id FROM {FTS}_docsize WHERE id NOT IN (SELECT item_id FROM {DOCS})"):
         problems.append({"key": "orphan fts row", "message": "全文索引中有未登记的行", "item_id": item_id})
+    if grams.upto(db) == grams.ALL and grams.rows(db) != n_docs:
+        problems.append({"key": "common grams out of step", "rows": grams.rows(db), "registered": n_docs,
+                         "message": f"常用词组表行数 {grams.rows(db)} 与登记数 {n_docs} 不符（检索总数不受影响，"
+                                    "常用词计数改为逐条进行）；请运行 evidence reindex 重建"})
     if not problems:   # (counts read off a broken index say nothing)
         bad = doccounts.wrong(db)
         if bad:

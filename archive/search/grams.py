@@ -172,10 +172,15 @@ def count_expression(db, match: str, fts_rows_now: int | None) -> str | None:
     vocab = vocabulary(db)
     if not all(t in vocab for t in terms):
         return None
-    row = db.execute(f"SELECT block FROM {GRAMS}_data WHERE id = 1").fetchone()
-    if row is None or fts_rows(row[0]) != fts_rows_now:
+    if rows(db) != fts_rows_now:
         return None
     return " AND ".join(f'"{t}"' for t in terms)
+
+
+def rows(db) -> int | None:
+    """The table's row count (FTS5's averages record)."""
+    row = db.execute(f"SELECT block FROM {GRAMS}_data WHERE id = 1").fetchone()
+    return None if row is None else fts_rows(row[0])
 
 
 def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE) -> list[str]:

@@ -18,7 +18,8 @@ from .prefetch import analysed
 
 
 def build(db, progress=None, min_items: int | None = None) -> dict:
-    """Make the common grams complete (or drop them below MIN_ITEMS live items).
+    """Make the common grams complete (or drop them below MIN_ITEMS live items; build them
+    again when out of step with search_fts).
     Returns {"grams": vocabulary size, "added": rows written, "items": indexed items}."""
     min_items = grams.MIN_ITEMS if min_items is None else min_items
     live = db.execute(f"SELECT count(*) FROM {DOCS}").fetchone()[0]
@@ -27,6 +28,9 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
             with transaction(db):
                 grams.forget(db)
         return {"grams": 0, "added": 0, "items": live}
+    if grams.upto(db) == grams.ALL and grams.rows(db) != live:
+        with transaction(db):   # out of step (fsck says so): built again
+            grams.forget(db)
     if grams.upto(db) is None:
         top = db.execute(f"SELECT max(item_id) FROM {DOCS}").fetchone()[0] or 0
         chosen = grams.choose(db, top)
