@@ -45,6 +45,11 @@ if mode == "fresh":   # an empty index and every item waiting: the bulk build of
         from archive.search import index
         inst.db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', ?)",
                         [getattr(index, "FTS_HASH_SIZE", 1024 * 1024)])
+        try:   # common grams (the fourteenth session's code on): none yet either
+            from archive.search import grams
+            grams.forget(inst.db)
+        except ImportError:
+            pass
 t, (c0, k0) = time.perf_counter(), cpu()
 report = {"mode": "fresh", **catch_up(inst)} if mode == "fresh" else reindex(inst, full=mode == "full")
 wall, (c1, k1) = time.perf_counter() - t, cpu()
@@ -53,9 +58,13 @@ t = time.perf_counter()
 if hasattr(engine, "compact"):   # `evidence reindex` then merges the segments (timed apart)
     engine.compact(inst)
 merge = time.perf_counter() - t
+t = time.perf_counter()
+if hasattr(engine, "build_grams"):   # then the common grams (a fresh build wrote them inline: merged)
+    engine.build_grams(inst)
+common = time.perf_counter() - t
 inst.close()
 print(json.dumps({"items": n, "wall": wall, "cpu": c1 - c0, "worker_cpu": k1 - k0, "mode": report["mode"],
-                  "merge": merge}))
+                  "merge": merge, "grams": common}))
 """
 
 
@@ -90,7 +99,9 @@ def main(argv=None):
                 results.setdefault((mode, name), []).append(res)
                 print(f"  round {r + 1} {mode} {name}: {res['items'] / res['wall']:.0f} items/s wall, "
                       f"CPU {res['cpu']:.1f} s + worker {res['worker_cpu']:.1f} s, then merging segments "
-                      f"{res['merge']:.1f} s, load {os.getloadavg()[0]:.1f}",
+                      f"{res['merge']:.1f} s, common grams {res.get('grams', 0):.1f} s, "
+                      f"in all {res['items'] / (res['wall'] + res['merge'] + res.get('grams', 0)):.0f} items/s, "
+                      f"load {os.getloadavg()[0]:.1f}",
                       file=sys.stderr, flush=True)
     print("| mode | code | items/s wall (median) | items per CPU-second | CPU s: main + worker | wall s |")
     print("|---|---|---|---|---|---|")

@@ -255,3 +255,21 @@ def test_reindex_command_builds_them(instance, grams_on, runner, monkeypatch):
     assert grams.upto(instance.db) == grams.ALL
     assert "common grams missing" not in [a["key"] for a in index_advice(instance.db)]
     _check_exact(instance.db)
+
+
+def test_a_fresh_bulk_build_writes_them_with_the_index(instance, grams_on, monkeypatch):
+    from archive.search import prefetch
+    from .search_helpers import add_many
+    db, rng = instance.db, random.Random(8)
+    add_many(db, [_text(rng) for _ in range(300)], index=False)    # a bulk load: nothing indexed
+
+    def not_here(*a):
+        raise AssertionError("the analysis worker finds a fresh build's grams")
+
+    with monkeypatch.context() as m:
+        m.setattr(prefetch, "MIN_ITEMS", 1)
+        m.setattr(grams, "grams_of", not_here)
+        engine.catch_up(instance)
+    assert grams.upto(db) == grams.ALL
+    _check_exact(db)
+    assert check_index(db) == []

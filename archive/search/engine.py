@@ -17,6 +17,7 @@ from .index import (DOCS, FTS, FTS_HASH_SIZE, LEGACY_FTS, LEGACY_SRC, NEW_FTS, O
                     UNMOVED, index_item, item_codes, source_hash, unindex_item, write_row)
 # COUNT_CACHE is read here by name: the benchmark and tests clear it
 from .kept import COUNT_CACHE, remember, state as index_state, total as kept_total  # noqa: F401
+from .grams_build import start_inline
 from .prefetch import analysed
 from .query import (AllN, and_all, code_filter, compile_tree, date_filter, parse, type_filter,
                     unit_filter)
@@ -655,7 +656,9 @@ def _catch_up(db, progress, of_total: int | None = None):
     todo = list(dict.fromkeys(unmoved + pending))
     total = max(of_total or 0, len(todo))
     done = 0
-    for batch, known in analysed(db, list(_batches(todo))):
+    # a fresh build of a large archive writes the common grams with the index (one pass)
+    kind = "tokens+grams" if not unmoved and start_inline(db, len(todo)) else "tokens"
+    for batch, known in analysed(db, list(_batches(todo)), kind):
         with transaction(db):
             for item_id in batch:
                 index_item(db, item_id, known)

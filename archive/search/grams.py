@@ -183,12 +183,15 @@ def rows(db) -> int | None:
     return None if row is None else fts_rows(row[0])
 
 
-def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE) -> list[str]:
+def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE, items: bool = False) -> list[str]:
     """The vocabulary: ideograph strings of 2–LONGEST characters in at least `share` of `sample`
-    indexed items spread evenly over the ids up to `top` (each item counted once a string)."""
+    indexed items (`items`: live items, none indexed yet) spread evenly over the ids up to
+    `top` (each item counted once a string)."""
     import numpy as np
-    ids = [r[0] for r in db.execute(
-        "SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
+    if items:
+        ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL AND id <= ? ORDER BY id", [top])]
+    else:
+        ids = [r[0] for r in db.execute("SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
     if len(ids) > sample:
         ids = sorted(random.Random(len(ids)).sample(ids, sample))
     if not ids:
@@ -204,7 +207,8 @@ def _string(key: int) -> str:
 
 
 def indexed_fields(db, item_id: int):
-    """The (text, title, name, unit) the item's search_fts row was built from (as index.py)."""
+    """The (text, title, name, unit) the item's search_fts row was built from (as index.py;
+    an item not indexed: its own)."""
     old = db.execute("SELECT text, title, name, unit FROM search_old WHERE item_id = ?", [item_id]).fetchone()
     if old is not None:
         return old

@@ -33,12 +33,7 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
             grams.forget(db)
     if grams.upto(db) is None:
         top = db.execute(f"SELECT max(item_id) FROM {DOCS}").fetchone()[0] or 0
-        chosen = grams.choose(db, top)
-        with transaction(db):
-            grams.forget(db)
-            db.conn.executemany(f"INSERT INTO {grams.VOCAB} (gram) VALUES (?)", [(g,) for g in chosen])
-            grams.bump_generation(db)
-            db.execute(f"INSERT INTO {STATE} (key, value) VALUES ('grams_upto', 0)")
+        _start(db, grams.choose(db, top), 0)
     gen = _gen(db)
     start = grams.upto(db)
     todo = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} WHERE item_id > ? ORDER BY item_id", [start])]
@@ -69,6 +64,27 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
             added += 1
         db.execute(f"UPDATE {STATE} SET value = ? WHERE key = 'grams_upto'", [grams.ALL])
     return {"grams": len(grams.vocabulary(db)), "added": added, "items": live}
+
+
+def start_inline(db, waiting: int, min_items: int | None = None) -> bool:
+    """Before a bulk index of `waiting` items into an empty index (a fresh build): with
+    MIN_ITEMS or more, the vocabulary chosen from the items and the (empty) table complete from
+    the start, so index_item writes each row with its search_fts row, its strings found by the
+    analysis worker beside its tokens: one pass over the text instead of two. Returns whether
+    the table is complete (so the worker should find the strings)."""
+    min_items = grams.MIN_ITEMS if min_items is None else min_items
+    if grams.upto(db) is None and waiting >= min_items and not db.execute(f"SELECT 1 FROM {DOCS} LIMIT 1").fetchone():
+        top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
+        _start(db, grams.choose(db, top, items=True), grams.ALL)
+    return grams.upto(db) == grams.ALL
+
+
+def _start(db, chosen: list[str], upto: int) -> None:
+    with transaction(db):
+        grams.forget(db)
+        db.conn.executemany(f"INSERT INTO {grams.VOCAB} (gram) VALUES (?)", [(g,) for g in chosen])
+        grams.bump_generation(db)
+        db.execute(f"INSERT INTO {STATE} (key, value) VALUES ('grams_upto', ?)", [upto])
 
 
 def _gen(db):

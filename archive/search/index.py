@@ -178,8 +178,9 @@ def write_row(db, item_id: int, row, f: str, table: str = FTS, known: dict | Non
 
 def index_item(db, item_id: int, known: dict | None = None) -> None:
     """(Re)write one item's FTS row from its items row; a deleted or missing item is removed.
-    `known`: token strings analysed ahead by source hash (bulk jobs); an item whose text is
-    unchanged is analysed once for its delete and insert.
+    `known`: token strings analysed ahead by source hash (bulk jobs), and common grams by
+    (source hash, grams.GRAMS); an item whose text is unchanged is analysed once for its delete
+    and insert.
 
     Call inside the caller's `transaction(db)` (raw SQL only, never commits)."""
     row = db.execute("SELECT text, title, original_name, unit, deleted_at, material_type, date "
@@ -207,7 +208,7 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
     text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
     write_row(db, item_id, fields, f, text_toks=text_toks)
     if removed_grams and grams.tracks(db, item_id):
-        grams.add_row(db, item_id, fields)
+        grams.add_row(db, item_id, fields, known.get((digest, grams.GRAMS)) if known else None)
     keep_counts(db, item_id, before, text_toks)
     if rebuilding:
         write_row(db, item_id, fields, f, NEW_FTS, text_toks=text_toks)

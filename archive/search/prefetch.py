@@ -26,6 +26,7 @@ from archive.core.sqlite import sqlite3
 from archive.core.db import database_file
 
 from . import grams
+from .analysis import tokens
 from .index import OLD, analyse, source_hash
 
 MIN_ITEMS = 2000   # fewer: starting a process (~0.2 s) costs more than it saves
@@ -36,18 +37,27 @@ _LEN = struct.Struct("<Q")
 
 def analyse_batch(path: str, ids: list[int], kind: str = "tokens") -> dict:
     """In the worker: {source hash: token strings} of the items' current and old text fields
-    (kind "grams": {source hash: their common grams}, grams.py)."""
+    (kind "grams": {source hash: their common grams}, grams.py; "tokens+grams": both, the
+    grams keyed by (source hash, grams.GRAMS))."""
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         marks = ", ".join("?" for _ in ids)
         rows = conn.execute(f"SELECT text, title, original_name, unit FROM items WHERE id IN ({marks})", ids).fetchall()
         rows += conn.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id IN ({marks})", ids).fetchall()
-        vocab = grams.vocabulary(conn) if kind == "grams" else None
+        vocab = grams.vocabulary(conn) if kind != "tokens" else None
     finally:
         conn.close()
-    if vocab is not None:
+    if kind == "grams":
         return {source_hash(*row): grams.grams_of(grams.normalised(row), vocab) for row in rows}
-    return dict(analyse(row) for row in rows)
+    if kind == "tokens":
+        return dict(analyse(row) for row in rows)
+    out: dict = {}
+    for row in rows:   # "tokens+grams": both, the fields normalised once (analyse's tokens)
+        norm = grams.normalised(row)
+        digest = source_hash(*row)
+        out[digest] = [tokens(n) for n in norm]
+        out[(digest, grams.GRAMS)] = grams.grams_of(norm, vocab)
+    return out
 
 
 def _send(stream, obj) -> None:
