@@ -11,6 +11,7 @@ when the fields' digest is still the same. Search uses the table once `grams_upt
 from __future__ import annotations
 
 from archive.core.db import transaction
+from archive.core.errors import ArchiveError
 
 from . import grams
 from .index import DOCS, STATE, source_hash
@@ -42,7 +43,8 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
     for batch, known in analysed(db, batches, kind="grams"):
         with transaction(db):
             if _gen(db) != gen or grams.upto(db) != start:
-                raise RuntimeError("另一个进程正在重建常用词组，本次已停止")
+                raise ArchiveError("grams rebuilt meanwhile",
+                                   "另一个进程同时在重建常用词组，本次已停止（已写入的部分保留）；稍后再运行 evidence reindex")
             # the indexed items of the range now: one removed meanwhile has no search_fts row,
             # one indexed meanwhile (restored) is above grams_upto, so has no gram row yet
             for (item_id,) in db.execute(f"SELECT item_id FROM {DOCS} WHERE item_id > ? AND item_id <= ?",
