@@ -15,7 +15,7 @@ from archive.search import count as count_mod
 from archive.search.grams_build import build
 from cli import cli
 
-from .search_helpers import add_item, bf_norm
+from .search_helpers import add_item, bf_norm, fts_segments
 
 WORDS = ["文明城市", "城市管理", "志愿服务", "宣传", "按季度统计", "公益广告", "垃圾分类", "市民", "明城"]
 
@@ -273,3 +273,6 @@ def test_a_fresh_bulk_build_writes_them_with_the_index(instance, grams_on, monke
     assert grams.upto(db) == grams.ALL
     _check_exact(db)
     assert check_index(db) == []
+    assert fts_segments(db, grams.GRAMS) > 1
+    assert build_grams(instance)["added"] == 0         # as the reindex ends: nothing to add, merged
+    assert fts_segments(db, grams.GRAMS) == 1

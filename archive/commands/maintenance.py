@@ -13,7 +13,7 @@ from .common import cli_user, emit_json, fail_usage, json_option, one_line, pass
 @pass_instance
 def reindex_cmd(inst):
     """重建全文索引（检索不中断）与单位材料汇总；分析规则变更后或 fsck 报索引、汇总问题时运行。"""
-    from archive.search import build_grams, check_index, compact, keep_doc_counts, reindex
+    from archive.search import build_grams, check_index, compact, keep_doc_counts, merge_grams, reindex
 
     with progress_bar("重建索引") as update:
         report = reindex(inst, progress=update)
@@ -21,8 +21,11 @@ def reindex_cmd(inst):
         compact(inst, progress=update)   # one segment: every query looks terms up once
     click.echo("正在统计词的文档数（用于多词检索排序）……", err=True)
     keep_doc_counts(inst)
-    with progress_bar("统计常用词组") as update:
-        build_grams(inst, progress=update)   # 200,000+ items: frequent terms counted without positions
+    with progress_bar("统计常用词组") as update:   # 200,000+ items: frequent terms counted without positions
+        common = build_grams(inst, progress=update, merge=False)
+    if common["grams"]:
+        with progress_bar("合并常用词组索引段") as update:
+            merge_grams(inst, progress=update)
     problems = check_index(inst.db)
     click.echo(f"已重建索引：{report['indexed']} 条资料，移除 {report['removed']} 条过期索引", err=True)
     from archive.units.facts import rebuild

@@ -805,14 +805,21 @@ def merge_segments(db, table: str, progress: Progress | None = None) -> dict:
     return {"steps": steps, "pages": pages}
 
 
-def build_grams(instance, progress: Progress | None = None) -> dict:
+def build_grams(instance, progress: Progress | None = None, merge: bool = True) -> dict:
     """Complete the common grams (grams.py) as `evidence reindex` ends: in an archive of
-    grams.MIN_ITEMS items or more, the exact totals of frequent terms without their positions."""
+    grams.MIN_ITEMS items or more, the exact totals of frequent terms without their positions.
+    Then, while they are in use and `merge`, their segments merged (merge_grams: one short step
+    when they are already; a fresh build wrote its rows with the index, a segment a batch)."""
     from .grams_build import build
     report = build(instance.db, progress)
-    if report["added"]:
-        merge_segments(instance.db, grams.GRAMS)
+    if report["grams"] and merge:
+        merge_grams(instance)
     return report
+
+
+def merge_grams(instance, progress: Progress | None = None) -> dict:
+    """The common grams' segments merged into one, as `compact` does for the index."""
+    return merge_segments(instance.db, grams.GRAMS, progress)
 
 
 def keep_doc_counts(instance) -> dict:
