@@ -29,6 +29,12 @@ import archive
 from archive.core.instance import Instance
 from archive.search import catch_up, reindex
 assert archive.__file__.startswith(sys.argv[1]), archive.__file__
+if sys.argv[4] != "-":   # --grams-min-items: common grams in a smaller archive too (code that has them)
+    try:
+        from archive.search import grams
+        grams.MIN_ITEMS = int(sys.argv[4])
+    except ImportError:
+        pass
 inst = Instance.open(sys.argv[2])
 n = inst.db.execute("SELECT count(*) FROM items WHERE deleted_at IS NULL").fetchone()[0]
 def cpu():
@@ -68,8 +74,9 @@ print(json.dumps({"items": n, "wall": wall, "cpu": c1 - c0, "worker_cpu": k1 - k
 """
 
 
-def run(code: Path, inst: Path, mode: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", RUN, str(code.resolve()), str(inst), mode],
+def run(code: Path, inst: Path, mode: str, grams_min_items=None) -> dict:
+    out = subprocess.run([sys.executable, "-c", RUN, str(code.resolve()), str(inst), mode,
+                          "-" if grams_min_items is None else str(grams_min_items)],
                          check=True, capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -83,6 +90,9 @@ def main(argv=None):
                          "emptied, every item pending, then catch_up: building the index of a loaded archive)")
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--only-this", action="store_true", help="this checkout's code only (no baseline run)")
+    ap.add_argument("--grams-min-items", type=int,
+                    help="common grams from this many items (default: the code's own, 200,000): what they "
+                         "cost a build of a smaller instance")
     args = ap.parse_args(argv)
     if not args.baseline and not args.only_this:
         ap.error("--baseline or --only-this")
@@ -95,7 +105,7 @@ def main(argv=None):
             order = ["baseline", "this"] if r % 2 == 0 else ["this", "baseline"]
             order = [name for name in order if name in codes]
             for name in order:
-                res = run(codes[name], Path(args.dir), mode)
+                res = run(codes[name], Path(args.dir), mode, args.grams_min_items)
                 results.setdefault((mode, name), []).append(res)
                 print(f"  round {r + 1} {mode} {name}: {res['items'] / res['wall']:.0f} items/s wall, "
                       f"CPU {res['cpu']:.1f} s + worker {res['worker_cpu']:.1f} s, then merging segments "

@@ -20,7 +20,10 @@ def bigrams(term: str) -> list[str]:
 
 
 def bm25_idf(n_row: int, n_hit: int) -> float:
-    """bm25's IDF as FTS5 computes it (a term in half the items or more: 1e-6)."""
+    """bm25's IDF as FTS5 computes it (a term in half the items or more: 1e-6). A kept count
+    above the rows (counts that lapsed before many items were deleted) is a term in all of
+    them, not a math domain error."""
+    n_hit = min(n_hit, n_row)
     idf = math.log((n_row - n_hit + 0.5) / (n_hit + 0.5))
     return idf if idf > 0.0 else 1e-6
 
