@@ -100,7 +100,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--only-this", action="store_true", help="this checkout's code only (no baseline run)")
     ap.add_argument("--grams-min-items", type=int,
-                    help="common grams from this many items (default: the code's own, 200,000): what they "
+                    help="common grams from this many items (default: the code's own, 50,000): what they "
                          "cost a build of a smaller instance")
     args = ap.parse_args(argv)
     if not args.baseline and not args.only_this:

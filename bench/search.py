@@ -162,7 +162,7 @@ def build(inst: Instance, n: int, seed: int = 1, index_by: str = "item") -> dict
               f"bulk index + merge + counts {n / (time.perf_counter() - t2):.0f} items/s",
               file=sys.stderr, flush=True)
         t5 = time.perf_counter()
-        common = engine.build_grams(inst)   # as `evidence reindex` ends: 200,000+ items only
+        common = engine.build_grams(inst)   # as `evidence reindex` ends: 50,000+ items only
         print(f"  common grams in {time.perf_counter() - t5:.1f} s ({common['grams']} strings, {common['added']} rows); "
               f"in all {n / (time.perf_counter() - t2):.0f} items/s", file=sys.stderr, flush=True)
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -21,7 +21,7 @@ def reindex_cmd(inst):
         compact(inst, progress=update)   # one segment: every query looks terms up once
     click.echo("正在统计词的文档数（用于多词检索排序）……", err=True)
     keep_doc_counts(inst)
-    with progress_bar("统计常用词组") as update:   # 200,000+ items: frequent terms counted without positions
+    with progress_bar("统计常用词组") as update:   # 50,000+ items: frequent terms counted without positions
         common = build_grams(inst, progress=update, merge=False)
     if common["grams"]:
         with progress_bar("合并常用词组索引段") as update:

@@ -17,7 +17,7 @@ The rows follow search_fts in the same transactions (index.index_item, unindex_i
 item at or below `grams_upto`; `build` (as `evidence reindex` ends) adds the rest in short
 transactions, resumable after a crash, and sets `grams_upto` to ALL when none is left. Search
 uses the table only then, and only while it holds as many rows as search_fts (a write that went
-around index_item would show there). Archives below MIN_ITEMS live items have none: their
+around index_item would show there). Archives below MIN_ITEMS indexed items have none: their
 phrase walks are cheap. Schema: migration 0064_search_grams.
 """
 from __future__ import annotations
@@ -30,7 +30,9 @@ from .ranking import fts_rows
 
 GRAMS, VOCAB = "search_grams", "search_gram_vocab"
 STATE = "search_state"    # index.STATE (index imports this module, not the other way)
-MIN_ITEMS = 200_000       # fewer live items: no common grams (a phrase walk costs ≤ ~30 ms)
+# Fewer indexed items: no common grams. At 100,000 they took the p95 of a 4-character term and of
+# two terms from 30–31 to 20–21 ms (bench/RESULTS.md); below 50,000 a phrase walk is a few ms.
+MIN_ITEMS = 50_000
 SHARE = 0.10              # a string in at least this share of the sampled items is a common gram
 SAMPLE = 3000             # items sampled (evenly over the ids) to choose the vocabulary
 LONGEST = 4               # longest common gram, in characters
