@@ -68,6 +68,22 @@ def _check_exact(db):
         assert _in_grams(db, f'"{gram}"') == _scan(db, gram) == _in_fts(db, gram), gram
 
 
+def _built(instance, n: int, seed: int) -> list[int]:
+    """n items of random text, then the common grams built; their ids."""
+    rng = random.Random(seed)
+    ids = [add_item(instance.db, _text(rng)) for _ in range(n)]
+    build_grams(instance)
+    return ids
+
+
+def _set(db, *changes):
+    """Each (item id, column, value) written and its index rows rewritten, in one transaction."""
+    with transaction(db):
+        for item_id, column, value in changes:
+            db.execute(f"UPDATE items SET {column} = ? WHERE id = ?", [value, item_id])
+            index_item(db, item_id)
+
+
 def test_grams_of_is_the_substring_rule():
     rng = random.Random(3)
     vocab = grams.Vocab(w[i:i + k] for w in WORDS for k in (2, 3, 4) for i in range(len(w) - k + 1))
@@ -96,29 +112,18 @@ def test_rows_stay_exact_through_every_change(instance, grams_on):
     for _ in range(15):
         ids.append(add_item(db, _text(rng)))
     for item_id in rng.sample(ids, 20):
-        with transaction(db):
-            db.execute("UPDATE items SET text = ? WHERE id = ?", [_text(rng), item_id])
-            index_item(db, item_id)
-    with transaction(db):
-        db.execute("UPDATE items SET title = '志愿服务宣传' WHERE id = ?", [ids[3]])
-        index_item(db, ids[3])
-        db.execute("UPDATE items SET material_type = '实景图片' WHERE id = ?", [ids[4]])   # same text
-        index_item(db, ids[4])
+        _set(db, (item_id, "text", _text(rng)))
+    _set(db, (ids[3], "title", "志愿服务宣传"), (ids[4], "material_type", "实景图片"))   # the second: same text
     gone = rng.sample(ids, 12)
     for item_id in gone:
-        with transaction(db):
-            db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [item_id])
-            index_item(db, item_id)
-    with transaction(db):
-        db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [gone[0]])
-        index_item(db, gone[0])
+        _set(db, (item_id, "deleted_at", "t"))
+    _set(db, (gone[0], "deleted_at", None))
     _check_exact(db)
     with transaction(db):
         db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [gone[0]])
         unindex_item(db, gone[0])
     _check_exact(db)
-    rows = db.execute(f"SELECT block FROM {grams.GRAMS}_data WHERE id = 1").fetchone()[0]
-    assert grams.fts_rows(rows) == db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+    assert grams.rows(db) == db.execute("SELECT count(*) FROM search_docs").fetchone()[0]
 
 
 def test_a_build_interrupted_goes_on_from_its_last_batch(instance, grams_on, monkeypatch):
@@ -139,18 +144,11 @@ def test_a_build_interrupted_goes_on_from_its_last_batch(instance, grams_on, mon
     monkeypatch.setattr(grams, "add_row", real)
     upto = grams.upto(db)
     assert upto == ids[13]        # two whole batches of 7 kept, the third rolled back
-    n_rows = grams.fts_rows(db.execute(f"SELECT block FROM {grams.GRAMS}_data WHERE id = 1").fetchone()[0])
-    assert n_rows == 14
+    assert grams.rows(db) == 14
     # search does not use a table still being built
     assert grams.count_expression(db, '"文明" + "明城" + "城市"', 60) is None
-    # writers meanwhile: one below the build's mark, one above it, a new item, a restore
-    with transaction(db):
-        db.execute("UPDATE items SET text = '垃圾分类宣传' WHERE id = ?", [ids[2]])
-        index_item(db, ids[2])
-        db.execute("UPDATE items SET text = '公益广告宣传' WHERE id = ?", [ids[40]])
-        index_item(db, ids[40])
-        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[30]])
-        index_item(db, ids[30])
+    # writers meanwhile: one below the build's mark, one above it, a delete, a new item
+    _set(db, (ids[2], "text", "垃圾分类宣传"), (ids[40], "text", "公益广告宣传"), (ids[30], "deleted_at", "t"))
     add_item(db, "文明城市宣传")
     report = build(db)
     assert report["added"] == 60 - 14 - 1 + 1 and grams.upto(db) == grams.ALL
@@ -160,22 +158,14 @@ def test_a_build_interrupted_goes_on_from_its_last_batch(instance, grams_on, mon
 def test_writers_during_a_build_are_followed(instance, grams_on):
     db, rng = instance.db, random.Random(5)
     ids = [add_item(db, _text(rng)) for _ in range(50)]
-    with transaction(db):
-        db.execute("UPDATE items SET deleted_at = 't' WHERE id = ?", [ids[20]])
-        index_item(db, ids[20])
+    _set(db, (ids[20], "deleted_at", "t"))
     steps = []
 
     def meanwhile(done, total, _):
         # between batches: an edit below the mark, a restore and an edit above it, an upload
         steps.append(done)
         if len(steps) == 2:
-            with transaction(db):
-                db.execute("UPDATE items SET text = '按季度统计城市管理' WHERE id = ?", [ids[1]])
-                index_item(db, ids[1])
-                db.execute("UPDATE items SET deleted_at = NULL WHERE id = ?", [ids[20]])
-                index_item(db, ids[20])
-                db.execute("UPDATE items SET text = '志愿服务' WHERE id = ?", [ids[45]])
-                index_item(db, ids[45])
+            _set(db, (ids[1], "text", "按季度统计城市管理"), (ids[20], "deleted_at", None), (ids[45], "text", "志愿服务"))
             add_item(db, "文明城市志愿服务")
 
     build(db, meanwhile)
@@ -184,10 +174,8 @@ def test_writers_during_a_build_are_followed(instance, grams_on):
 
 
 def test_search_counts_in_grams_and_totals_agree(instance, grams_on, monkeypatch):
-    db, rng = instance.db, random.Random(9)
-    for _ in range(150):
-        add_item(db, _text(rng))
-    build_grams(instance)
+    db = instance.db
+    _built(instance, 150, 9)
     monkeypatch.setattr(engine, "RECENT_MIN_HITS", 5)
     monkeypatch.setattr(engine, "RARE_MAX", 0, raising=False)
     tables = []
@@ -230,10 +218,8 @@ def test_a_table_out_of_step_is_not_used(instance, grams_on):
 
 
 def test_small_archives_and_full_rebuilds_have_none(instance, grams_on, monkeypatch):
-    db, rng = instance.db, random.Random(4)
-    for _ in range(30):
-        add_item(db, _text(rng))
-    build_grams(instance)
+    db = instance.db
+    _built(instance, 30, 4)
     assert grams.upto(db) == grams.ALL
     reindex(instance, full=True)      # a new table, perhaps another analyzer: built again later
     assert grams.upto(db) is None and not grams.vocabulary(db)
