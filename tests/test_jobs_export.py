@@ -45,3 +45,50 @@ def test_permissions_table():
     assert can_edit_unit("reviewer", None, "市教育局") and can_edit_unit("admin", None, None)
     assert not can_edit_unit("auditor", None, "市教育局")
     assert sees_audit("auditor") and sees_audit("admin") and not sees_audit("reviewer")
+
+
+def test_a_build_finishing_while_its_status_is_read_never_reads_as_interrupted(instance):
+    """The status page reads the job's row, then whether its build is alive: a build that
+    commits "done" and ends between the two once read as "interrupted" (and the page stopped)."""
+    from archive.core.db import transaction
+    from archive.jobs import export as jobs
+
+    with transaction(instance.db):
+        job_id = instance.db.execute(
+            "INSERT INTO export_jobs (created_at, evaluation_date, options, state) "
+            "VALUES ('t', '2026-07-15', '{}', 'running')").lastrowid
+    key = jobs._key(instance.root, job_id)
+    jobs._active.add(key)
+    real = instance.db.execute
+
+    def finishing_meanwhile(sql, params=None):
+        cur = real(sql, params) if params is not None else real(sql)
+        if "FROM export_jobs" in sql:
+            rows = cur.fetchall()   # the row as it was read: running; then the build ends
+            with transaction(instance.db):
+                real("UPDATE export_jobs SET state = 'done' WHERE id = ?", [job_id])
+            jobs._active.discard(key)
+            return _Read(rows)
+        return cur
+
+    class _Read:
+        def __init__(self, rows):
+            self.rows = rows
+
+        def fetchone(self):
+            return self.rows[0] if self.rows else None
+
+        def fetchall(self):
+            return self.rows
+
+    instance.db.execute = finishing_meanwhile
+    try:
+        assert jobs.get_job(instance, job_id)["state"] == "running"
+        jobs._active.add(key)
+        with transaction(instance.db):
+            real("UPDATE export_jobs SET state = 'running' WHERE id = ?", [job_id])
+        assert [j["state"] for j in jobs.list_jobs(instance)] == ["running"]
+    finally:
+        del instance.db.execute
+        jobs._active.discard(key)
+    assert jobs.get_job(instance, job_id)["state"] == "done"

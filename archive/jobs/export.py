@@ -43,13 +43,18 @@ def _key(instance_root, job_id: int) -> tuple[str, int]:
     return (str(instance_root), job_id)
 
 
-def _row(root, r) -> dict:
+def _alive_now() -> frozenset:
+    """The builds alive in this process, read BEFORE their rows: a build that finishes between
+    the two reads then shows as running (its next read: done), never as interrupted."""
+    with _active_lock:
+        return frozenset(_active)
+
+
+def _row(root, r, alive: frozenset) -> dict:
     job = dict(zip(JOB_COLUMNS, r))
     job["options"] = json.loads(job["options"] or "{}")
     job["report"] = json.loads(job["report"]) if job["report"] else None
-    with _active_lock:
-        alive = _key(root, job["id"]) in _active
-    if job["state"] in ("queued", "running") and not alive:
+    if job["state"] in ("queued", "running") and _key(root, job["id"]) not in alive:
         job["state"] = "interrupted"     # its process ended (restart) before it finished
     job["state_zh"] = STATES.get(job["state"], job["state"])
     return job
@@ -57,17 +62,19 @@ def _row(root, r) -> dict:
 
 def get_job(instance, job_id: int) -> dict:
     """One job as a dict (options and report parsed, `state_zh`); NotFound if there is none."""
+    alive = _alive_now()
     r = instance.db.execute(f"SELECT {', '.join(JOB_COLUMNS)} FROM export_jobs WHERE id = ?",
                             [job_id]).fetchone()
     if r is None:
         raise NotFound("no such export", f"找不到材料包任务 #{job_id}")
-    return _row(instance.root, r)
+    return _row(instance.root, r, alive)
 
 
 def list_jobs(instance, limit: int = 50) -> list[dict]:
     """The newest jobs first."""
-    return [_row(instance.root, r) for r in instance.db.execute(
-        f"SELECT {', '.join(JOB_COLUMNS)} FROM export_jobs ORDER BY id DESC LIMIT ?", [limit])]
+    alive = _alive_now()
+    return [_row(instance.root, r, alive) for r in instance.db.execute(
+        f"SELECT {', '.join(JOB_COLUMNS)} FROM export_jobs ORDER BY id DESC LIMIT ?", [limit]).fetchall()]
 
 
 def _update(db, job_id: int, **fields) -> None:
