@@ -13,6 +13,7 @@ from archive.search import (build_grams, check_index, engine, grams, index_advic
                             unindex_item)
 from archive.search import count as count_mod
 from archive.search.grams_build import build
+from archive.search.index import indexed_fields
 from cli import cli
 
 from .search_helpers import add_item, bf_norm, fts_segments
@@ -208,7 +209,7 @@ def test_a_table_out_of_step_is_not_used(instance, grams_on):
     match = '"文明" + "明城" + "城市"'
     assert grams.count_expression(db, match, n) == '"文明城市"'
     with transaction(db):   # a row lost behind index_item's back
-        grams.remove_row(db, ids[0], grams.indexed_fields(db, ids[0]))
+        grams.remove_row(db, ids[0], indexed_fields(db, ids[0]))
     assert grams.count_expression(db, match, n) is None
     assert search(instance, "文明城市")["total"] == 40
     assert [p["key"] for p in check_index(db)] == ["common grams out of step"]

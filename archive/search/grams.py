@@ -68,7 +68,7 @@ def _key(gram: str) -> int:
     return k
 
 
-def _gram_keys(norm_fields):
+def gram_keys(norm_fields):
     """The packed keys of every ideograph substring of 2–LONGEST characters of the fields (a
     substring never spans two fields), distinct and sorted: a few numpy operations a text
     instead of a Python step per character (grams_of: ~0.6 ms for 1,750 characters, ~1.7 in
@@ -97,7 +97,7 @@ def grams_of(norm_fields, vocab: Vocab) -> str:
     """The vocabulary's strings found in any of the normalised fields, space-separated, in key
     order (so a row is deleted with exactly the tokens it was written with)."""
     import numpy as np
-    keys = _gram_keys(norm_fields)
+    keys = gram_keys(norm_fields)
     if not len(keys) or not len(vocab.keys):
         return ""
     at = np.searchsorted(vocab.keys, keys)
@@ -186,36 +186,9 @@ def rows(db) -> int | None:
     return None if row is None else fts_rows(row[0])
 
 
-def choose(db, top: int, sample: int = SAMPLE, share: float = SHARE, items: bool = False) -> list[str]:
-    """The vocabulary: ideograph strings of 2–LONGEST characters in at least `share` of `sample`
-    indexed items (`items`: live items, none indexed yet) spread evenly over the ids up to
-    `top` (each item counted once a string)."""
-    import numpy as np
-    if items:
-        ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL AND id <= ? ORDER BY id", [top])]
-    else:
-        ids = [r[0] for r in db.execute("SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
-    if len(ids) > sample:
-        ids = sorted(random.Random(len(ids)).sample(ids, sample))
-    if not ids:
-        return []
-    keys, counts = np.unique(np.concatenate([_gram_keys(normalised(indexed_fields(db, i))) for i in ids]),
-                             return_counts=True)
-    need = max(2, int(share * len(ids) + 0.999))
-    return sorted(_string(k) for k in keys[counts >= need].tolist())
-
-
-def _string(key: int) -> str:
+def key_string(key: int) -> str:
+    """The string a packed key stands for."""
     return "".join(chr(c) for c in ((key >> (16 * (3 - i))) & 0xFFFF for i in range(4)) if c)
-
-
-def indexed_fields(db, item_id: int):
-    """The (text, title, name, unit) the item's search_fts row was built from (as index.py;
-    an item not indexed: its own)."""
-    old = db.execute("SELECT text, title, name, unit FROM search_old WHERE item_id = ?", [item_id]).fetchone()
-    if old is not None:
-        return old
-    return db.execute("SELECT text, title, original_name, unit FROM items WHERE id = ?", [item_id]).fetchone()
 
 
 def forget(db) -> None:

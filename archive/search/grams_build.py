@@ -10,11 +10,13 @@ when the fields' digest is still the same. Search uses the table once `grams_upt
 """
 from __future__ import annotations
 
+import random
+
 from archive.core.db import transaction
 from archive.core.errors import ArchiveError
 
 from . import grams
-from .index import DOCS, STATE, source_hash
+from .index import DOCS, STATE, indexed_fields, source_hash
 from .prefetch import analysed
 
 
@@ -34,7 +36,7 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
             grams.forget(db)
     if grams.upto(db) is None:
         top = db.execute(f"SELECT max(item_id) FROM {DOCS}").fetchone()[0] or 0
-        _start(db, grams.choose(db, top), 0)
+        _start(db, choose(db, top), 0)
     gen = _gen(db)
     start = grams.upto(db)
     todo = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} WHERE item_id > ? ORDER BY item_id", [start])]
@@ -49,7 +51,7 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
             # one indexed meanwhile (restored) is above grams_upto, so has no gram row yet
             for (item_id,) in db.execute(f"SELECT item_id FROM {DOCS} WHERE item_id > ? AND item_id <= ?",
                                          [start, batch[-1]]).fetchall():
-                fields = grams.indexed_fields(db, item_id)
+                fields = indexed_fields(db, item_id)
                 ahead = known.get(source_hash(*fields)) if known else None
                 grams.add_row(db, item_id, fields, ahead)
                 added += 1
@@ -62,7 +64,7 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
         # items indexed since the list was read (above its last id) are added here, then ALL
         last = grams.upto(db)
         for item_id in [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} WHERE item_id > ?", [last])]:
-            grams.add_row(db, item_id, grams.indexed_fields(db, item_id))
+            grams.add_row(db, item_id, indexed_fields(db, item_id))
             added += 1
         db.execute(f"UPDATE {STATE} SET value = ? WHERE key = 'grams_upto'", [grams.ALL])
     return {"grams": len(grams.vocabulary(db)), "added": added, "items": live}
@@ -77,8 +79,30 @@ def start_inline(db, waiting: int, min_items: int | None = None) -> bool:
     min_items = grams.MIN_ITEMS if min_items is None else min_items
     if grams.upto(db) is None and waiting >= min_items and not db.execute(f"SELECT 1 FROM {DOCS} LIMIT 1").fetchone():
         top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
-        _start(db, grams.choose(db, top, items=True), grams.ALL)
+        _start(db, choose(db, top, items=True), grams.ALL)
     return grams.upto(db) == grams.ALL
+
+
+def choose(db, top: int, sample: int | None = None, share: float | None = None, items: bool = False) -> list[str]:
+    """The vocabulary: ideograph strings of 2–LONGEST characters in at least `share` of `sample`
+    indexed items (`items`: live items, none indexed yet) spread evenly over the ids up to
+    `top` (each item counted once a string)."""
+    import numpy as np
+    sample = grams.SAMPLE if sample is None else sample
+    share = grams.SHARE if share is None else share
+    if items:
+        ids = [r[0] for r in db.execute("SELECT id FROM items WHERE deleted_at IS NULL AND id <= ? ORDER BY id",
+                                        [top])]
+    else:
+        ids = [r[0] for r in db.execute("SELECT item_id FROM search_docs WHERE item_id <= ? ORDER BY item_id", [top])]
+    if len(ids) > sample:
+        ids = sorted(random.Random(len(ids)).sample(ids, sample))
+    if not ids:
+        return []
+    keys, counts = np.unique(np.concatenate([grams.gram_keys(grams.normalised(indexed_fields(db, i))) for i in ids]),
+                             return_counts=True)
+    need = max(2, int(share * len(ids) + 0.999))
+    return sorted(grams.key_string(k) for k in keys[counts >= need].tolist())
 
 
 def _start(db, chosen: list[str], upto: int) -> None:

@@ -72,8 +72,9 @@ def _tokens_of(row, known: dict | None, digest: bytes | None = None) -> list[str
     return _text_tokens(row)
 
 
-def _indexed_fields(db, item_id: int):
-    """The (text, title, name, unit) the item's FTS row was built from."""
+def indexed_fields(db, item_id: int):
+    """The (text, title, name, unit) the item's FTS row was built from (an item not indexed:
+    its own)."""
     old = db.execute(f"SELECT text, title, name, unit FROM {OLD} WHERE item_id = ?", [item_id]).fetchone()
     if old is not None:
         return old
@@ -96,7 +97,7 @@ def _remove(db, item_id: int, rebuilding: bool, known: dict | None = None):
     digest = bytes(doc[1])
     text_toks = known.get(digest) if known else None
     if text_toks is None:
-        text_toks = _text_tokens(_indexed_fields(db, item_id))
+        text_toks = _text_tokens(indexed_fields(db, item_id))
     toks = [*text_toks, padded(doc[0])]
     db.execute(f"INSERT INTO {FTS} ({FTS}, rowid, text, title, name, unit, f) "
                "VALUES ('delete', ?, ?, ?, ?, ?, ?)", [item_id, *toks])
@@ -142,7 +143,7 @@ def keep_counts(db, item_id: int, before: list[str] | None, after: list[str] | N
 def indexed_pairs(db, item_id: int) -> set[str]:
     """The distinct two-character tokens of the item's live row, from the fields it was built
     from (doccounts.wrong)."""
-    return _pairs(_text_tokens(_indexed_fields(db, item_id)))
+    return _pairs(_text_tokens(indexed_fields(db, item_id)))
 
 
 def _pairs(toks: list[str] | None) -> set[str]:
@@ -193,8 +194,9 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
     before = removed[1] if removed else None
     live = row is not None and row[4] is None
     digest = source_hash(*row[:4]) if live else None
-    if removed and grams.tracks(db, item_id) and removed[0] != digest:   # same text: same grams
-        grams.remove_row(db, item_id, _indexed_fields(db, item_id))
+    tracked = grams.tracks(db, item_id)
+    if removed and tracked and removed[0] != digest:   # same text: same grams
+        grams.remove_row(db, item_id, indexed_fields(db, item_id))
         removed_grams = True
     else:
         removed_grams = not removed
@@ -207,7 +209,7 @@ def index_item(db, item_id: int, known: dict | None = None) -> None:
     f = item_tokens(mtype, fields[3], date, item_codes(db, item_id))
     text_toks = removed[1] if removed and removed[0] == digest else _tokens_of(fields, known, digest)
     write_row(db, item_id, fields, f, text_toks=text_toks)
-    if removed_grams and grams.tracks(db, item_id):
+    if removed_grams and tracked:
         grams.add_row(db, item_id, fields, known.get((digest, grams.GRAMS)) if known else None)
     keep_counts(db, item_id, before, text_toks)
     if rebuilding:
@@ -227,7 +229,7 @@ def unindex_item(db, item_id: int) -> None:
     if removed:
         keep_counts(db, item_id, removed[1], None)
         if grams.tracks(db, item_id):
-            grams.remove_row(db, item_id, _indexed_fields(db, item_id))
+            grams.remove_row(db, item_id, indexed_fields(db, item_id))
     db.execute(f"DELETE FROM {OLD} WHERE item_id = ?", [item_id])
 
 
