@@ -386,10 +386,8 @@ def _huge(db, ix, match, version, seen, last, walk, limit, offset):
     common = None
     if ix is _NEW_IX and version is not None:
         common = grams.count_expression(db, match, fts_rows(version.averages))
-    if common is not None:
-        total = seen + count_rest(db, grams.GRAMS, common, last, walk)
-    else:
-        total = seen + count_rest(db, ix.table, match, last, walk)
+    table, counted = (grams.GRAMS, common) if common is not None else (ix.table, match)
+    total = seen + count_rest(db, table, counted, last, walk)
     remember(db, ix.table, match, version, total)
     return total, _recent_page(db, ix, match, limit, offset, total), RECENT
 
