@@ -9,7 +9,7 @@ from archive.core.sqlite import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from . import doccounts, grams, rank_ext
+from . import doccounts, grams, rank_ext, segments
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
@@ -631,6 +631,11 @@ def _hits(db, rows, terms) -> list[dict]:
 REINDEX_BATCH = 200
 
 
+def _bulk(db):
+    """A bulk job's batch writes its segments without merging (segments.bulk_batch)."""
+    return segments.bulk_batch(db, (FTS, grams.GRAMS, NEW_FTS))
+
+
 def _batches(ids, size=None):
     size = size or REINDEX_BATCH
     for start in range(0, len(ids), size):
@@ -657,7 +662,7 @@ def _catch_up(db, progress, of_total: int | None = None):
     # a fresh build of a large archive writes the common grams with the index (one pass)
     kind = "tokens+grams" if not unmoved and start_inline(db, len(todo)) else "tokens"
     for batch, known in analysed(db, list(_batches(todo)), kind):
-        with transaction(db):
+        with transaction(db), _bulk(db):
             for item_id in batch:
                 index_item(db, item_id, known)
         done += len(batch)
@@ -706,14 +711,14 @@ def _rewrite_in_place(db, progress, caught: set = frozenset()) -> dict:
     todo = [i for i in ids if i not in caught]
     total, done = len(ids) + len(stale), len(ids) - len(todo)
     for batch in _batches(stale):
-        with transaction(db):
+        with transaction(db), _bulk(db):
             for item_id in batch:
                 unindex_item(db, item_id)
         done += len(batch)
         if progress:
             progress(done, total, "")
     for batch, known in analysed(db, list(_batches(todo))):
-        with transaction(db):
+        with transaction(db), _bulk(db):
             for item_id in batch:
                 index_item(db, item_id, known)   # re-reads the row: a concurrent edit is never lost
         done += len(batch)
@@ -736,7 +741,7 @@ def _rebuild(db, progress) -> dict:
     ids = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} ORDER BY item_id")]
     done = 0
     for batch, known in analysed(db, list(_batches(ids))):
-        with transaction(db):
+        with transaction(db), _bulk(db):
             for item_id in batch:
                 doc = db.execute(f"SELECT f FROM {DOCS} WHERE item_id = ?", [item_id]).fetchone()
                 if doc is None or db.execute(f"SELECT 1 FROM {NEW_FTS}_docsize WHERE id = ?",
@@ -767,40 +772,12 @@ def _rebuild(db, progress) -> dict:
     return {"indexed": live, "removed": 0, "mode": "full"}
 
 
-# Pages of merge work per transaction: ~0.1 s (66 µs a page measured at 100k), so a writer
-# waits about as long as for one REINDEX_BATCH.
-MERGE_PAGES = 2000
-
-
 def compact(instance, progress: Progress | None = None) -> dict:
-    """Merge the FTS index's segments into one, in short transactions, while search and
-    writers go on. Every query looks a term up in every segment: a bulk build (automerge 16)
-    leaves dozens, and at 100k items an 8-character term then costs 1.7 ms instead of 0.7–0.8
-    (bench/RESULTS.md). FTS5's `merge` with a negative page count does the work of `optimize`
-    a step at a time; a step that changes fewer than 2 rows did nothing (FTS5's documented
-    test). Bounded by four times the index's pages, so writers adding segments meanwhile cannot
-    keep it going. Returns {"steps", "pages"}."""
-    return merge_segments(instance.db, FTS, progress)
-
-
-def merge_segments(db, table: str, progress: Progress | None = None) -> dict:
-    """compact's work on any FTS5 table (search_grams too)."""
-    pages = db.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0]
-    estimate = max(1, pages // MERGE_PAGES + 1)
-    steps = 0
-    while steps < 4 * estimate + 4:
-        with transaction(db):
-            before = db.conn.total_changes
-            db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)", [-MERGE_PAGES])
-            worked = db.conn.total_changes - before >= 2
-        if not worked:
-            break
-        steps += 1
-        if progress:
-            progress(min(steps, estimate), estimate, "")
-    if progress:
-        progress(estimate, estimate, "")
-    return {"steps": steps, "pages": pages}
+    """Merge the FTS index's segments into one (segments.merge), in short transactions, while
+    search and writers go on. Every query looks a term up in every segment: a bulk build leaves
+    dozens, and at 100k items an 8-character term then costs 1.7 ms instead of 0.7–0.8
+    (bench/RESULTS.md). Returns {"steps", "pages"}."""
+    return segments.merge(instance.db, FTS, progress)
 
 
 def build_grams(instance, progress: Progress | None = None, merge: bool = True) -> dict:
@@ -817,7 +794,7 @@ def build_grams(instance, progress: Progress | None = None, merge: bool = True) 
 
 def merge_grams(instance, progress: Progress | None = None) -> dict:
     """The common grams' segments merged into one, as `compact` does for the index."""
-    return merge_segments(instance.db, grams.GRAMS, progress)
+    return segments.merge(instance.db, grams.GRAMS, progress)
 
 
 def keep_doc_counts(instance) -> dict:

@@ -18,6 +18,7 @@ from archive.core.errors import ArchiveError
 from . import grams
 from .index import DOCS, STATE, indexed_fields, source_hash
 from .prefetch import analysed
+from .segments import bulk_batch
 
 
 def build(db, progress=None, min_items: int | None = None) -> dict:
@@ -43,7 +44,7 @@ def build(db, progress=None, min_items: int | None = None) -> dict:
     batches = [todo[i:i + grams.BATCH] for i in range(0, len(todo), grams.BATCH)]
     added = done = 0
     for batch, known in analysed(db, batches, kind="grams"):
-        with transaction(db):
+        with transaction(db), bulk_batch(db, [grams.GRAMS]):
             if _gen(db) != gen or grams.upto(db) != start:
                 raise ArchiveError("grams rebuilt meanwhile",
                                    "另一个进程同时在重建常用词组，本次已停止（已写入的部分保留）；稍后再运行 evidence reindex")
