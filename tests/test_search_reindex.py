@@ -7,7 +7,7 @@ import random
 import pytest
 
 from archive.core.db import transaction
-from archive.search import check_index, engine, index, index_item, prefetch, reindex, search, segments
+from archive.search import check_index, engine, fts5, index, index_item, prefetch, reindex, search
 from tests.search_helpers import add_item, add_many, fts_segments
 
 
@@ -209,7 +209,7 @@ def _segmented(instance, n=120, per_commit=3):
 def test_compact_merges_the_segments_without_changing_the_index(instance, monkeypatch):
     from archive.search import compact
 
-    monkeypatch.setattr(segments, "MERGE_PAGES", 1)   # many small steps
+    monkeypatch.setattr(fts5, "MERGE_PAGES", 1)   # many small steps
     _segmented(instance)
     before = _vocab(instance.db)
     hits = search(instance, "小巷整治")
@@ -224,7 +224,7 @@ def test_compact_merges_the_segments_without_changing_the_index(instance, monkey
 def test_compact_ends_while_writers_keep_writing(instance, monkeypatch):
     from archive.search import compact
 
-    monkeypatch.setattr(segments, "MERGE_PAGES", 2)
+    monkeypatch.setattr(fts5, "MERGE_PAGES", 2)
     _segmented(instance, n=60)
     added = []
 

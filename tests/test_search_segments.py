@@ -1,4 +1,4 @@
-"""Bulk jobs write FTS5 segments without merging them on the way (archive/search/segments.py):
+"""Bulk jobs write FTS5 segments without merging them on the way (archive/search/fts5.py):
 each batch one segment, a level merged at once only at BULK_LEVEL segments, the tables' own
 settings the same before and after (and after a batch that fails), every other writer merging as
 before, and the index exact and merged to one segment as `evidence reindex` ends."""
@@ -9,7 +9,7 @@ import random
 import pytest
 
 from archive.core.db import transaction
-from archive.search import (build_grams, check_index, compact, engine, grams, reindex, search, segments)
+from archive.search import (build_grams, check_index, compact, engine, fts5, grams, reindex, search)
 from archive.search.index import FTS
 
 from .search_helpers import add_item, add_many, fts_segments
@@ -49,7 +49,7 @@ def test_a_bulk_build_writes_a_segment_a_batch_and_keeps_the_settings(instance, 
 
 
 def test_a_level_is_merged_at_once_at_bulk_level(instance, small_batches, monkeypatch):
-    monkeypatch.setattr(segments, "BULK_LEVEL", 4)
+    monkeypatch.setattr(fts5, "BULK_LEVEL", 4)
     db = instance.db
     add_many(db, _texts(40), index=False)
     engine.catch_up(instance)
@@ -75,9 +75,9 @@ def test_a_failed_batch_leaves_the_settings_as_they_were(instance):
     add_item(db, "创建全国文明城市")
     before = _config(db, FTS), fts_segments(db)
     with pytest.raises(RuntimeError):
-        with transaction(db), segments.bulk_batch(db, [FTS, grams.GRAMS, "no_such_table"]):
+        with transaction(db), fts5.bulk_batch(db, [FTS, grams.GRAMS, "no_such_table"]):
             db.execute(f"INSERT INTO {FTS} (rowid, text, title, name, unit, f) VALUES (999, '文明 明城', '', '', '', '')")
-            assert _config(db, FTS) == {"automerge": 0, "crisismerge": segments.BULK_LEVEL}
+            assert _config(db, FTS) == {"automerge": 0, "crisismerge": fts5.BULK_LEVEL}
             raise RuntimeError("killed mid-batch")
     assert (_config(db, FTS), fts_segments(db)) == before
 

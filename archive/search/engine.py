@@ -9,12 +9,12 @@ from archive.core.sqlite import sqlite3
 from archive.core.db import transaction
 from archive.core.errors import NotFound, UsageError
 from archive.core.progress import Progress
-from . import doccounts, grams, rank_ext, segments
+from . import doccounts, fts5, grams, rank_ext
 from .analysis import ANALYZER_VERSION, contains, normalise
 from .count import count_rest
 from .filters import item_tokens
-from .index import (DOCS, FTS, FTS_HASH_SIZE, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE,
-                    UNMOVED, index_item, item_codes, source_hash, unindex_item, write_row)
+from .index import (DOCS, FTS, LEGACY_FTS, LEGACY_SRC, NEW_FTS, OLD, PENDING, STATE,
+                    UNMOVED, index_item, item_codes, make_fts, source_hash, unindex_item, write_row)
 # COUNT_CACHE is read here by name: the benchmark and tests clear it
 from .kept import COUNT_CACHE, remember, state as index_state, total as kept_total  # noqa: F401
 from .grams_build import start_inline
@@ -632,8 +632,8 @@ REINDEX_BATCH = 200
 
 
 def _bulk(db):
-    """A bulk job's batch writes its segments without merging (segments.bulk_batch)."""
-    return segments.bulk_batch(db, (FTS, grams.GRAMS, NEW_FTS))
+    """A bulk job's batch writes its segments without merging (fts5.bulk_batch)."""
+    return fts5.bulk_batch(db, (FTS, grams.GRAMS, NEW_FTS))
 
 
 def _batches(ids, size=None):
@@ -659,6 +659,8 @@ def _catch_up(db, progress, of_total: int | None = None):
     todo = list(dict.fromkeys(unmoved + pending))
     total = max(of_total or 0, len(todo))
     done = 0
+    if todo and not unmoved:
+        _fresh_table(db)
     # a fresh build of a large archive writes the common grams with the index (one pass)
     kind = "tokens+grams" if not unmoved and start_inline(db, len(todo)) else "tokens"
     for batch, known in analysed(db, list(_batches(todo)), kind):
@@ -673,6 +675,18 @@ def _catch_up(db, progress, of_total: int | None = None):
             db.execute(f"DROP TABLE IF EXISTS {LEGACY_FTS}")
             db.execute(f"DROP TABLE IF EXISTS {LEGACY_SRC}")
     return {"moved": len(unmoved), "refreshed": len(pending)}, todo
+
+
+def _fresh_table(db) -> None:
+    """Before a build into an empty index: a table made with another tokenizer (before
+    fts5.TOKENIZE) is made anew, empty as it is, so the build writes the current kind."""
+    with transaction(db):
+        if (fts5.current(db, FTS) or db.execute(f"SELECT 1 FROM {DOCS} LIMIT 1").fetchone()
+                or db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone()):
+            return
+        db.execute(f"DROP TABLE {FTS}")
+        make_fts(db, FTS)
+        doccounts.forget(db)   # counts of nothing
 
 
 def reindex(instance, progress: Progress | None = None, full: bool = False) -> dict:
@@ -693,7 +707,7 @@ def reindex(instance, progress: Progress | None = None, full: bool = False) -> d
                        "(SELECT id FROM items WHERE deleted_at IS NULL)").fetchone()[0]
     if not full:
         row = db.execute(f"SELECT value FROM {STATE} WHERE key = 'analyzer'").fetchone()
-        full = (row is not None and row[0] != ANALYZER_VERSION) or not _fts_intact(db)
+        full = (row is not None and row[0] != ANALYZER_VERSION) or not fts5.current(db, FTS) or not _fts_intact(db)
     if full:   # catch up after the swap: rows of another analyzer cannot be deleted in place
         report = _rebuild(db, progress)
     else:
@@ -734,10 +748,7 @@ def _rebuild(db, progress) -> dict:
     the swap, the rows that differ from their items (drift, deleted items) are rewritten."""
     with transaction(db):
         db.execute(f"DROP TABLE IF EXISTS {NEW_FTS}")
-        db.execute(f"CREATE VIRTUAL TABLE {NEW_FTS} USING fts5(text, title, name, unit, f, content='', "
-                   "tokenize='unicode61 remove_diacritics 0')")
-        db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('automerge', 16)")
-        db.execute(f"INSERT INTO {NEW_FTS} ({NEW_FTS}, rank) VALUES ('hashsize', ?)", [FTS_HASH_SIZE])
+        make_fts(db, NEW_FTS)
     ids = [r[0] for r in db.execute(f"SELECT item_id FROM {DOCS} ORDER BY item_id")]
     done = 0
     for batch, known in analysed(db, list(_batches(ids))):
@@ -773,11 +784,11 @@ def _rebuild(db, progress) -> dict:
 
 
 def compact(instance, progress: Progress | None = None) -> dict:
-    """Merge the FTS index's segments into one (segments.merge), in short transactions, while
+    """Merge the FTS index's segments into one (fts5.merge), in short transactions, while
     search and writers go on. Every query looks a term up in every segment: a bulk build leaves
     dozens, and at 100k items an 8-character term then costs 1.7 ms instead of 0.7–0.8
     (bench/RESULTS.md). Returns {"steps", "pages"}."""
-    return segments.merge(instance.db, FTS, progress)
+    return fts5.merge(instance.db, FTS, progress)
 
 
 def build_grams(instance, progress: Progress | None = None, merge: bool = True) -> dict:
@@ -794,7 +805,7 @@ def build_grams(instance, progress: Progress | None = None, merge: bool = True) 
 
 def merge_grams(instance, progress: Progress | None = None) -> dict:
     """The common grams' segments merged into one, as `compact` does for the index."""
-    return segments.merge(instance.db, grams.GRAMS, progress)
+    return fts5.merge(instance.db, grams.GRAMS, progress)
 
 
 def keep_doc_counts(instance) -> dict:
@@ -850,17 +861,22 @@ COUNTS_OLD_SHARE = 0.25
 
 
 def index_advice(db) -> list[dict]:
-    """Warnings, not problems (each {"key", "message", ...}): in a large archive, ea_rank not
+    """Warnings, not problems (each {"key", "message", ...}): an index table made with the
+    tokenizer of before (fts5.TOKENIZE); in a large archive, ea_rank not
     built or not loading (rank_ext), the common grams not (yet) complete, and the document
     counts ranking reads missing, lapsed (too many old items changed since), or many items
     came after them."""
+    old = [] if fts5.current(db, FTS) else [{
+        "key": "index tokenizer old",
+        "message": "全文索引仍按旧的分词方式建立：批量建索引较慢，含“・”等符号的检索词可能多出不含该词的结果；"
+                   "运行 evidence reindex 即可转换（检索不中断）"}]
     top = db.execute("SELECT max(id) FROM items").fetchone()[0] or 0
     if top < SAMPLE_MIN_ITEMS:
-        return []
-    out = [] if rank_ext.available(db) else [{
+        return old
+    out = old + ([] if rank_ext.available(db) else [{
         "key": "ea_rank missing",
         "message": "检索排序扩展 ea_rank 未编译或无法加载，排序改用 FTS5 自带的 bm25（较慢）；"
-                   "安装 gcc 与 libsqlite3-dev 后重新运行 ./run 即可编译"}]
+                   "安装 gcc 与 libsqlite3-dev 后重新运行 ./run 即可编译"}])
     if grams.upto(db) != grams.ALL and db.execute(f"SELECT count(*) FROM {DOCS}").fetchone()[0] >= grams.MIN_ITEMS:
         out.append({"key": "common grams missing",
                     "message": "尚未统计常用词组，常用词的检索总数需逐条计数（较慢）；运行 evidence reindex 即可统计"})

@@ -25,6 +25,7 @@ from __future__ import annotations
 import random
 import re
 
+from . import fts5
 from .analysis import normalise
 from .ranking import fts_rows
 
@@ -194,10 +195,22 @@ def key_string(key: int) -> str:
 def forget(db) -> None:
     """No common grams (a full rebuild's new table, or a small archive): rows, vocabulary and
     state dropped; inside the caller's transaction."""
-    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}) VALUES ('delete-all')")
+    if fts5.current(db, GRAMS):
+        db.execute(f"INSERT INTO {GRAMS} ({GRAMS}) VALUES ('delete-all')")
+    else:   # made with the tokenizer of before (fts5.TOKENIZE): made anew, empty as it would be
+        make_table(db)
     db.execute(f"DELETE FROM {VOCAB}")
     db.execute(f"DELETE FROM {STATE} WHERE key = 'grams_upto'")
     bump_generation(db)
+
+
+def make_table(db) -> None:
+    """(Re)create the empty gram table (migration 0064's layout) with this code's tokenizer;
+    inside the caller's transaction."""
+    db.execute(f"DROP TABLE IF EXISTS {GRAMS}")
+    db.execute(f"CREATE VIRTUAL TABLE {GRAMS} USING fts5(grams, content='', detail='none', columnsize=0, "
+               f"tokenize='{fts5.TOKENIZE}')")
+    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}, rank) VALUES ('hashsize', ?)", [32 * 1024 * 1024])
 
 
 def bump_generation(db) -> None:

@@ -18,7 +18,7 @@ from archive.core.errors import ArchiveError
 from . import grams
 from .index import DOCS, STATE, indexed_fields, source_hash
 from .prefetch import analysed
-from .segments import bulk_batch
+from .fts5 import bulk_batch
 
 
 def build(db, progress=None, min_items: int | None = None) -> dict:

@@ -18,7 +18,7 @@ import hashlib
 import json
 import zlib
 
-from . import grams
+from . import fts5, grams
 from .analysis import ANALYZER_VERSION, normalise, tokens
 from .filters import item_tokens, iso_date_ok, padded
 from .ranking import fts_rows
@@ -31,6 +31,15 @@ NEW_FTS = "search_fts_new"    # exists only while reindex(full=True) builds a ne
 # FTS5's in-memory postings before a segment is written (its `hashsize`; 1 MB by default, less
 # than one bulk batch): set by migration 0063 and on a rebuilt table.
 FTS_HASH_SIZE = 32 * 1024 * 1024
+
+
+def make_fts(db, table: str) -> None:
+    """Create the index table `table` (search_fts's layout) with this code's tokenizer
+    (fts5.TOKENIZE), automerge 16 and FTS_HASH_SIZE; inside the caller's transaction."""
+    db.execute(f"CREATE VIRTUAL TABLE {table} USING fts5(text, title, name, unit, f, content='', "
+               f"tokenize='{fts5.TOKENIZE}')")
+    db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('automerge', 16)")
+    db.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('hashsize', ?)", [FTS_HASH_SIZE])
 
 
 class AnalyzerChanged(RuntimeError):

@@ -3,8 +3,10 @@
 -- so filters are part of the MATCH. Contentless, like items_fts.
 CREATE VIRTUAL TABLE search_fts USING fts5(
     text, title, name, unit, f,
-    content='', tokenize='unicode61 remove_diacritics 0'
+    content='', tokenize='ascii'
 );
+-- tokenize='ascii' since the fifteenth session on issue 15 (archive/search/fts5.py): archives
+-- migrated before it have 'unicode61 remove_diacritics 0' until `evidence reindex` rebuilds.
 INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 16);
 -- One row per indexed item: the `f` tokens it was written with (needed to delete the row) and a
 -- digest of the text fields (fsck finds drift). No copy of the text: see search_old.

@@ -1,4 +1,16 @@
-"""FTS5 segments: how bulk jobs write them, and merging them into one.
+"""FTS5 tables: the tokenizer they are made with, how bulk jobs write their segments, and
+merging segments into one.
+
+The tokenizer (TOKENIZE, fifteenth session): the analyzer (analysis.py) has already split and
+lowercased the text into space-separated tokens, so FTS5 only has to split at the spaces.
+`ascii` does that: every non-ASCII character is part of a token, ASCII letters and digits too,
+anything else separates. `unicode61`, which tables made before used, looked up every
+character's Unicode category and case folding again: a fifth of a bulk build's indexing
+process (bench/RESULTS.md, fifteenth session). With `ascii` a row's tokens are exactly the
+analyzer's, also where unicode61 split one (a bigram holding ・ U+30FB, a mark or a symbol
+the analyzer counts as a CJK character). A table's tokenizer is fixed when it is made: tables
+made by migrations 0060 and 0064 before this change keep unicode61 until `evidence reindex`
+builds new ones (engine.reindex), which it does when `tokenizer()` says so.
 
 FTS5 writes each transaction's postings as a new segment and merges segments as later writes
 come in: `automerge` N merges a level once N segments wait on it (search_fts 16, search_grams
@@ -21,7 +33,11 @@ merge that ends it.
 """
 from __future__ import annotations
 
+import re
 from contextlib import contextmanager
+
+TOKENIZE = "ascii"
+_TOKENIZE_ARG = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
 
 # Segments a level holds during a bulk job before FTS5 merges the level at once. 128 × 200 items
 # is one merge of ~25,600 items' postings (a few seconds a writer may wait, every 128 batches);
@@ -32,6 +48,21 @@ FTS5_DEFAULTS = {"automerge": 4, "crisismerge": 16}
 # Pages of merge work per transaction: ~0.1 s (66 µs a page measured at 100k), so a writer
 # waits about as long as for one reindex batch.
 MERGE_PAGES = 2000
+
+
+def tokenizer(db, table: str) -> str | None:
+    """The tokenizer an FTS5 table was made with ("unicode61 remove_diacritics 0", "ascii"), or
+    None when there is no such table; FTS5's default when none was given."""
+    row = db.execute("SELECT sql FROM sqlite_master WHERE name = ?", [table]).fetchone()
+    if row is None:
+        return None
+    m = _TOKENIZE_ARG.search(row[0] or "")
+    return m.group(1) if m else "unicode61"
+
+
+def current(db, table: str) -> bool:
+    """Whether the table exists and was made with TOKENIZE."""
+    return tokenizer(db, table) == TOKENIZE
 
 
 def _settings(db, table: str) -> dict:
