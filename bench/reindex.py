@@ -7,7 +7,8 @@ items per CPU-second (the process and its worker together).
     .venv/bin/python bench/reindex.py --dir /tmp/b100k --baseline /tmp/base [--modes in-place,full] [--rounds 2]
     .venv/bin/python bench/reindex.py --dir /tmp/b1m --only-this --modes fresh     # one build, this code
 
-`fresh` empties the index first and builds it anew by catch_up (what a bulk load costs).
+`fresh` makes the index tables anew, as the code under test makes them (its FTS5 tokenizer and
+hashsize), and builds the index by catch_up (what a bulk load costs).
 Both codes must read the instance's schema (a baseline from before a migration cannot).
 """
 from __future__ import annotations
@@ -44,13 +45,26 @@ mode = sys.argv[3]
 if mode == "fresh":   # an empty index and every item waiting: the bulk build of a loaded archive
     from archive.core.db import transaction
     with transaction(inst.db):
-        inst.db.execute("INSERT INTO search_fts (search_fts) VALUES ('delete-all')")
-        inst.db.execute("DELETE FROM search_docs")
-        inst.db.execute("INSERT OR IGNORE INTO search_pending (item_id) SELECT id FROM items")
-        # FTS5's hashsize lives in the table, not the code: each code's own (1 MB before 0063)
+        # the tables as each code makes them: its tokenizer (ascii from the fifteenth session,
+        # unicode61 before) and FTS5's hashsize (1 MB before 0063) live in the table, not the code
         from archive.search import index
+        try:
+            from archive.search.fts5 import TOKENIZE as tok
+        except ImportError:
+            tok = "unicode61 remove_diacritics 0"
+        inst.db.execute("DROP TABLE search_fts")
+        inst.db.execute("CREATE VIRTUAL TABLE search_fts USING fts5(text, title, name, unit, f, content='', "
+                        f"tokenize='{tok}')")
+        inst.db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 16)")
         inst.db.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('hashsize', ?)",
                         [getattr(index, "FTS_HASH_SIZE", 1024 * 1024)])
+        if inst.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_grams'").fetchone():
+            inst.db.execute("DROP TABLE search_grams")
+            inst.db.execute("CREATE VIRTUAL TABLE search_grams USING fts5(grams, content='', detail='none', "
+                            f"columnsize=0, tokenize='{tok}')")
+            inst.db.execute("INSERT INTO search_grams (search_grams, rank) VALUES ('hashsize', 33554432)")
+        inst.db.execute("DELETE FROM search_docs")
+        inst.db.execute("INSERT OR IGNORE INTO search_pending (item_id) SELECT id FROM items")
         try:   # common grams (the fourteenth session's code on): none yet either
             from archive.search import grams
             grams.forget(inst.db)
@@ -78,7 +92,7 @@ if hasattr(engine, "build_grams"):   # then the common grams (a fresh build wrot
     engine.build_grams(inst)
 common = time.perf_counter() - t
 inst.close()
-print(json.dumps({"items": n, "wall": wall, "cpu": c1 - c0, "worker_cpu": k1 - k0, "mode": report["mode"],
+print(json.dumps({"items": n, "wall": wall, "tokenizer": tok if mode == "fresh" else None, "cpu": c1 - c0, "worker_cpu": k1 - k0, "mode": report["mode"],
                   "merge": merge, "counts": counts, "grams": common}))
 """
 
