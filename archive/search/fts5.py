@@ -29,12 +29,16 @@ batch's own settings are put back before the commit with the segment already wri
 them: every other transaction, and a batch that crashes (rolled back with its settings),
 sees the table's own. Queries during a bulk build read up to BULK_LEVEL segments a level
 (with 200-item batches at 1,000,000 items: ~40 on level 1 and up to 127 on level 0) until the
-merge that ends it.
+merge that ends it. An upload committed between two batches runs with the table's own
+`crisismerge` 16, so it may merge such a level 0 first (a few seconds' wait). Level 1 reaches
+BULK_LEVEL only past ~3.3 M items; that merge would hold writers for minutes (not measured).
 """
 from __future__ import annotations
 
 import re
 from contextlib import contextmanager
+
+from archive.core.db import transaction
 
 TOKENIZE = "ascii"
 _TOKENIZE_ARG = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
@@ -97,7 +101,6 @@ def merge(db, table: str, progress=None) -> dict:
     that changes fewer than 2 rows did nothing (FTS5's documented test). Bounded by four times
     the index's pages, so writers adding segments meanwhile cannot keep it going.
     Returns {"steps", "pages"}."""
-    from archive.core.db import transaction
     pages = db.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0]
     estimate = max(1, pages // MERGE_PAGES + 1)
     steps = 0
