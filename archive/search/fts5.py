@@ -43,6 +43,9 @@ from archive.core.db import transaction
 TOKENIZE = "ascii"
 _TOKENIZE_ARG = re.compile(r"tokenize\s*=\s*'([^']*)'", re.IGNORECASE)
 
+# FTS5's in-memory postings before a segment is written (its `hashsize`; 1 MB by default, less
+# than one bulk batch): set by migrations 0063/0064 and on every search_fts or search_grams made anew.
+HASH_SIZE = 32 * 1024 * 1024
 # Segments a level holds during a bulk job before FTS5 merges the level at once. 128 × 200 items
 # is one merge of ~25,600 items' postings (a few seconds a writer may wait, every 128 batches);
 # level 1 would reach it at ~3.3 M items. FTS5 allows at most 2,000 segments in a table.

@@ -210,7 +210,7 @@ def make_table(db) -> None:
     db.execute(f"DROP TABLE IF EXISTS {GRAMS}")
     db.execute(f"CREATE VIRTUAL TABLE {GRAMS} USING fts5(grams, content='', detail='none', columnsize=0, "
                f"tokenize='{fts5.TOKENIZE}')")
-    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}, rank) VALUES ('hashsize', ?)", [32 * 1024 * 1024])
+    db.execute(f"INSERT INTO {GRAMS} ({GRAMS}, rank) VALUES ('hashsize', ?)", [fts5.HASH_SIZE])
 
 
 def bump_generation(db) -> None:

@@ -28,9 +28,7 @@ FTS, DOCS, OLD, PENDING, UNMOVED, STATE = ("search_fts", "search_docs", "search_
 DF = "search_df"    # kept document counts of common bigrams (doccounts.py), kept exact here
 LEGACY_FTS, LEGACY_SRC = "items_fts", "items_fts_src"
 NEW_FTS = "search_fts_new"    # exists only while reindex(full=True) builds a new table
-# FTS5's in-memory postings before a segment is written (its `hashsize`; 1 MB by default, less
-# than one bulk batch): set by migration 0063 and on a rebuilt table.
-FTS_HASH_SIZE = 32 * 1024 * 1024
+FTS_HASH_SIZE = fts5.HASH_SIZE   # tests and bench/reindex.py read it here
 
 
 def make_fts(db, table: str) -> None:
