@@ -682,7 +682,7 @@ def _fresh_table(db) -> None:
     fts5.TOKENIZE) is made anew, empty as it is, so the build writes the current kind."""
     with transaction(db):
         if (fts5.current(db, FTS) or db.execute(f"SELECT 1 FROM {DOCS} LIMIT 1").fetchone()
-                or db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [NEW_FTS]).fetchone()):
+                or fts5.tokenizer(db, NEW_FTS) is not None):
             return
         db.execute(f"DROP TABLE {FTS}")
         make_fts(db, FTS)

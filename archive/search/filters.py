@@ -2,9 +2,9 @@
 filter is part of the MATCH (an AND of doclists) instead of a join with `items` per hit.
 
 Every filter token starts with U+E000 (private use). FTS5's tokenizers (ascii, and unicode61 of
-older tables) keep it as a token character, while the analyzer (archive/search/analysis.py) never emits one (it is not a
-letter, digit or CJK character), so no query term, prefix query included, can match a filter
-token. The `f` column has bm25 weight 0: scores are those of the terms alone.
+older tables) keep it as a token character, while the analyzer (archive/search/analysis.py)
+never emits one (it is not a letter, digit or CJK character), so no query term, prefix query
+included, can match a filter token. The `f` column has bm25 weight 0: scores are those of the terms alone.
 
 - type, unit, code: MARK + kind letter + 16 hex digits of blake2b(value) (values hold any
   character; a hash keeps each one a single token). Codes: one token per item_codes row. A map

@@ -86,8 +86,7 @@ def bulk_batch(db, tables):
     """Inside a bulk job's batch transaction: FTS5 `tables` (those that exist) write the batch
     without incremental merging (module docstring), their own settings put back before the
     caller commits. On an exception nothing is put back: the caller's rollback undoes both."""
-    tables = [t for t in tables
-              if db.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [f"{t}_config"]).fetchone()]
+    tables = [t for t in tables if tokenizer(db, t) is not None]
     saved = {t: _settings(db, t) for t in tables}
     for t in tables:   # nothing of this transaction is pending yet: these write no segment
         _set(db, t, "automerge", 0)
